@@ -1,0 +1,167 @@
+//! The strato deploy-spec language: one TOML file (plus the user-data templates next to it)
+//! that describes a whole AWS deployment by name.
+//!
+//! [`load`] reads a spec and returns a [`Document`]: the model, every source file read, and
+//! the diagnostics of reading and validation, all at once. Nothing here talks to AWS; a spec
+//! with errors never gets further than this crate (and the cycle check in `strato-graph`).
+
+pub mod decode;
+pub mod diag;
+pub mod model;
+pub mod net;
+pub mod template;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use toml::de::DeTable;
+
+pub use diag::{Diagnostic, Diagnostics, FileId, Severity, SourceMap, Sp, Span};
+pub use model::Spec;
+pub use template::{Known, Reference, Stage};
+
+/// A spec as read from disk, with everything known about it.
+#[derive(Debug)]
+pub struct Document {
+    pub spec: Spec,
+    pub sources: SourceMap,
+    pub spec_file: FileId,
+    /// Directory that relative paths in the spec start from.
+    pub base_dir: PathBuf,
+    /// User-data templates by the path written in the spec: the file, or why it can't be read.
+    templates: BTreeMap<String, Result<FileId, String>>,
+    pub diagnostics: Diagnostics,
+    /// False when the TOML itself did not parse; the model is then empty.
+    pub parsed: bool,
+}
+
+impl Document {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.has_errors()
+    }
+
+    /// The file of a user-data template, if it could be read.
+    pub fn template(&self, path: &str) -> Option<FileId> {
+        self.templates
+            .get(path)
+            .and_then(|r| r.as_ref().ok().copied())
+    }
+
+    /// Why a template could not be read.
+    pub fn template_error(&self, path: &str) -> Option<String> {
+        self.templates
+            .get(path)
+            .and_then(|r| r.as_ref().err().cloned())
+    }
+
+    /// Reads a file named relative to the spec.
+    pub fn read_relative(&self, path: &str) -> std::io::Result<String> {
+        std::fs::read_to_string(self.base_dir.join(path))
+    }
+
+    /// The `${...}` references inside a string value of the spec, with spans pointing into
+    /// the spec file where the value is written verbatim (no escapes), else at the value.
+    pub fn references_in_value(&self, value: &Sp<String>) -> Vec<Reference> {
+        let raw = self.sources.snippet(value.span);
+        match raw.find(value.value.as_str()) {
+            Some(at) if !value.value.is_empty() => {
+                template::references(&value.value, value.span.file, value.span.start + at)
+            }
+            _ => template::references(&value.value, value.span.file, value.span.start)
+                .into_iter()
+                .map(|mut r| {
+                    r.span = value.span;
+                    r
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Reads and validates a spec file. Only a file that cannot be read at all is an `Err`;
+/// everything else wrong with it is in [`Document::diagnostics`].
+pub fn load(path: &Path) -> std::io::Result<Document> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(load_str(&path.display().to_string(), path, text))
+}
+
+/// Reads and validates spec text as if it were the file at `path` (templates and key files
+/// are looked up next to it).
+pub fn load_str(name: &str, path: &Path, text: String) -> Document {
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut sources = SourceMap::default();
+    let spec_file = sources.add(name, path, text.clone());
+    let mut diagnostics = Diagnostics::default();
+    let (root, errors) = DeTable::parse_recoverable(&text);
+    for e in &errors {
+        let span = Span::new(spec_file, e.span().unwrap_or(0..0));
+        let msg = format!("invalid TOML: {}", e.message().trim_end());
+        diagnostics.push(Diagnostic::error("toml-syntax", span, msg));
+    }
+    let mut doc = Document {
+        spec: Spec::default(),
+        sources,
+        spec_file,
+        base_dir,
+        templates: BTreeMap::new(),
+        diagnostics,
+        parsed: errors.is_empty(),
+    };
+    if !doc.parsed {
+        return doc;
+    }
+    let root_span = Span::new(spec_file, 0..0);
+    {
+        let mut cx = decode::Ctx {
+            file: spec_file,
+            diags: &mut doc.diagnostics,
+        };
+        let mut table = decode::Table::new(root.get_ref(), root_span, "the spec");
+        doc.spec = model::read_spec(&mut cx, &mut table);
+        table.finish(&mut cx);
+    }
+    doc.load_templates(name);
+    let found = validate::check(&doc);
+    doc.diagnostics.extend(found.into_sorted());
+    doc
+}
+
+impl Document {
+    fn load_templates(&mut self, spec_name: &str) {
+        let shown_dir = Path::new(spec_name)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let paths: Vec<String> = self
+            .spec
+            .instances
+            .iter()
+            .filter_map(|i| i.user_data.as_ref())
+            .map(|u| u.template.value.clone())
+            .filter(|p| !p.is_empty())
+            .collect();
+        for p in paths {
+            if self.templates.contains_key(&p) {
+                continue;
+            }
+            let full = self.base_dir.join(&p);
+            let entry = match std::fs::read_to_string(&full) {
+                Ok(text) => {
+                    Ok(self
+                        .sources
+                        .add(shown_dir.join(&p).display().to_string(), &full, text))
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            self.templates.insert(p, entry);
+        }
+    }
+
+    /// The template files read, by the path written in the spec.
+    pub fn templates(&self) -> impl Iterator<Item = (&str, FileId)> {
+        self.templates
+            .iter()
+            .filter_map(|(p, r)| r.as_ref().ok().map(|f| (p.as_str(), *f)))
+    }
+}

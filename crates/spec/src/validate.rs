@@ -1,0 +1,1434 @@
+//! Semantic checks: everything AWS would refuse, or an operator would regret, that can be seen
+//! from the spec alone.
+//!
+//! Checks run after reading and never stop early: each pushes its diagnostics and moves on,
+//! and values that already failed to read (empty names, absent CIDRs) are skipped so that one
+//! mistake is reported once. Dependency cycles are the graph's business
+//! (`strato_graph::check`), since only the graph knows every edge.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Sp, Span};
+use crate::model::*;
+use crate::net::Cidr;
+use crate::template::{attributes, references, Reference};
+use crate::Document;
+
+/// Where a reference appears, which decides the namespaces it may use.
+#[derive(Clone, Copy)]
+enum RefContext<'a> {
+    /// A user-data template rendered for this instance entry.
+    UserData(&'a Instance),
+    Output,
+    HostHeader,
+}
+
+/// The resources of each kind by name (first definition wins; later ones are duplicates).
+struct Index<'a> {
+    vpcs: BTreeMap<&'a str, &'a Vpc>,
+    subnets: BTreeMap<&'a str, &'a Subnet>,
+    igws: BTreeMap<&'a str, &'a InternetGateway>,
+    nats: BTreeMap<&'a str, &'a NatGateway>,
+    groups: BTreeMap<&'a str, &'a SecurityGroup>,
+    key_pairs: BTreeMap<&'a str, &'a KeyPair>,
+    certificates: BTreeMap<&'a str, &'a Certificate>,
+    db_subnet_groups: BTreeMap<&'a str, &'a DbSubnetGroup>,
+    databases: BTreeMap<&'a str, &'a Database>,
+    file_systems: BTreeMap<&'a str, &'a FileSystem>,
+    /// `[[instance]]` entries by their own name.
+    instances: BTreeMap<&'a str, &'a Instance>,
+    /// Single EC2 instances by node name (`apim-1`), with their entry.
+    nodes: BTreeMap<String, (&'a Instance, Node)>,
+    load_balancers: BTreeMap<&'a str, &'a LoadBalancer>,
+    target_groups: BTreeMap<&'a str, &'a TargetGroup>,
+    cidr_sets: BTreeMap<&'a str, &'a CidrSet>,
+    images: BTreeMap<&'a str, &'a Image>,
+}
+
+struct Checker<'a> {
+    doc: &'a Document,
+    ix: Index<'a>,
+    diags: Diagnostics,
+}
+
+/// Runs every check on a document that was read without syntax errors.
+pub fn check(doc: &Document) -> Diagnostics {
+    let spec = &doc.spec;
+    let mut diags = Diagnostics::default();
+    // Route tables are never referenced by name, but their names must still be unique.
+    unique(
+        &mut diags,
+        "route table",
+        spec.route_tables.iter().map(|r| (&r.name, r)),
+    );
+    let ix = Index {
+        vpcs: unique(&mut diags, "vpc", spec.vpcs.iter().map(|r| (&r.name, r))),
+        subnets: unique(
+            &mut diags,
+            "subnet",
+            spec.subnets.iter().map(|r| (&r.name, r)),
+        ),
+        igws: unique(
+            &mut diags,
+            "internet gateway",
+            spec.internet_gateways.iter().map(|r| (&r.name, r)),
+        ),
+        nats: unique(
+            &mut diags,
+            "NAT gateway",
+            spec.nat_gateways.iter().map(|r| (&r.name, r)),
+        ),
+        groups: unique(
+            &mut diags,
+            "security group",
+            spec.security_groups.iter().map(|r| (&r.name, r)),
+        ),
+        key_pairs: unique(
+            &mut diags,
+            "key pair",
+            spec.key_pairs.iter().map(|r| (&r.name, r)),
+        ),
+        certificates: unique(
+            &mut diags,
+            "certificate",
+            spec.certificates.iter().map(|r| (&r.name, r)),
+        ),
+        db_subnet_groups: unique(
+            &mut diags,
+            "DB subnet group",
+            spec.db_subnet_groups.iter().map(|r| (&r.name, r)),
+        ),
+        databases: unique(
+            &mut diags,
+            "database",
+            spec.databases.iter().map(|r| (&r.name, r)),
+        ),
+        file_systems: unique(
+            &mut diags,
+            "file system",
+            spec.file_systems.iter().map(|r| (&r.name, r)),
+        ),
+        instances: unique(
+            &mut diags,
+            "instance",
+            spec.instances.iter().map(|r| (&r.name, r)),
+        ),
+        nodes: BTreeMap::new(),
+        load_balancers: unique(
+            &mut diags,
+            "load balancer",
+            spec.load_balancers.iter().map(|r| (&r.name, r)),
+        ),
+        target_groups: unique(
+            &mut diags,
+            "target group",
+            spec.target_groups.iter().map(|r| (&r.name, r)),
+        ),
+        cidr_sets: unique(
+            &mut diags,
+            "cidr set",
+            spec.cidr_sets.iter().map(|r| (&r.name, r)),
+        ),
+        images: unique(
+            &mut diags,
+            "image",
+            spec.images.iter().map(|r| (&r.name, r)),
+        ),
+    };
+    let mut c = Checker { doc, ix, diags };
+    c.index_nodes();
+    c.deployment();
+    c.network();
+    c.security_groups();
+    c.key_pairs_and_certificates();
+    c.data_tier();
+    c.instances();
+    c.load_balancers();
+    c.target_groups();
+    c.outputs();
+    c.diags
+}
+
+fn unique<'a, T>(
+    diags: &mut Diagnostics,
+    kind: &str,
+    items: impl Iterator<Item = (&'a Name, &'a T)>,
+) -> BTreeMap<&'a str, &'a T> {
+    let mut seen: BTreeMap<&'a str, (&'a Name, &'a T)> = BTreeMap::new();
+    for (name, item) in items {
+        if name.value.is_empty() {
+            continue;
+        }
+        match seen.get(name.value.as_str()) {
+            Some((first, _)) => diags.push(
+                Diagnostic::error(
+                    "duplicate-name",
+                    name.span,
+                    format!("{kind} `{}` is defined twice", name.value),
+                )
+                .note(first.span, "first defined here")
+                .help(format!(
+                    "names are unique among {kind}s; rename one of them"
+                )),
+            ),
+            None => {
+                seen.insert(&name.value, (name, item));
+            }
+        }
+    }
+    seen.into_iter().map(|(k, (_, v))| (k, v)).collect()
+}
+
+/// Looks a name up, reporting a dangling reference with the closest existing name.
+fn lookup<'m, T: ?Sized>(
+    diags: &mut Diagnostics,
+    map: &BTreeMap<&str, &'m T>,
+    kind: &str,
+    name: &Name,
+    user: &str,
+) -> Option<&'m T> {
+    if name.value.is_empty() {
+        return None;
+    }
+    if let Some(found) = map.get(name.value.as_str()) {
+        return Some(*found);
+    }
+    diags.push(dangling(kind, name, user, map.keys().copied()));
+    None
+}
+
+fn dangling<'k>(
+    kind: &str,
+    name: &Name,
+    user: &str,
+    known: impl Iterator<Item = &'k str> + Clone,
+) -> Diagnostic {
+    let d = Diagnostic::error(
+        "dangling-reference",
+        name.span,
+        format!(
+            "{user} refers to {kind} `{}`, which the spec does not define",
+            name.value
+        ),
+    );
+    match did_you_mean(&name.value, known.clone()) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => {
+            let all: Vec<_> = known.collect();
+            if all.is_empty() {
+                d.help(format!("the spec defines no {kind}"))
+            } else {
+                d.help(format!("defined {kind}s: {}", all.join(", ")))
+            }
+        }
+    }
+}
+
+impl<'a> Checker<'a> {
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn err(&mut self, code: &'static str, span: Span, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::error(code, span, msg));
+    }
+
+    fn index_nodes(&mut self) {
+        let mut first: HashMap<String, Span> = HashMap::new();
+        let entries: Vec<&'a Instance> = self.ix.instances.values().copied().collect();
+        for inst in entries {
+            for node in inst.nodes() {
+                if let Some(prev) = first.get(&node.name) {
+                    let msg = format!("instance `{}` is defined twice", node.name);
+                    let d = Diagnostic::error("duplicate-name", inst.name.span, msg)
+                        .note(*prev, "first defined here");
+                    self.push(d.help(
+                        "a `count` entry names its nodes `<name>-1`, `<name>-2`, ...; rename one",
+                    ));
+                    continue;
+                }
+                first.insert(node.name.clone(), inst.name.span);
+                self.ix.nodes.insert(node.name.clone(), (inst, node));
+            }
+        }
+    }
+
+    fn deployment(&mut self) {
+        let d = &self.doc.spec.deployment;
+        let region = &d.region;
+        if !region.value.is_empty() && !is_region(&region.value) {
+            let msg = format!("`{}` is not an AWS region name", region.value);
+            self.push(
+                Diagnostic::error("bad-value", region.span, msg)
+                    .help("regions look like `us-east-1` or `eu-west-2`"),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for z in &d.zones {
+            let ok = z.value.len() == region.value.len() + 1
+                && z.value.starts_with(&region.value)
+                && z.value.ends_with(|c: char| c.is_ascii_lowercase());
+            if !ok && !region.value.is_empty() {
+                let msg = format!(
+                    "zone `{}` is not an availability zone of region `{}`",
+                    z.value, region.value
+                );
+                let d = Diagnostic::error("unknown-zone", z.span, msg).help(format!(
+                    "zones of this region look like `{}a`",
+                    region.value
+                ));
+                self.push(d);
+            }
+            if !seen.insert(z.value.as_str()) {
+                self.err(
+                    "duplicate-name",
+                    z.span,
+                    format!("zone `{}` is listed twice", z.value),
+                );
+            }
+        }
+        if let Some(domain) = &d.domain {
+            if !is_dns_name(&domain.value) {
+                self.err(
+                    "bad-value",
+                    domain.span,
+                    format!("`{}` is not a DNS domain name", domain.value),
+                );
+            }
+        }
+    }
+
+    fn zone_known(&mut self, zone: &Sp<String>, user: &str) {
+        let zones = &self.doc.spec.deployment.zones;
+        if zone.value.is_empty() || zones.iter().any(|z| z.value == zone.value) {
+            return;
+        }
+        let msg = format!(
+            "{user} is in zone `{}`, which is not one of the deployment's zones",
+            zone.value
+        );
+        let mut d = Diagnostic::error("unknown-zone", zone.span, msg);
+        d = match did_you_mean(&zone.value, zones.iter().map(|z| z.value.as_str())) {
+            Some(s) => d.help(format!(
+                "did you mean `{s}`? The deployment's zones are set in `[deployment] zones`"
+            )),
+            None => d.help(format!(
+                "the deployment's zones are: {}",
+                zones
+                    .iter()
+                    .map(|z| z.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        };
+        self.push(d);
+    }
+
+    fn vpc_of_subnet(&self, subnet: &str) -> Option<&'a str> {
+        self.ix.subnets.get(subnet).map(|s| s.vpc.value.as_str())
+    }
+
+    fn network(&mut self) {
+        let spec = &self.doc.spec;
+        for vpc in &spec.vpcs {
+            if let Some(c) = &vpc.cidr {
+                if !(16..=28).contains(&c.value.prefix()) {
+                    let msg = format!(
+                        "VPC block `{}` has a /{} prefix; AWS allows /16 to /28",
+                        c.value,
+                        c.value.prefix()
+                    );
+                    self.err("bad-cidr", c.span, msg);
+                }
+            }
+        }
+        let mut by_vpc: BTreeMap<&str, Vec<&Subnet>> = BTreeMap::new();
+        for s in &spec.subnets {
+            let user = format!("subnet `{}`", s.name.value);
+            let vpc = lookup(&mut self.diags, &self.ix.vpcs, "vpc", &s.vpc, &user);
+            self.zone_known(&s.zone, &user);
+            if let (Some(vpc), Some(c)) = (vpc, &s.cidr) {
+                if let Some(vc) = &vpc.cidr {
+                    if !vc.value.contains(&c.value) {
+                        let msg = format!(
+                            "subnet `{}` block `{}` is outside its VPC `{}` (`{}`)",
+                            s.name.value, c.value, vpc.name.value, vc.value
+                        );
+                        self.push(
+                            Diagnostic::error("subnet-outside-vpc", c.span, msg)
+                                .note(vc.span, "the VPC's block"),
+                        );
+                    }
+                }
+                if !(16..=28).contains(&c.value.prefix()) {
+                    let msg = format!(
+                        "subnet block `{}` has a /{} prefix; AWS allows /16 to /28",
+                        c.value,
+                        c.value.prefix()
+                    );
+                    self.err("bad-cidr", c.span, msg);
+                }
+                by_vpc.entry(vpc.name.value.as_str()).or_default().push(s);
+            }
+        }
+        for subnets in by_vpc.values() {
+            for (i, a) in subnets.iter().enumerate() {
+                for b in &subnets[i + 1..] {
+                    let (Some(ca), Some(cb)) = (&a.cidr, &b.cidr) else {
+                        continue;
+                    };
+                    if ca.value.overlaps(&cb.value) && a.name.value != b.name.value {
+                        let msg = format!(
+                            "subnet `{}` (`{}`) overlaps subnet `{}` (`{}`)",
+                            b.name.value, cb.value, a.name.value, ca.value
+                        );
+                        self.push(
+                            Diagnostic::error("overlapping-subnets", cb.span, msg)
+                                .note(ca.span, "overlaps this block"),
+                        );
+                    }
+                }
+            }
+        }
+        let mut igw_of_vpc: BTreeMap<&str, &Name> = BTreeMap::new();
+        for igw in &spec.internet_gateways {
+            let user = format!("internet gateway `{}`", igw.name.value);
+            if lookup(&mut self.diags, &self.ix.vpcs, "vpc", &igw.vpc, &user).is_some() {
+                if let Some(prev) = igw_of_vpc.insert(&igw.vpc.value, &igw.name) {
+                    let msg = format!(
+                        "VPC `{}` gets a second internet gateway; AWS attaches only one",
+                        igw.vpc.value
+                    );
+                    self.push(
+                        Diagnostic::error("bad-value", igw.vpc.span, msg)
+                            .note(prev.span, "the first one"),
+                    );
+                }
+            }
+        }
+        for nat in &spec.nat_gateways {
+            let user = format!("NAT gateway `{}`", nat.name.value);
+            if let Some(subnet) = lookup(
+                &mut self.diags,
+                &self.ix.subnets,
+                "subnet",
+                &nat.subnet,
+                &user,
+            ) {
+                if !igw_of_vpc.contains_key(subnet.vpc.value.as_str())
+                    && !subnet.vpc.value.is_empty()
+                {
+                    let msg = format!(
+                        "NAT gateway `{}` is in VPC `{}`, which has no internet gateway",
+                        nat.name.value, subnet.vpc.value
+                    );
+                    self.push(Diagnostic::error("bad-value", nat.subnet.span, msg).help(
+                        "a public NAT gateway needs an internet gateway attached to its VPC",
+                    ));
+                }
+            }
+        }
+        let mut associated: BTreeMap<&str, &Name> = BTreeMap::new();
+        for rt in &spec.route_tables {
+            let user = format!("route table `{}`", rt.name.value);
+            lookup(&mut self.diags, &self.ix.vpcs, "vpc", &rt.vpc, &user);
+            let mut destinations: BTreeMap<Cidr, Span> = BTreeMap::new();
+            for route in &rt.routes {
+                if let Some(d) = &route.destination {
+                    if let Some(prev) = destinations.insert(d.value, d.span) {
+                        let msg = format!(
+                            "route table `{}` has two routes to `{}`",
+                            rt.name.value, d.value
+                        );
+                        self.push(
+                            Diagnostic::error("bad-value", d.span, msg)
+                                .note(prev, "the first route"),
+                        );
+                    }
+                }
+                let target_vpc = match &route.target {
+                    Some(RouteTarget::InternetGateway(n)) => {
+                        lookup(&mut self.diags, &self.ix.igws, "internet gateway", n, &user)
+                            .map(|g| (n, g.vpc.value.as_str()))
+                    }
+                    Some(RouteTarget::NatGateway(n)) => {
+                        lookup(&mut self.diags, &self.ix.nats, "NAT gateway", n, &user)
+                            .and_then(|g| self.vpc_of_subnet(&g.subnet.value))
+                            .map(|v| (n, v))
+                    }
+                    None => None,
+                };
+                if let Some((n, v)) = target_vpc {
+                    if v != rt.vpc.value && !rt.vpc.value.is_empty() && !v.is_empty() {
+                        let msg = format!(
+                            "route table `{}` (VPC `{}`) routes to `{}` in VPC `{v}`",
+                            rt.name.value, rt.vpc.value, n.value
+                        );
+                        self.err("bad-value", n.span, msg);
+                    }
+                }
+            }
+            for s in &rt.subnets {
+                if let Some(subnet) = lookup(&mut self.diags, &self.ix.subnets, "subnet", s, &user)
+                {
+                    if subnet.vpc.value != rt.vpc.value && !rt.vpc.value.is_empty() {
+                        let msg = format!(
+                            "subnet `{}` is in VPC `{}`, route table `{}` in VPC `{}`",
+                            s.value, subnet.vpc.value, rt.name.value, rt.vpc.value
+                        );
+                        self.err("bad-value", s.span, msg);
+                    }
+                    if let Some(prev) = associated.insert(&s.value, s) {
+                        let msg =
+                            format!("subnet `{}` is associated with two route tables", s.value);
+                        self.push(
+                            Diagnostic::error("bad-value", s.span, msg)
+                                .note(prev.span, "already associated here"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every block a `from_cidrs` entry stands for, with the span to blame.
+    fn source_blocks(&mut self, src: &Sp<String>, user: &str) -> Vec<Cidr> {
+        if let Some((ns, name)) = src
+            .value
+            .split_once('.')
+            .filter(|(ns, _)| matches!(*ns, "vpc" | "cidr_set"))
+        {
+            let name = Sp::new(name.to_string(), src.span);
+            return match ns {
+                "vpc" => lookup(&mut self.diags, &self.ix.vpcs, "vpc", &name, user)
+                    .and_then(|v| v.cidr.as_ref().map(|c| vec![c.value]))
+                    .unwrap_or_default(),
+                _ => lookup(&mut self.diags, &self.ix.cidr_sets, "cidr set", &name, user)
+                    .map(|s| s.blocks.iter().map(|b| b.value).collect())
+                    .unwrap_or_default(),
+            };
+        }
+        match src.value.parse::<Cidr>() {
+            Ok(c) => vec![c],
+            Err(e) => {
+                let msg = format!(
+                    "`{}` in {user} is not a CIDR block, `vpc.<name>` or `cidr_set.<name>`",
+                    src.value
+                );
+                self.push(Diagnostic::error("bad-cidr", src.span, msg).help(e.to_string()));
+                Vec::new()
+            }
+        }
+    }
+
+    fn security_groups(&mut self) {
+        let spec = &self.doc.spec;
+        // Groups that front an internet-facing load balancer may take the world on 80 and 443.
+        let public_lb_groups: BTreeSet<&str> = spec
+            .load_balancers
+            .iter()
+            .filter(|lb| lb.internet_facing())
+            .flat_map(|lb| lb.security_groups.iter().map(|g| g.value.as_str()))
+            .collect();
+        for sg in &spec.security_groups {
+            let user = format!("security group `{}`", sg.name.value);
+            lookup(&mut self.diags, &self.ix.vpcs, "vpc", &sg.vpc, &user);
+            if let Some(d) = &sg.description {
+                if d.value.len() > 255 || !d.value.is_ascii() {
+                    self.err(
+                        "bad-value",
+                        d.span,
+                        "a security group description is at most 255 ASCII characters",
+                    );
+                }
+            }
+            for rule in &sg.ingress {
+                for g in &rule.from_groups {
+                    if let Some(src) =
+                        lookup(&mut self.diags, &self.ix.groups, "security group", g, &user)
+                    {
+                        if src.vpc.value != sg.vpc.value && !sg.vpc.value.is_empty() {
+                            let msg = format!(
+                                "{user} (VPC `{}`) takes traffic from group `{}` of VPC `{}`",
+                                sg.vpc.value, g.value, src.vpc.value
+                            );
+                            self.err("bad-value", g.span, msg);
+                        }
+                    }
+                }
+                let mut world = None;
+                for src in &rule.from_cidrs {
+                    if self.source_blocks(src, &user).iter().any(Cidr::is_world) {
+                        world = Some(src.span);
+                    }
+                }
+                let Some(world_span) = world else { continue };
+                let web_only = !rule.ports.is_empty()
+                    && rule.protocol.value == "tcp"
+                    && rule
+                        .ports
+                        .iter()
+                        .all(|p| p.value.from == p.value.to && matches!(p.value.from, 80 | 443));
+                let allowed = web_only && public_lb_groups.contains(sg.name.value.as_str());
+                let consented = rule.open_to_world.as_ref().is_some_and(|o| o.value);
+                if !allowed && !consented {
+                    let ports: Vec<_> = rule.ports.iter().map(|p| p.value.to_string()).collect();
+                    let what = if ports.is_empty() {
+                        format!("all {} traffic", rule.protocol.value)
+                    } else {
+                        format!("port(s) {}", ports.join(", "))
+                    };
+                    let msg = format!("{user} opens {what} to the whole internet (0.0.0.0/0)");
+                    let d = Diagnostic::error("open-to-world", world_span, msg).help(
+                        "only ports 80 and 443 of an internet-facing load balancer's group are open to the world by default; \
+                         name a narrower CIDR, or add `open_to_world = true` to this rule if you mean it",
+                    );
+                    self.push(d);
+                }
+            }
+        }
+    }
+
+    fn key_pairs_and_certificates(&mut self) {
+        let spec = &self.doc.spec;
+        for kp in &spec.key_pairs {
+            let key = match (&kp.public_key_file, &kp.public_key) {
+                (Some(file), _) => match self.doc.read_relative(&file.value) {
+                    Ok(text) => Some((text, file.span)),
+                    Err(e) => {
+                        let msg = format!("cannot read public key file `{}`: {e}", file.value);
+                        self.push(
+                            Diagnostic::error("file-not-found", file.span, msg)
+                                .help("paths are relative to the spec file"),
+                        );
+                        None
+                    }
+                },
+                (None, Some(k)) => Some((k.value.clone(), k.span)),
+                _ => None,
+            };
+            if let Some((text, span)) = key {
+                if text.contains("PRIVATE KEY") {
+                    let msg = format!("key pair `{}` points at a private key", kp.name.value);
+                    self.push(Diagnostic::error("bad-value", span, msg).help(
+                        "give the public half (`.pub`); the private key never leaves your machine",
+                    ));
+                } else if !looks_like_public_key(&text) {
+                    let msg = format!("key pair `{}` is not an OpenSSH public key", kp.name.value);
+                    self.push(
+                        Diagnostic::error("bad-value", span, msg)
+                            .help("expected one line like `ssh-ed25519 AAAA... comment`"),
+                    );
+                }
+            }
+        }
+        for cert in &spec.certificates {
+            let self_signed = cert.self_signed.as_ref().is_some_and(|s| s.value);
+            match (&cert.arn, self_signed) {
+                (Some(arn), false) => {
+                    if !is_acm_arn(&arn.value) {
+                        let msg = format!("`{}` is not an ACM certificate ARN", arn.value);
+                        self.push(
+                            Diagnostic::error("bad-value", arn.span, msg)
+                                .help("expected `arn:aws:acm:<region>:<account>:certificate/<id>`"),
+                        );
+                    }
+                }
+                (None, true) => {
+                    if cert.domains.is_empty() {
+                        let msg = format!(
+                            "self-signed certificate `{}` has no `domains`",
+                            cert.name.value
+                        );
+                        self.err("missing-field", cert.name.span, msg);
+                    }
+                }
+                _ => {
+                    let msg = format!(
+                        "certificate `{}` needs exactly one of `arn` and `self_signed = true`",
+                        cert.name.value
+                    );
+                    self.err("bad-value", cert.name.span, msg);
+                }
+            }
+            for d in &cert.domains {
+                let name = d.value.strip_prefix("*.").unwrap_or(&d.value);
+                if !is_dns_name(name) {
+                    self.err(
+                        "bad-value",
+                        d.span,
+                        format!("`{}` is not a DNS name", d.value),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The subnets a selector picks, reporting dangling names and empty tiers.
+    fn select(&mut self, sel: &SubnetSelector, span: Span, user: &str) -> Vec<&'a Subnet> {
+        match sel {
+            SubnetSelector::Names(names) => names
+                .iter()
+                .filter_map(|n| lookup(&mut self.diags, &self.ix.subnets, "subnet", n, user))
+                .collect(),
+            SubnetSelector::Tier(tier) => {
+                let picked: Vec<&Subnet> = self
+                    .ix
+                    .subnets
+                    .values()
+                    .copied()
+                    .filter(|s| s.tier.value == tier.value)
+                    .collect();
+                if picked.is_empty() && !tier.value.is_empty() {
+                    let tiers: BTreeSet<&str> = self
+                        .ix
+                        .subnets
+                        .values()
+                        .map(|s| s.tier.value.as_str())
+                        .collect();
+                    let msg = format!(
+                        "{user} selects subnet tier `{}`, which has no subnets",
+                        tier.value
+                    );
+                    let mut d = Diagnostic::error("dangling-reference", tier.span, msg);
+                    if let Some(s) = did_you_mean(&tier.value, tiers.iter().copied()) {
+                        d = d.help(format!("did you mean `{s}`?"));
+                    } else {
+                        d = d.help(format!(
+                            "tiers in the spec: {}",
+                            tiers.into_iter().collect::<Vec<_>>().join(", ")
+                        ));
+                    }
+                    self.push(d);
+                }
+                let _ = span;
+                picked
+            }
+        }
+    }
+
+    /// Subnets that must span two or more zones, one subnet per zone, all in one VPC.
+    fn spread(
+        &mut self,
+        subnets: &[&Subnet],
+        span: Span,
+        user: &str,
+        one_per_zone: bool,
+    ) -> Option<&'a str> {
+        let mut zones: BTreeMap<&str, &str> = BTreeMap::new();
+        for s in subnets {
+            if let Some(prev) = zones.insert(&s.zone.value, &s.name.value) {
+                if one_per_zone {
+                    let msg = format!(
+                        "{user} has two subnets in zone `{}`: `{prev}` and `{}`",
+                        s.zone.value, s.name.value
+                    );
+                    self.push(
+                        Diagnostic::error("bad-value", span, msg)
+                            .help("AWS takes one subnet per availability zone here"),
+                    );
+                }
+            }
+        }
+        if !subnets.is_empty() && zones.len() < 2 {
+            let msg = format!(
+                "{user} spans {} availability zone(s); AWS requires at least two",
+                zones.len()
+            );
+            let list: Vec<_> = subnets
+                .iter()
+                .map(|s| format!("{} ({})", s.name.value, s.zone.value))
+                .collect();
+            self.push(
+                Diagnostic::error("too-few-zones", span, msg)
+                    .help(format!("its subnets: {}", list.join(", "))),
+            );
+        }
+        self.one_vpc(subnets, span, user)
+    }
+
+    fn one_vpc(&mut self, subnets: &[&Subnet], span: Span, user: &str) -> Option<&'a str> {
+        let vpcs: BTreeSet<&'a str> = subnets
+            .iter()
+            .map(|s| self.ix.subnets[s.name.value.as_str()].vpc.value.as_str())
+            .collect();
+        if vpcs.len() > 1 {
+            let msg = format!(
+                "{user} uses subnets of several VPCs: {}",
+                vpcs.iter().copied().collect::<Vec<_>>().join(", ")
+            );
+            self.err("bad-value", span, msg);
+            return None;
+        }
+        vpcs.into_iter().next()
+    }
+
+    /// Security groups must exist and live in `vpc`.
+    fn groups_in(&mut self, groups: &[Name], vpc: Option<&str>, user: &str) {
+        for g in groups {
+            if let Some(sg) = lookup(&mut self.diags, &self.ix.groups, "security group", g, user) {
+                if let Some(vpc) = vpc {
+                    if sg.vpc.value != vpc && !sg.vpc.value.is_empty() {
+                        let msg = format!(
+                            "{user} is in VPC `{vpc}` but security group `{}` belongs to VPC `{}`",
+                            g.value, sg.vpc.value
+                        );
+                        self.err("bad-value", g.span, msg);
+                    }
+                }
+            }
+        }
+    }
+
+    fn data_tier(&mut self) {
+        let spec = &self.doc.spec;
+        let mut group_vpc: BTreeMap<&str, Option<&str>> = BTreeMap::new();
+        for g in &spec.db_subnet_groups {
+            let user = format!("DB subnet group `{}`", g.name.value);
+            let subnets = self.select(&g.subnets, g.subnets_span, &user);
+            let vpc = self.spread(&subnets, g.subnets_span, &user, false);
+            group_vpc.insert(&g.name.value, vpc);
+        }
+        for db in &spec.databases {
+            let user = format!("database `{}`", db.name.value);
+            if !db.instance_class.value.is_empty() && !is_db_class(&db.instance_class.value) {
+                let msg = format!("`{}` is not an RDS instance class", db.instance_class.value);
+                self.push(
+                    Diagnostic::error("bad-instance-class", db.instance_class.span, msg)
+                        .help("DB classes look like `db.m5.large` or `db.r6g.xlarge`"),
+                );
+            }
+            if !db.engine_version.value.is_empty()
+                && !db
+                    .engine_version
+                    .value
+                    .starts_with(|c: char| c.is_ascii_digit())
+            {
+                let msg = format!("`{}` is not an engine version", db.engine_version.value);
+                self.push(
+                    Diagnostic::error("bad-value", db.engine_version.span, msg)
+                        .help("for example `8.0` or `8.0.39`"),
+                );
+            }
+            if db.storage_type.value == "gp3"
+                && db.storage_gb.as_ref().is_some_and(|s| s.value < 20)
+            {
+                self.err(
+                    "out-of-range",
+                    db.storage_gb.as_ref().unwrap().span,
+                    "gp3 storage starts at 20 GiB",
+                );
+            }
+            if let Some(arn) = &db.master_secret_arn {
+                if !arn.value.starts_with("arn:") || !arn.value.contains(":secretsmanager:") {
+                    self.err(
+                        "bad-value",
+                        arn.span,
+                        format!("`{}` is not a Secrets Manager secret ARN", arn.value),
+                    );
+                }
+            }
+            let vpc = lookup(
+                &mut self.diags,
+                &self.ix.db_subnet_groups,
+                "DB subnet group",
+                &db.subnet_group,
+                &user,
+            )
+            .and_then(|g| group_vpc.get(g.name.value.as_str()).copied().flatten());
+            self.groups_in(&db.security_groups, vpc, &user);
+        }
+        for fs in &spec.file_systems {
+            let user = format!("file system `{}`", fs.name.value);
+            let subnets = self.select(&fs.mount_targets, fs.mount_targets_span, &user);
+            let mut zones: BTreeMap<&str, &str> = BTreeMap::new();
+            for s in &subnets {
+                if let Some(prev) = zones.insert(&s.zone.value, &s.name.value) {
+                    let msg = format!(
+                        "{user} gets two mount targets in zone `{}` (`{prev}`, `{}`)",
+                        s.zone.value, s.name.value
+                    );
+                    self.push(
+                        Diagnostic::error("bad-value", fs.mount_targets_span, msg)
+                            .help("EFS allows one mount target per availability zone"),
+                    );
+                }
+            }
+            let vpc = self.one_vpc(&subnets, fs.mount_targets_span, &user);
+            self.groups_in(&fs.security_groups, vpc, &user);
+        }
+    }
+
+    fn instances(&mut self) {
+        let spec = &self.doc.spec;
+        let mut fixed_ips: BTreeMap<Ipv4Addr, Span> = BTreeMap::new();
+        for inst in &spec.instances {
+            let user = format!("instance `{}`", inst.name.value);
+            if !inst.instance_type.value.is_empty() && !is_instance_type(&inst.instance_type.value)
+            {
+                let msg = format!("`{}` is not an EC2 instance type", inst.instance_type.value);
+                self.push(
+                    Diagnostic::error("bad-instance-type", inst.instance_type.span, msg)
+                        .help("instance types look like `t3.micro` or `c5.xlarge`"),
+                );
+            }
+            let image = &inst.image;
+            if !image.value.is_empty()
+                && !is_ami_id(&image.value)
+                && !self.ix.images.contains_key(image.value.as_str())
+            {
+                let aliases = self.ix.images.keys().copied();
+                let msg = format!(
+                    "{user} uses image `{}`, which is neither an AMI id nor an alias in `[image]`",
+                    image.value
+                );
+                let mut d = Diagnostic::error("dangling-reference", image.span, msg);
+                d = match did_you_mean(&image.value, aliases) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help("AMI ids look like `ami-0123456789abcdef0`; aliases are defined under `[image]`"),
+                };
+                self.push(d);
+            }
+            if let Some(kp) = &inst.key_pair {
+                lookup(&mut self.diags, &self.ix.key_pairs, "key pair", kp, &user);
+            }
+            let names: Vec<&Name> = inst.subnet.iter().chain(inst.subnets.iter()).collect();
+            let mut vpcs = BTreeSet::new();
+            for n in names {
+                if let Some(s) = lookup(&mut self.diags, &self.ix.subnets, "subnet", n, &user) {
+                    vpcs.insert(s.vpc.value.as_str());
+                    if let (Some(ip), Some(c)) = (&inst.private_ip, &s.cidr) {
+                        if !c.value.contains_ip(ip.value) {
+                            let msg = format!(
+                                "private IP `{}` of {user} is outside its subnet `{}` (`{}`)",
+                                ip.value, s.name.value, c.value
+                            );
+                            self.push(
+                                Diagnostic::error("ip-outside-subnet", ip.span, msg)
+                                    .note(c.span, "the subnet's block"),
+                            );
+                        } else if let Some(why) = c.value.reserved_reason(ip.value) {
+                            let msg = format!("private IP `{}` of {user} is {why}", ip.value);
+                            self.push(Diagnostic::error("reserved-ip", ip.span, msg).help(format!(
+                                "AWS reserves the first four addresses and the last one of every subnet; pick one from {} on",
+                                Ipv4Addr::from(u32::from(c.value.network()) + 4)
+                            )));
+                        }
+                    }
+                }
+            }
+            if let Some(ip) = &inst.private_ip {
+                if let Some(prev) = fixed_ips.insert(ip.value, ip.span) {
+                    let msg = format!("private IP `{}` is given to two instances", ip.value);
+                    self.push(
+                        Diagnostic::error("bad-value", ip.span, msg).note(prev, "also given here"),
+                    );
+                }
+            }
+            if vpcs.len() > 1 {
+                let msg = format!("{user} spreads over subnets of several VPCs");
+                self.err("bad-value", inst.name.span, msg);
+            }
+            let vpc = if vpcs.len() == 1 {
+                vpcs.into_iter().next()
+            } else {
+                None
+            };
+            self.groups_in(&inst.security_groups, vpc, &user);
+            if let Some(ud) = &inst.user_data {
+                self.user_data(inst, ud);
+            }
+        }
+    }
+
+    fn user_data(&mut self, inst: &'a Instance, ud: &UserData) {
+        // Variable values may refer to other resources too, but not to other variables.
+        for var in &ud.vars {
+            for r in self.doc.references_in_value(&var.value) {
+                if r.parts[0] == "var" {
+                    let msg = format!(
+                        "`${{{}}}`: a variable cannot refer to another variable",
+                        r.text()
+                    );
+                    self.err("unknown-template-reference", r.span, msg);
+                } else {
+                    self.reference(&r, RefContext::UserData(inst));
+                }
+            }
+        }
+        if ud.template.value.is_empty() {
+            return;
+        }
+        let Some(file) = self.doc.template(&ud.template.value) else {
+            let msg = format!("cannot read user-data template `{}`", ud.template.value);
+            let why = self
+                .doc
+                .template_error(&ud.template.value)
+                .unwrap_or_default();
+            self.push(
+                Diagnostic::error("file-not-found", ud.template.span, msg)
+                    .help(format!("{why}; paths are relative to the spec file")),
+            );
+            return;
+        };
+        let text = &self.doc.sources.get(file).text;
+        if text.len() > 16 * 1024 {
+            let msg = format!(
+                "user-data template `{}` is {} bytes; EC2 accepts at most 16 KiB",
+                ud.template.value,
+                text.len()
+            );
+            self.err("bad-value", ud.template.span, msg);
+        }
+        for r in references(text, file, 0) {
+            self.reference(&r, RefContext::UserData(inst));
+        }
+    }
+
+    fn load_balancers(&mut self) {
+        let spec = &self.doc.spec;
+        for lb in &spec.load_balancers {
+            let user = format!("load balancer `{}`", lb.name.value);
+            let subnets = self.select(&lb.subnets, lb.subnets_span, &user);
+            let vpc = self.spread(&subnets, lb.subnets_span, &user, true);
+            self.groups_in(&lb.security_groups, vpc, &user);
+            let mut ports: BTreeMap<i64, Span> = BTreeMap::new();
+            for l in &lb.listeners {
+                let luser = match &l.port {
+                    Some(p) => format!("listener {} of {user}", p.value),
+                    None => format!("a listener of {user}"),
+                };
+                if let Some(p) = &l.port {
+                    if let Some(prev) = ports.insert(p.value, p.span) {
+                        let msg = format!("{user} has two listeners on port {}", p.value);
+                        self.push(
+                            Diagnostic::error("bad-value", p.span, msg).note(prev, "the first one"),
+                        );
+                    }
+                }
+                match (&l.certificate, l.protocol.value.as_str()) {
+                    (None, "HTTPS") => {
+                        let msg = format!("HTTPS {luser} has no certificate");
+                        self.push(
+                            Diagnostic::error("https-without-certificate", l.protocol.span, msg)
+                                .help("add `certificate = \"<name of a [[certificate]]>\"`"),
+                        );
+                    }
+                    (Some(c), "HTTP") => {
+                        let msg = format!(
+                            "HTTP {luser} names certificate `{}`, which only HTTPS listeners use",
+                            c.value
+                        );
+                        self.push(
+                            Diagnostic::error("bad-value", c.span, msg)
+                                .help("set `protocol = \"HTTPS\"` or remove `certificate`"),
+                        );
+                    }
+                    (Some(c), _) => {
+                        lookup(
+                            &mut self.diags,
+                            &self.ix.certificates,
+                            "certificate",
+                            c,
+                            &luser,
+                        );
+                    }
+                    _ => {}
+                }
+                if let Some(Action::Forward(tg)) = &l.action {
+                    self.forward(tg, vpc, &luser, &user);
+                }
+                let mut priorities: BTreeMap<i64, Span> = BTreeMap::new();
+                for rule in &l.rules {
+                    if let Some(p) = &rule.priority {
+                        if let Some(prev) = priorities.insert(p.value, p.span) {
+                            let msg = format!("{luser} has two rules with priority {}", p.value);
+                            self.push(
+                                Diagnostic::error("bad-value", p.span, msg)
+                                    .note(prev, "the first one"),
+                            );
+                        }
+                    }
+                    self.forward(&rule.forward, vpc, &format!("a rule of {luser}"), &user);
+                    for host in &rule.hosts {
+                        for r in self.doc.references_in_value(host) {
+                            self.reference(&r, RefContext::HostHeader);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn forward(&mut self, tg: &Name, lb_vpc: Option<&str>, user: &str, lb: &str) {
+        if let Some(t) = lookup(
+            &mut self.diags,
+            &self.ix.target_groups,
+            "target group",
+            tg,
+            user,
+        ) {
+            if let Some(vpc) = lb_vpc {
+                if t.vpc.value != vpc && !t.vpc.value.is_empty() {
+                    let msg = format!(
+                        "{lb} is in VPC `{vpc}` but forwards to target group `{}` of VPC `{}`",
+                        tg.value, t.vpc.value
+                    );
+                    self.err("bad-value", tg.span, msg);
+                }
+            }
+        }
+    }
+
+    fn target_groups(&mut self) {
+        let spec = &self.doc.spec;
+        for tg in &spec.target_groups {
+            let user = format!("target group `{}`", tg.name.value);
+            lookup(&mut self.diags, &self.ix.vpcs, "vpc", &tg.vpc, &user);
+            if tg.health_check.path.value.is_empty() || !tg.health_check.path.value.starts_with('/')
+            {
+                self.err(
+                    "bad-value",
+                    tg.health_check.path.span,
+                    "a health check path starts with `/`",
+                );
+            }
+            let mut seen = BTreeSet::new();
+            for target in &tg.targets {
+                let nodes: Vec<(&Instance, Node)> = match self.ix.nodes.get(&target.value) {
+                    Some((inst, node)) => vec![(*inst, node.clone())],
+                    None => match self.ix.instances.get(target.value.as_str()) {
+                        Some(inst) => inst.nodes().into_iter().map(|n| (*inst, n)).collect(),
+                        None => {
+                            let known: Vec<&str> = self
+                                .ix
+                                .nodes
+                                .keys()
+                                .map(String::as_str)
+                                .chain(self.ix.instances.keys().copied())
+                                .collect();
+                            self.push(dangling("instance", target, &user, known.into_iter()));
+                            continue;
+                        }
+                    },
+                };
+                for (_, node) in nodes {
+                    if !seen.insert(node.name.clone()) {
+                        let msg = format!("{user} lists instance `{}` twice", node.name);
+                        self.err("bad-value", target.span, msg);
+                        continue;
+                    }
+                    let Some(vpc) = self.vpc_of_subnet(&node.subnet.value) else {
+                        continue;
+                    };
+                    if vpc != tg.vpc.value && !tg.vpc.value.is_empty() && !vpc.is_empty() {
+                        let msg = format!("target `{}` of {user} is in VPC `{vpc}`, outside the target group's VPC `{}`", node.name, tg.vpc.value);
+                        self.push(
+                            Diagnostic::error("target-outside-vpc", target.span, msg)
+                                .note(tg.vpc.span, "the target group's VPC"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn outputs(&mut self) {
+        let spec = &self.doc.spec;
+        for out in &spec.outputs {
+            for r in self.doc.references_in_value(&out.value) {
+                self.reference(&r, RefContext::Output);
+            }
+        }
+    }
+
+    /// Checks one `${...}` reference: namespace, resource and attribute exist and fit where
+    /// the reference is used.
+    fn reference(&mut self, r: &Reference, cx: RefContext<'a>) {
+        let ns = r.parts[0].as_str();
+        let text = r.text();
+        let bad = |msg: String| Diagnostic::error("unknown-template-reference", r.span, msg);
+        let Some(attrs) = attributes(ns) else {
+            let all: Vec<&str> = crate::template::NAMESPACES
+                .iter()
+                .map(|(n, _)| *n)
+                .collect();
+            let mut d = bad(format!(
+                "`${{{text}}}` refers to `{ns}`, which is not something a template can refer to"
+            ));
+            d = match did_you_mean(ns, all.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("references start with one of: {}", all.join(", "))),
+            };
+            self.push(d);
+            return;
+        };
+        match (ns, cx) {
+            ("node" | "var", RefContext::UserData(_)) => {}
+            ("node" | "var", _) => {
+                self.push(bad(format!(
+                    "`${{{text}}}` is only available inside user-data templates"
+                )));
+                return;
+            }
+            ("deployment", _) => {}
+            (_, RefContext::HostHeader) => {
+                self.push(bad(format!(
+                    "`${{{text}}}`: host names can only use `${{deployment.*}}`"
+                )));
+                return;
+            }
+            _ => {}
+        }
+        if ns == "var" {
+            let RefContext::UserData(inst) = cx else {
+                return;
+            };
+            let vars = inst
+                .user_data
+                .as_ref()
+                .map(|u| u.vars.as_slice())
+                .unwrap_or_default();
+            if r.parts.len() != 2 || !vars.iter().any(|v| v.key.value == r.parts[1]) {
+                let msg = format!(
+                    "`${{{text}}}` is not one of the `vars` of instance `{}`",
+                    inst.name.value
+                );
+                let mut d = bad(msg);
+                let keys: Vec<&str> = vars.iter().map(|v| v.key.value.as_str()).collect();
+                d = match did_you_mean(
+                    r.parts.get(1).map_or("", String::as_str),
+                    keys.iter().copied(),
+                ) {
+                    Some(s) => d.help(format!("did you mean `${{var.{s}}}`?")),
+                    None => d.help(format!(
+                        "its vars: {}",
+                        if keys.is_empty() {
+                            "none".into()
+                        } else {
+                            keys.join(", ")
+                        }
+                    )),
+                };
+                self.push(d);
+            }
+            return;
+        }
+        let (name, attr) = match (ns, r.parts.len()) {
+            ("deployment" | "node", 2) => (None, r.parts[1].as_str()),
+            ("deployment" | "node", _) => {
+                self.push(bad(format!(
+                    "`${{{text}}}` should be `${{{ns}.<attribute>}}`"
+                )));
+                return;
+            }
+            (_, 3) => (Some(r.parts[1].as_str()), r.parts[2].as_str()),
+            _ => {
+                self.push(bad(format!(
+                    "`${{{text}}}` should be `${{{ns}.<name>.<attribute>}}`"
+                )));
+                return;
+            }
+        };
+        if let Some(name) = name {
+            let exists = self.resource_exists(ns, name);
+            if let Err(known) = exists {
+                let mut d = Diagnostic::error(
+                    "unknown-template-reference",
+                    r.span,
+                    format!(
+                        "`${{{text}}}` refers to {} `{name}`, which the spec does not define",
+                        ns.replace('_', " ")
+                    ),
+                );
+                if let Some(s) = did_you_mean(name, known.iter().map(String::as_str)) {
+                    d = d.help(format!("did you mean `${{{ns}.{s}.{attr}}}`?"));
+                } else if let (Some(inst), "instance") = (self.ix.instances.get(name), ns) {
+                    let nodes: Vec<_> = inst.nodes().into_iter().map(|n| n.name).collect();
+                    d = d.help(format!(
+                        "`{name}` stands for several instances; name one: {}",
+                        nodes.join(", ")
+                    ));
+                }
+                self.push(d);
+                return;
+            }
+        }
+        if !attrs.iter().any(|(a, _)| *a == attr) {
+            let names: Vec<&str> = attrs.iter().map(|(a, _)| *a).collect();
+            let mut d = bad(format!("`${{{text}}}`: {ns} has no attribute `{attr}`"));
+            d = match did_you_mean(attr, names.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!("its attributes: {}", names.join(", "))),
+            };
+            self.push(d);
+            return;
+        }
+        if ns == "deployment" && attr == "domain" && self.doc.spec.deployment.domain.is_none() {
+            self.push(bad(format!(
+                "`${{{text}}}` is used but `[deployment] domain` is not set"
+            )));
+        }
+    }
+
+    /// Ok when `kind.name` names a resource; otherwise the names that do exist.
+    fn resource_exists(&self, kind: &str, name: &str) -> Result<(), Vec<String>> {
+        fn keys<T>(m: &BTreeMap<&str, T>, name: &str) -> Result<(), Vec<String>> {
+            if m.contains_key(name) {
+                Ok(())
+            } else {
+                Err(m.keys().map(|k| k.to_string()).collect())
+            }
+        }
+        match kind {
+            "vpc" => keys(&self.ix.vpcs, name),
+            "subnet" => keys(&self.ix.subnets, name),
+            "security_group" => keys(&self.ix.groups, name),
+            "nat_gateway" => keys(&self.ix.nats, name),
+            "key_pair" => keys(&self.ix.key_pairs, name),
+            "certificate" => keys(&self.ix.certificates, name),
+            "database" => keys(&self.ix.databases, name),
+            "file_system" => keys(&self.ix.file_systems, name),
+            "load_balancer" => keys(&self.ix.load_balancers, name),
+            "target_group" => keys(&self.ix.target_groups, name),
+            "instance" => {
+                if self.ix.nodes.contains_key(name) {
+                    Ok(())
+                } else {
+                    Err(self.ix.nodes.keys().cloned().collect())
+                }
+            }
+            _ => Err(Vec::new()),
+        }
+    }
+}
+
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+fn is_dns_name(s: &str) -> bool {
+    s.len() <= 253
+        && s.contains('.')
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// `t3.micro`, `c5.xlarge`, `m7i-flex.2xlarge`, `u-6tb1.metal`.
+pub fn is_instance_type(s: &str) -> bool {
+    let Some((family, size)) = s.split_once('.') else {
+        return false;
+    };
+    let family_ok = family.starts_with(|c: char| c.is_ascii_lowercase())
+        && family.chars().any(|c| c.is_ascii_digit())
+        && family
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let size_ok = matches!(
+        size,
+        "nano" | "micro" | "small" | "medium" | "large" | "xlarge" | "metal"
+    ) || size
+        .strip_suffix("xlarge")
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        || size
+            .strip_prefix("metal-")
+            .is_some_and(|n| n.ends_with("xl"));
+    family_ok && size_ok
+}
+
+/// `db.m5.large`, `db.r6g.2xlarge`, `db.t4g.micro`.
+pub fn is_db_class(s: &str) -> bool {
+    s.strip_prefix("db.").is_some_and(is_instance_type)
+}
+
+fn is_ami_id(s: &str) -> bool {
+    s.strip_prefix("ami-")
+        .is_some_and(|h| matches!(h.len(), 8 | 17) && h.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn is_acm_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "acm"
+        && is_region(parts[3])
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("certificate/")
+            .is_some_and(|id| !id.is_empty())
+}
+
+fn looks_like_public_key(text: &str) -> bool {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let Some(line) = lines.next() else {
+        return false;
+    };
+    let mut fields = line.split_whitespace();
+    let kind = fields.next().unwrap_or("");
+    let body = fields.next().unwrap_or("");
+    lines.next().is_none()
+        && (kind.starts_with("ssh-") || kind.starts_with("ecdsa-sha2-"))
+        && body.starts_with("AAAA")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_instance_types_and_classes() {
+        for ok in [
+            "t3.micro",
+            "c5.xlarge",
+            "m5.24xlarge",
+            "m7i-flex.large",
+            "c6gn.metal",
+            "t2.large",
+        ] {
+            assert!(is_instance_type(ok), "{ok}");
+        }
+        for bad in [
+            "t3",
+            "t3.",
+            "T3.micro",
+            "t3.huge",
+            "micro.t3",
+            "c5.x2large",
+            "db.m5.large",
+        ] {
+            assert!(!is_instance_type(bad), "{bad}");
+        }
+        assert!(is_db_class("db.m5.large"));
+        assert!(is_db_class("db.r6g.2xlarge"));
+        assert!(!is_db_class("m5.large"));
+        assert!(!is_db_class("db.m5"));
+    }
+
+    #[test]
+    fn recognises_regions_arns_and_amis() {
+        assert!(is_region("us-east-1"));
+        assert!(is_region("us-gov-west-1"));
+        assert!(!is_region("us-east"));
+        assert!(!is_region("useast1"));
+        assert!(is_acm_arn(
+            "arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234"
+        ));
+        assert!(!is_acm_arn("arn:aws:acm:us-east-1:1234:certificate/abcd"));
+        assert!(is_ami_id("ami-0123456789abcdef0"));
+        assert!(!is_ami_id("ami-xyz"));
+    }
+}

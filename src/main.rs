@@ -1,0 +1,207 @@
+//! The `strato` command line: reads arguments, calls the library crates, renders their
+//! results for people (text) or scripts (`--output json`), and maps outcomes to exit codes
+//! (0 success, 1 failure, 2 invalid input, 130 interrupted). Library crates never print.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use strato_graph::{minutes, Durations, Graph, Kind};
+use strato_spec::diag::{render_human, render_json};
+use strato_spec::{Diagnostic, Document};
+
+/// Provision the WSO2 API Manager + Enterprise Integrator platform on AWS from one deploy
+/// spec, and tear it down again.
+#[derive(Parser)]
+#[command(name = "strato", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a deploy spec and report every problem at once (no AWS access).
+    Validate(SpecArgs),
+    /// List every AWS object the spec creates, in dependency order, with time estimates.
+    Plan(SpecArgs),
+    /// Draw the dependency graph of the spec's AWS objects.
+    Graph {
+        /// Path of the deploy spec (TOML).
+        spec: PathBuf,
+        /// Drawing format.
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
+    },
+}
+
+#[derive(clap::Args)]
+struct SpecArgs {
+    /// Path of the deploy spec (TOML).
+    spec: PathBuf,
+    /// Output for people (text) or scripts (json).
+    #[arg(long, value_enum, default_value = "text")]
+    output: Output,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+    Json,
+}
+
+/// Exit codes every subcommand keeps to.
+mod exit {
+    pub const INVALID_INPUT: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate(args) => validate(&args),
+        Command::Plan(args) => plan(&args),
+        Command::Graph { spec, format } => graph(&spec, format),
+    }
+}
+
+/// A spec that passed every check, with its graph.
+struct Checked {
+    doc: Document,
+    graph: Graph,
+}
+
+/// Loads, validates and builds the graph; on any problem prints the diagnostics (text to
+/// stderr, or the JSON report to stdout) and returns the exit code.
+fn check(path: &Path, output: Output) -> Result<Checked, ExitCode> {
+    let doc = match strato_spec::load(path) {
+        Ok(doc) => doc,
+        Err(e) => {
+            eprintln!("error: cannot read spec `{}`: {e}", path.display());
+            return Err(ExitCode::from(exit::INVALID_INPUT));
+        }
+    };
+    let graph = if doc.parsed {
+        Graph::from_document(&doc)
+    } else {
+        Graph::default()
+    };
+    let mut diags: Vec<Diagnostic> = doc.diagnostics.iter().cloned().collect();
+    diags.extend(strato_graph::check(&doc, &graph));
+    if diags.is_empty() {
+        return Ok(Checked { doc, graph });
+    }
+    match output {
+        Output::Json => println!("{}", pretty(&render_json(&doc.sources, &diags))),
+        Output::Text => eprint!("{}", render_human(&doc.sources, &diags)),
+    }
+    Err(ExitCode::from(exit::INVALID_INPUT))
+}
+
+fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+fn validate(args: &SpecArgs) -> ExitCode {
+    let checked = match check(&args.spec, args.output) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let d = &checked.doc.spec.deployment;
+    match args.output {
+        Output::Json => println!("{}", pretty(&render_json(&checked.doc.sources, &[]))),
+        Output::Text => println!(
+            "{}: valid: deployment `{}` in {}, {} AWS objects",
+            args.spec.display(),
+            d.name.value,
+            d.region.value,
+            checked.graph.nodes().len()
+        ),
+    }
+    ExitCode::SUCCESS
+}
+
+fn plan(args: &SpecArgs) -> ExitCode {
+    let Checked { doc, graph } = match check(&args.spec, args.output) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    // A graph that passed the cycle check always has an order.
+    let order = graph.topological_order().unwrap_or_default();
+    if args.output == Output::Json {
+        let items: Vec<_> = order
+            .iter()
+            .map(|&id| {
+                let node = graph.node(id);
+                let deps: Vec<&str> = graph.dependencies(id).map(|e| graph.node(e.dependency).address.as_str()).collect();
+                serde_json::json!({ "address": node.address.as_str(), "kind": node.kind.as_str(), "depends_on": deps })
+            })
+            .collect();
+        println!("{}", pretty(&serde_json::Value::Array(items)));
+        return ExitCode::SUCCESS;
+    }
+    let d = &doc.spec.deployment;
+    let mut out = String::new();
+    out += &format!(
+        "Plan for deployment `{}` in {} ({} zones): {} objects to create\n",
+        d.name.value,
+        d.region.value,
+        d.zones.len(),
+        order.len()
+    );
+    // Kinds in the order their first object can start; objects in dependency order.
+    let mut kinds: Vec<Kind> = Vec::new();
+    for &id in &order {
+        let k = graph.node(id).kind;
+        if !kinds.contains(&k) {
+            kinds.push(k);
+        }
+    }
+    for k in kinds {
+        let of_kind: Vec<_> = order
+            .iter()
+            .filter(|&&id| graph.node(id).kind == k)
+            .collect();
+        out += &format!("\n{k} ({})\n", of_kind.len());
+        for &&id in &of_kind {
+            out += &format!("  + {}\n", graph.node(id).address);
+        }
+    }
+    if let Some(est) = graph.estimate(&Durations::default()) {
+        let path: Vec<&str> = est
+            .critical_path
+            .iter()
+            .map(|&id| graph.node(id).address.as_str())
+            .collect();
+        out += "\nEstimated wall time on AWS (typical durations):\n";
+        out += &format!(
+            "  all objects in parallel:  {}\n",
+            minutes(est.parallel_secs)
+        );
+        out += &format!("  one object at a time:     {}\n", minutes(est.serial_secs));
+        out += &format!("  critical path: {}\n", path.join(" -> "));
+    }
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    ExitCode::SUCCESS
+}
+
+fn graph(spec: &Path, format: GraphFormat) -> ExitCode {
+    let Checked { doc, graph } = match check(spec, Output::Text) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let text = match format {
+        GraphFormat::Dot => strato_graph::to_dot(&graph, &doc.spec.deployment.name.value),
+        GraphFormat::Mermaid => strato_graph::to_mermaid(&graph),
+        GraphFormat::Json => pretty(&strato_graph::to_json(&graph)) + "\n",
+    };
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    ExitCode::SUCCESS
+}
