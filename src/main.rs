@@ -95,6 +95,7 @@ fn check(path: &Path, output: Output) -> Result<Checked, ExitCode> {
     };
     let mut diags: Vec<Diagnostic> = doc.diagnostics.iter().cloned().collect();
     diags.extend(strato_graph::check(&doc, &graph));
+    strato_spec::diag::sort(&mut diags);
     if diags.is_empty() {
         return Ok(Checked { doc, graph });
     }

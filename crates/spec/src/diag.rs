@@ -213,20 +213,29 @@ impl Diagnostics {
         self.list.extend(other);
     }
 
-    /// Sorted by file and position, duplicates removed: the order operators read them in
-    /// and the order snapshot tests compare.
+    /// Sorts by file and position and drops exact duplicates: the order operators read
+    /// them in and the order snapshot tests compare.
+    pub fn sort(&mut self) {
+        sort(&mut self.list);
+    }
+
     pub fn into_sorted(mut self) -> Vec<Diagnostic> {
-        self.list.sort_by(|a, b| {
-            (a.span.file, a.span.start, a.code, &a.message).cmp(&(
-                b.span.file,
-                b.span.start,
-                b.code,
-                &b.message,
-            ))
-        });
-        self.list.dedup();
+        self.sort();
         self.list
     }
+}
+
+/// Sorts diagnostics by file and position and drops exact duplicates.
+pub fn sort(list: &mut Vec<Diagnostic>) {
+    list.sort_by(|a, b| {
+        (a.span.file, a.span.start, a.code, &a.message).cmp(&(
+            b.span.file,
+            b.span.start,
+            b.code,
+            &b.message,
+        ))
+    });
+    list.dedup();
 }
 
 /// Renders diagnostics the way compilers do: a headline, the location, the source line with
@@ -239,12 +248,18 @@ pub fn render_human(map: &SourceMap, diags: &[Diagnostic]) -> String {
             Severity::Warning => "warning",
         };
         let _ = writeln!(out, "{level}[{}]: {}", d.code, d.message);
-        render_location(map, d.span, None, &mut out);
+        // One gutter width for the whole diagnostic, wide enough for its largest line number.
+        let gutter = std::iter::once(d.span)
+            .chain(d.notes.iter().map(|(s, _)| *s))
+            .map(|s| map.get(s.file).line_col(s.start).0.to_string().len())
+            .max()
+            .unwrap_or(1);
+        render_location(map, d.span, None, gutter, &mut out);
         for (span, note) in &d.notes {
-            render_location(map, *span, Some(note), &mut out);
+            render_location(map, *span, Some(note), gutter, &mut out);
         }
         if let Some(help) = &d.help {
-            let _ = writeln!(out, "   = help: {help}");
+            let _ = writeln!(out, "{:gutter$} = help: {help}", "");
         }
         out.push('\n');
     }
@@ -262,15 +277,20 @@ pub fn render_human(map: &SourceMap, diags: &[Diagnostic]) -> String {
     out
 }
 
-fn render_location(map: &SourceMap, span: Span, note: Option<&str>, out: &mut String) {
+fn render_location(
+    map: &SourceMap,
+    span: Span,
+    note: Option<&str>,
+    gutter: usize,
+    out: &mut String,
+) {
     let file = map.get(span.file);
     let (line, col) = file.line_col(span.start);
-    let _ = writeln!(out, "  --> {}:{line}:{col}", file.name);
+    let _ = writeln!(out, "{:gutter$}--> {}:{line}:{col}", "", file.name);
     let text = file.line_text(line);
-    let gutter = line.to_string().len();
     let _ = writeln!(out, "{:gutter$} |", "");
-    let _ = writeln!(out, "{line} | {text}");
-    // Underline the span on its first line only; multi-line values get a caret at the start.
+    let _ = writeln!(out, "{line:>gutter$} | {text}");
+    // Underline the span on its first line only.
     let width = map
         .snippet(span)
         .lines()

@@ -124,6 +124,7 @@ pub fn load_str(name: &str, path: &Path, text: String) -> Document {
     doc.load_templates(name);
     let found = validate::check(&doc);
     doc.diagnostics.extend(found.into_sorted());
+    doc.diagnostics.sort();
     doc
 }
 

@@ -325,8 +325,15 @@ impl<'a> Checker<'a> {
         self.push(d);
     }
 
+    fn known_vpc(&self, name: &str) -> bool {
+        self.ix.vpcs.contains_key(name)
+    }
+
+    /// The VPC of a subnet, when both exist: a subnet whose VPC is dangling is already
+    /// reported, and comparing it with other VPCs would only repeat that.
     fn vpc_of_subnet(&self, subnet: &str) -> Option<&'a str> {
-        self.ix.subnets.get(subnet).map(|s| s.vpc.value.as_str())
+        let vpc = self.ix.subnets.get(subnet)?.vpc.value.as_str();
+        self.ix.vpcs.contains_key(vpc).then_some(vpc)
     }
 
     fn network(&mut self) {
@@ -460,7 +467,7 @@ impl<'a> Checker<'a> {
                     None => None,
                 };
                 if let Some((n, v)) = target_vpc {
-                    if v != rt.vpc.value && !rt.vpc.value.is_empty() && !v.is_empty() {
+                    if v != rt.vpc.value && self.known_vpc(v) && self.known_vpc(&rt.vpc.value) {
                         let msg = format!(
                             "route table `{}` (VPC `{}`) routes to `{}` in VPC `{v}`",
                             rt.name.value, rt.vpc.value, n.value
@@ -472,7 +479,10 @@ impl<'a> Checker<'a> {
             for s in &rt.subnets {
                 if let Some(subnet) = lookup(&mut self.diags, &self.ix.subnets, "subnet", s, &user)
                 {
-                    if subnet.vpc.value != rt.vpc.value && !rt.vpc.value.is_empty() {
+                    let subnet_vpc = self.vpc_of_subnet(&subnet.name.value);
+                    if subnet_vpc.is_some_and(|v| v != rt.vpc.value)
+                        && self.ix.vpcs.contains_key(rt.vpc.value.as_str())
+                    {
                         let msg = format!(
                             "subnet `{}` is in VPC `{}`, route table `{}` in VPC `{}`",
                             s.value, subnet.vpc.value, rt.name.value, rt.vpc.value
@@ -548,7 +558,10 @@ impl<'a> Checker<'a> {
                     if let Some(src) =
                         lookup(&mut self.diags, &self.ix.groups, "security group", g, &user)
                     {
-                        if src.vpc.value != sg.vpc.value && !sg.vpc.value.is_empty() {
+                        if src.vpc.value != sg.vpc.value
+                            && self.known_vpc(&src.vpc.value)
+                            && self.known_vpc(&sg.vpc.value)
+                        {
                             let msg = format!(
                                 "{user} (VPC `{}`) takes traffic from group `{}` of VPC `{}`",
                                 sg.vpc.value, g.value, src.vpc.value
@@ -751,7 +764,7 @@ impl<'a> Checker<'a> {
     fn one_vpc(&mut self, subnets: &[&Subnet], span: Span, user: &str) -> Option<&'a str> {
         let vpcs: BTreeSet<&'a str> = subnets
             .iter()
-            .map(|s| self.ix.subnets[s.name.value.as_str()].vpc.value.as_str())
+            .filter_map(|s| self.vpc_of_subnet(&s.name.value))
             .collect();
         if vpcs.len() > 1 {
             let msg = format!(
@@ -769,7 +782,7 @@ impl<'a> Checker<'a> {
         for g in groups {
             if let Some(sg) = lookup(&mut self.diags, &self.ix.groups, "security group", g, user) {
                 if let Some(vpc) = vpc {
-                    if sg.vpc.value != vpc && !sg.vpc.value.is_empty() {
+                    if sg.vpc.value != vpc && self.known_vpc(&sg.vpc.value) {
                         let msg = format!(
                             "{user} is in VPC `{vpc}` but security group `{}` belongs to VPC `{}`",
                             g.value, sg.vpc.value
@@ -897,7 +910,7 @@ impl<'a> Checker<'a> {
             let mut vpcs = BTreeSet::new();
             for n in names {
                 if let Some(s) = lookup(&mut self.diags, &self.ix.subnets, "subnet", n, &user) {
-                    vpcs.insert(s.vpc.value.as_str());
+                    vpcs.extend(self.vpc_of_subnet(&s.name.value));
                     if let (Some(ip), Some(c)) = (&inst.private_ip, &s.cidr) {
                         if !c.value.contains_ip(ip.value) {
                             let msg = format!(
@@ -1070,7 +1083,7 @@ impl<'a> Checker<'a> {
             user,
         ) {
             if let Some(vpc) = lb_vpc {
-                if t.vpc.value != vpc && !t.vpc.value.is_empty() {
+                if t.vpc.value != vpc && self.known_vpc(&t.vpc.value) {
                     let msg = format!(
                         "{lb} is in VPC `{vpc}` but forwards to target group `{}` of VPC `{}`",
                         tg.value, t.vpc.value
@@ -1122,7 +1135,7 @@ impl<'a> Checker<'a> {
                     let Some(vpc) = self.vpc_of_subnet(&node.subnet.value) else {
                         continue;
                     };
-                    if vpc != tg.vpc.value && !tg.vpc.value.is_empty() && !vpc.is_empty() {
+                    if vpc != tg.vpc.value && self.known_vpc(&tg.vpc.value) {
                         let msg = format!("target `{}` of {user} is in VPC `{vpc}`, outside the target group's VPC `{}`", node.name, tg.vpc.value);
                         self.push(
                             Diagnostic::error("target-outside-vpc", target.span, msg)

@@ -1,0 +1,118 @@
+//! Snapshot tests of the diagnostics for every spec in `tests/specs/invalid/`.
+//!
+//! Each spec opens with `# expect: code, code, ...`: the exact set of diagnostic codes
+//! `strato validate` must report. Its full human output is compared with the `.stderr` file
+//! beside it. After an intended change of wording, regenerate the snapshots with
+//! `STRATO_BLESS=1 cargo test --test invalid_specs` and review the diff.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn strato(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_strato"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("strato runs")
+}
+
+fn invalid_specs() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs/invalid");
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/specs/invalid exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    specs.sort();
+    specs
+}
+
+fn expected_codes(text: &str) -> Option<BTreeSet<String>> {
+    let line = text.lines().find_map(|l| l.strip_prefix("# expect:"))?;
+    Some(
+        line.split(',')
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect(),
+    )
+}
+
+#[test]
+fn every_invalid_spec_reports_exactly_its_expected_diagnostics() {
+    let specs = invalid_specs();
+    assert!(specs.len() >= 30, "only {} invalid specs", specs.len());
+    let bless = std::env::var_os("STRATO_BLESS").is_some();
+    let mut failures = Vec::new();
+    for spec in &specs {
+        let rel = spec
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let text = std::fs::read_to_string(spec).unwrap();
+        let Some(expected) = expected_codes(&text) else {
+            failures.push(format!("{rel}: no `# expect:` line"));
+            continue;
+        };
+
+        let human = strato(&["validate", &rel]);
+        if human.status.code() != Some(2) {
+            failures.push(format!(
+                "{rel}: exit code {:?}, expected 2\n{}",
+                human.status.code(),
+                String::from_utf8_lossy(&human.stderr)
+            ));
+            continue;
+        }
+        let stderr = String::from_utf8(human.stderr).expect("utf-8 diagnostics");
+        assert!(!stderr.contains("panicked"), "{rel} panicked:\n{stderr}");
+
+        let json = strato(&["validate", &rel, "--output", "json"]);
+        assert_eq!(json.status.code(), Some(2), "{rel} --output json");
+        let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON report");
+        assert_eq!(report["valid"], false, "{rel}");
+        let got: BTreeSet<String> = report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["code"].as_str().unwrap().to_string())
+            .collect();
+        if got != expected {
+            failures.push(format!(
+                "{rel}: codes {got:?}, expected {expected:?}\n{stderr}"
+            ));
+        }
+        for d in report["diagnostics"].as_array().unwrap() {
+            let loc = &d["location"];
+            if loc["line"].as_u64().unwrap_or(0) == 0 || loc["column"].as_u64().unwrap_or(0) == 0 {
+                failures.push(format!("{rel}: diagnostic without a position: {d}"));
+            }
+        }
+
+        let snapshot = spec.with_extension("stderr");
+        if bless {
+            std::fs::write(&snapshot, &stderr).unwrap();
+        } else {
+            match std::fs::read_to_string(&snapshot) {
+                Ok(want) if want == stderr => {}
+                Ok(want) => failures.push(format!(
+                    "{rel}: output differs from {}\n--- expected\n{want}\n--- got\n{stderr}",
+                    snapshot.display()
+                )),
+                Err(_) => failures.push(format!(
+                    "{rel}: no snapshot {}; run with STRATO_BLESS=1",
+                    snapshot.display()
+                )),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} specs failed:\n\n{}",
+        failures.len(),
+        specs.len(),
+        failures.join("\n\n")
+    );
+}
