@@ -94,7 +94,7 @@ fn check(path: &Path, output: Output) -> Result<Checked, ExitCode> {
         Graph::default()
     };
     let mut diags: Vec<Diagnostic> = doc.diagnostics.iter().cloned().collect();
-    diags.extend(strato_graph::check(&doc, &graph));
+    diags.extend(strato_graph::check(&graph));
     strato_spec::diag::sort(&mut diags);
     if diags.is_empty() {
         return Ok(Checked { doc, graph });

@@ -298,9 +298,8 @@ impl Graph {
 
 /// The graph-level checks of a spec: every dependency cycle, each shown at the references
 /// that close it. Empty when the graph can be ordered.
-pub fn check(doc: &Document, graph: &Graph) -> Vec<Diagnostic> {
+pub fn check(graph: &Graph) -> Vec<Diagnostic> {
     const LIMIT: usize = 50;
-    let _ = doc;
     let cycles = graph.cycles(LIMIT + 1);
     let mut out = Vec::new();
     for cycle in cycles.iter().take(LIMIT) {

@@ -25,7 +25,7 @@ fn run(text: String) {
         Graph::default()
     };
     let mut diags: Vec<_> = doc.diagnostics.iter().cloned().collect();
-    diags.extend(check(&doc, &graph));
+    diags.extend(check(&graph));
     let _ = graph.estimate(&Durations::default());
     let _ = graph.topological_order();
     for d in &diags {
@@ -232,5 +232,5 @@ fn the_unmutated_reference_spec_is_valid() {
     let doc = strato_spec::load_str("ref.toml", &reference_path(), reference_text());
     let graph = Graph::from_document(&doc);
     assert!(doc.diagnostics.is_empty(), "{:?}", doc.diagnostics);
-    assert!(check(&doc, &graph).is_empty());
+    assert!(check(&graph).is_empty());
 }

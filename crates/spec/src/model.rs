@@ -453,6 +453,13 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
                     );
                     let ssm_parameter = it.opt_str(cx, "ssm_parameter");
                     let ami = it.opt_str(cx, "ami");
+                    if let Some(a) = ami
+                        .as_ref()
+                        .filter(|a| !crate::validate::is_ami_id(&a.value))
+                    {
+                        let msg = format!("`{}` is not an AMI id", a.value);
+                        cx.error("bad-value", a.span, msg);
+                    }
                     if ssm_parameter.is_some() == ami.is_some() {
                         cx.error(
                             "bad-value",
@@ -572,6 +579,13 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
             &["bursting", "elastic"],
             "elastic",
         );
+        if performance_mode.value == "maxIO" && throughput_mode.value == "elastic" {
+            let msg = format!(
+                "{} combines `maxIO` with elastic throughput, which EFS offers only with `generalPurpose`",
+                t.what
+            );
+            cx.error("bad-value", performance_mode.span, msg);
+        }
         let encrypted = t.bool_or(cx, "encrypted", true);
         let mount_targets_span = t.value_span(cx, "mount_targets");
         let mount_targets = subnet_selector(cx, &mut t, "mount_targets", true);
@@ -811,7 +825,14 @@ fn read_deployment(cx: &mut Ctx, mut t: Table) -> Deployment {
     }
     let region = t.str(cx, "region");
     let zones = t.str_list(cx, "zones");
-    if zones.is_empty() && !t.has("zones") {
+    if zones.is_empty() && t.has("zones") {
+        let span = t.value_span(cx, "zones");
+        cx.error(
+            "missing-field",
+            span,
+            "the deployment lists no availability zones",
+        );
+    } else if zones.is_empty() {
         cx.error(
             "missing-field",
             t.span,
@@ -981,6 +1002,11 @@ fn read_ports(cx: &mut Ctx, t: &mut Table, protocol: &str) -> Vec<Sp<PortRange>>
         cx.error("wrong-type", cx.span(v.span()), msg);
         return Vec::new();
     };
+    if matches!(protocol, "tcp" | "udp") && items.is_empty() {
+        let msg = format!("`ports` in {} lists no port", t.what);
+        cx.error("missing-field", cx.span(v.span()), msg);
+        return Vec::new();
+    }
     if matches!(protocol, "icmp" | "all") && !items.is_empty() {
         cx.error(
             "bad-value",
@@ -1100,7 +1126,9 @@ fn read_instance(cx: &mut Ctx, mut t: Table) -> Instance {
     let count = t.opt_int_in(cx, "count", 1..=100, "out-of-range");
     let subnet = t.opt_str(cx, "subnet");
     let subnets = t.str_list(cx, "subnets");
-    match (&count, &subnet, subnets.is_empty()) {
+    // Decide the shape by what is written, so that a bad `count` value is reported once.
+    let counted = t.has("count").then_some(());
+    match (&counted, &subnet, subnets.is_empty()) {
         (None, Some(_), true) | (Some(_), None, false) => {}
         (_, Some(s), false) | (Some(_), Some(s), true) => cx.error(
             "bad-value",
@@ -1126,15 +1154,11 @@ fn read_instance(cx: &mut Ctx, mut t: Table) -> Instance {
                 t.what
             ),
         ),
-        (None, None, true) => {
-            if !t.has("count") {
-                cx.error(
-                    "missing-field",
-                    t.span,
-                    format!("{} has no `subnet` (or `count` with `subnets`)", t.what),
-                );
-            }
-        }
+        (None, None, true) => cx.error(
+            "missing-field",
+            t.span,
+            format!("{} has no `subnet` (or `count` with `subnets`)", t.what),
+        ),
     }
     let instance_type = t.str(cx, "type");
     let image = t.str(cx, "image");
@@ -1153,7 +1177,7 @@ fn read_instance(cx: &mut Ctx, mut t: Table) -> Instance {
                     None
                 }
             });
-    if let (Some(ip), Some(_)) = (&private_ip, &count) {
+    if let (Some(ip), Some(_)) = (&private_ip, &counted) {
         cx.error(
             "bad-value",
             ip.span,
@@ -1273,6 +1297,10 @@ fn read_load_balancer(cx: &mut Ctx, mut t: Table) -> LoadBalancer {
         &format!("a listener of load balancer `{}`", name.value),
     ) {
         let port = port_field(cx, &mut lt, "port");
+        if port.is_none() && !lt.has("port") {
+            let msg = format!("{} has no `port` (1..=65535, required)", lt.what);
+            cx.error("missing-field", lt.span, msg);
+        }
         if let Some(p) = &port {
             lt.set_what(format!(
                 "listener {} of load balancer `{}`",

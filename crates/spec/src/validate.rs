@@ -679,7 +679,7 @@ impl<'a> Checker<'a> {
     }
 
     /// The subnets a selector picks, reporting dangling names and empty tiers.
-    fn select(&mut self, sel: &SubnetSelector, span: Span, user: &str) -> Vec<&'a Subnet> {
+    fn select(&mut self, sel: &SubnetSelector, user: &str) -> Vec<&'a Subnet> {
         match sel {
             SubnetSelector::Names(names) => names
                 .iter()
@@ -715,7 +715,6 @@ impl<'a> Checker<'a> {
                     }
                     self.push(d);
                 }
-                let _ = span;
                 picked
             }
         }
@@ -799,7 +798,7 @@ impl<'a> Checker<'a> {
         let mut group_vpc: BTreeMap<&str, Option<&str>> = BTreeMap::new();
         for g in &spec.db_subnet_groups {
             let user = format!("DB subnet group `{}`", g.name.value);
-            let subnets = self.select(&g.subnets, g.subnets_span, &user);
+            let subnets = self.select(&g.subnets, &user);
             let vpc = self.spread(&subnets, g.subnets_span, &user, false);
             group_vpc.insert(&g.name.value, vpc);
         }
@@ -824,15 +823,6 @@ impl<'a> Checker<'a> {
                         .help("for example `8.0` or `8.0.39`"),
                 );
             }
-            if db.storage_type.value == "gp3"
-                && db.storage_gb.as_ref().is_some_and(|s| s.value < 20)
-            {
-                self.err(
-                    "out-of-range",
-                    db.storage_gb.as_ref().unwrap().span,
-                    "gp3 storage starts at 20 GiB",
-                );
-            }
             if let Some(arn) = &db.master_secret_arn {
                 if !arn.value.starts_with("arn:") || !arn.value.contains(":secretsmanager:") {
                     self.err(
@@ -854,7 +844,7 @@ impl<'a> Checker<'a> {
         }
         for fs in &spec.file_systems {
             let user = format!("file system `{}`", fs.name.value);
-            let subnets = self.select(&fs.mount_targets, fs.mount_targets_span, &user);
+            let subnets = self.select(&fs.mount_targets, &user);
             let mut zones: BTreeMap<&str, &str> = BTreeMap::new();
             for s in &subnets {
                 if let Some(prev) = zones.insert(&s.zone.value, &s.name.value) {
@@ -1003,7 +993,7 @@ impl<'a> Checker<'a> {
         let spec = &self.doc.spec;
         for lb in &spec.load_balancers {
             let user = format!("load balancer `{}`", lb.name.value);
-            let subnets = self.select(&lb.subnets, lb.subnets_span, &user);
+            let subnets = self.select(&lb.subnets, &user);
             let vpc = self.spread(&subnets, lb.subnets_span, &user, true);
             self.groups_in(&lb.security_groups, vpc, &user);
             let mut ports: BTreeMap<i64, Span> = BTreeMap::new();
@@ -1255,14 +1245,14 @@ impl<'a> Checker<'a> {
                         ns.replace('_', " ")
                     ),
                 );
-                if let Some(s) = did_you_mean(name, known.iter().map(String::as_str)) {
-                    d = d.help(format!("did you mean `${{{ns}.{s}.{attr}}}`?"));
-                } else if let (Some(inst), "instance") = (self.ix.instances.get(name), ns) {
+                if let (Some(inst), "instance") = (self.ix.instances.get(name), ns) {
                     let nodes: Vec<_> = inst.nodes().into_iter().map(|n| n.name).collect();
                     d = d.help(format!(
                         "`{name}` stands for several instances; name one: {}",
                         nodes.join(", ")
                     ));
+                } else if let Some(s) = did_you_mean(name, known.iter().map(String::as_str)) {
+                    d = d.help(format!("did you mean `${{{ns}.{s}.{attr}}}`?"));
                 }
                 self.push(d);
                 return;
@@ -1366,7 +1356,8 @@ pub fn is_db_class(s: &str) -> bool {
     s.strip_prefix("db.").is_some_and(is_instance_type)
 }
 
-fn is_ami_id(s: &str) -> bool {
+/// `ami-0123456789abcdef0` (or the older 8-digit form).
+pub fn is_ami_id(s: &str) -> bool {
     s.strip_prefix("ami-")
         .is_some_and(|h| matches!(h.len(), 8 | 17) && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
