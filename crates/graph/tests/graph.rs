@@ -42,6 +42,12 @@ name = "nat"
 subnet = "pub-a"
 
 [[route_table]]
+name = "public"
+vpc = "v"
+subnets = ["pub-a"]
+route = [{ destination = "0.0.0.0/0", internet_gateway = "igw" }]
+
+[[route_table]]
 name = "private"
 vpc = "v"
 subnets = ["app-a"]

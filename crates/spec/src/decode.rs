@@ -38,6 +38,9 @@ pub struct Table<'a, 'i> {
     asked: Vec<&'static str>,
     /// Free-form tables (tags, outputs) accept any key.
     all_known: bool,
+    /// Required keys that are absent, with their message. Reported by `finish`, unless an
+    /// unknown key is a misspelling of one: then that one diagnostic says both.
+    missing: Vec<(&'static str, String)>,
 }
 
 impl<'a, 'i> Table<'a, 'i> {
@@ -48,6 +51,7 @@ impl<'a, 'i> Table<'a, 'i> {
             what: what.into(),
             asked: Vec::new(),
             all_known: false,
+            missing: Vec::new(),
         }
     }
 
@@ -76,9 +80,15 @@ impl<'a, 'i> Table<'a, 'i> {
         cx.error("wrong-type", cx.span(v.span()), msg);
     }
 
-    fn missing(&self, cx: &mut Ctx, key: &str, want: &str) {
+    fn missing(&mut self, key: &'static str, want: &str) {
         let msg = format!("{} has no `{key}` ({want}, required)", self.what);
-        cx.error("missing-field", self.span, msg);
+        self.report_missing(key, msg);
+    }
+
+    /// Reports a required key as absent when the table is finished, unless an unknown key
+    /// turns out to be its misspelling.
+    pub fn report_missing(&mut self, key: &'static str, msg: String) {
+        self.missing.push((key, msg));
     }
 
     pub fn opt_str(&mut self, cx: &mut Ctx, key: &'static str) -> Option<Sp<String>> {
@@ -97,7 +107,7 @@ impl<'a, 'i> Table<'a, 'i> {
     pub fn str(&mut self, cx: &mut Ctx, key: &'static str) -> Sp<String> {
         if !self.has(key) {
             self.asked.push(key);
-            self.missing(cx, key, "a string");
+            self.missing(key, "a string");
             return Sp::new(String::new(), self.span);
         }
         self.opt_str(cx, key)
@@ -247,29 +257,37 @@ impl<'a, 'i> Table<'a, 'i> {
 
     /// Reports every key nobody asked for, with a suggestion when one is close.
     pub fn finish(self, cx: &mut Ctx) {
-        if self.all_known {
-            return;
-        }
-        for (key, _) in self.table.iter() {
-            if self.asked.iter().any(|k| *k == key.get_ref().as_ref()) {
-                continue;
-            }
-            let known = self.asked.iter().copied();
-            let mut d = Diagnostic::error(
-                "unknown-field",
-                cx.span(key.span()),
-                format!("unknown field `{}` in {}", key.get_ref(), self.what),
-            );
-            d = match did_you_mean(key.get_ref(), known) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => {
-                    let mut names: Vec<_> = self.asked.to_vec();
-                    names.sort_unstable();
-                    names.dedup();
-                    d.help(format!("known fields: {}", names.join(", ")))
+        let mut missing = self.missing;
+        if !self.all_known {
+            for (key, _) in self.table.iter() {
+                if self.asked.iter().any(|k| *k == key.get_ref().as_ref()) {
+                    continue;
                 }
-            };
-            cx.diags.push(d);
+                let mut d = Diagnostic::error(
+                    "unknown-field",
+                    cx.span(key.span()),
+                    format!("unknown field `{}` in {}", key.get_ref(), self.what),
+                );
+                d = match did_you_mean(key.get_ref(), self.asked.iter().copied()) {
+                    Some(s) => match missing.iter().position(|(k, _)| *k == s) {
+                        Some(i) => {
+                            missing.remove(i);
+                            d.help(format!("did you mean `{s}`? (`{s}` is required)"))
+                        }
+                        None => d.help(format!("did you mean `{s}`?")),
+                    },
+                    None => {
+                        let mut names: Vec<_> = self.asked.to_vec();
+                        names.sort_unstable();
+                        names.dedup();
+                        d.help(format!("known fields: {}", names.join(", ")))
+                    }
+                };
+                cx.diags.push(d);
+            }
+        }
+        for (_, msg) in missing {
+            cx.error("missing-field", self.span, msg);
         }
     }
 }

@@ -299,14 +299,13 @@ fn render_location(
         .max(1);
     let width = width.min(text.chars().count().saturating_sub(col - 1).max(1));
     let label = note.map(|n| format!(" {n}")).unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "{:gutter$} | {:pad$}{}{label}",
-        "",
-        "",
-        "^".repeat(width),
-        pad = col - 1
-    );
+    // Keep tabs in the padding so the carets line up under tab-indented text.
+    let pad: String = text
+        .chars()
+        .take(col - 1)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let _ = writeln!(out, "{:gutter$} | {pad}{}{label}", "", "^".repeat(width));
 }
 
 /// Renders diagnostics as one JSON document for scripts.

@@ -30,7 +30,7 @@ pub struct Document {
     /// Directory that relative paths in the spec start from.
     pub base_dir: PathBuf,
     /// User-data templates by the path written in the spec: the file, or why it can't be read.
-    templates: BTreeMap<String, Result<FileId, String>>,
+    templates: BTreeMap<String, Result<FileId, std::io::Error>>,
     pub diagnostics: Diagnostics,
     /// False when the TOML itself did not parse; the model is then empty.
     pub parsed: bool,
@@ -49,10 +49,8 @@ impl Document {
     }
 
     /// Why a template could not be read.
-    pub fn template_error(&self, path: &str) -> Option<String> {
-        self.templates
-            .get(path)
-            .and_then(|r| r.as_ref().err().cloned())
+    pub fn template_error(&self, path: &str) -> Option<&std::io::Error> {
+        self.templates.get(path).and_then(|r| r.as_ref().err())
     }
 
     /// Reads a file named relative to the spec.
@@ -97,7 +95,11 @@ pub fn load_str(name: &str, path: &Path, text: String) -> Document {
     for e in &errors {
         let span = Span::new(spec_file, e.span().unwrap_or(0..0));
         let msg = format!("invalid TOML: {}", e.message().trim_end());
-        diagnostics.push(Diagnostic::error("toml-syntax", span, msg));
+        let mut d = Diagnostic::error("toml-syntax", span, msg);
+        if let Some(hint) = unquoted_string_hint(&text, span.start) {
+            d = d.help(hint);
+        }
+        diagnostics.push(d);
     }
     let mut doc = Document {
         spec: Spec::default(),
@@ -153,7 +155,7 @@ impl Document {
                         .sources
                         .add(shown_dir.join(&p).display().to_string(), &full, text))
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e),
             };
             self.templates.insert(p, entry);
         }
@@ -165,4 +167,24 @@ impl Document {
             .iter()
             .filter_map(|(p, r)| r.as_ref().ok().map(|f| (p.as_str(), *f)))
     }
+}
+
+/// A hint for the most common TOML mistake: a string value written without quotes
+/// (`cidr = 10.0.0.0/16`, `type = t3.micro`), which the parser reports as a bad number or
+/// boolean.
+fn unquoted_string_hint(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let (key, value) = text.get(start..end)?.split_once('=')?;
+    let (key, value) = (key.trim(), value.trim());
+    let value = value.split(" #").next().unwrap_or(value).trim();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:*".contains(c);
+    let is_literal = value.starts_with(['"', '\'', '[', '{'])
+        || matches!(value, "true" | "false" | "inf" | "nan")
+        || value.replace('_', "").parse::<f64>().is_ok();
+    if key.is_empty() || value.is_empty() || is_literal || !value.chars().all(plain) {
+        return None;
+    }
+    Some(format!("strings need quotes: `{key} = \"{value}\"`"))
 }

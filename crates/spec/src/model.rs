@@ -725,7 +725,9 @@ fn one_of(
                 d = d.help(format!("did you mean `{s}`?"));
             }
             cx.diags.push(d);
-            Sp::new(default.to_string(), v.span)
+            // A refused value reads as empty: later checks treat it as unknown rather than
+            // guess the default and report problems the operator never wrote.
+            Sp::new(String::new(), v.span)
         }
     }
 }
@@ -766,14 +768,11 @@ fn subnet_selector(
 ) -> SubnetSelector {
     let Some(v) = t.raw(key) else {
         if required {
-            cx.error(
-                "missing-field",
-                t.span,
-                format!(
-                    "{} has no `{key}` (a list of subnet names or {{ tier = \"...\" }}, required)",
-                    t.what
-                ),
+            let msg = format!(
+                "{} has no `{key}` (a list of subnet names or {{ tier = \"...\" }}, required)",
+                t.what
             );
+            t.report_missing(key, msg);
         }
         return SubnetSelector::default();
     };
@@ -833,10 +832,10 @@ fn read_deployment(cx: &mut Ctx, mut t: Table) -> Deployment {
             "the deployment lists no availability zones",
         );
     } else if zones.is_empty() {
-        cx.error(
-            "missing-field",
-            t.span,
-            "the deployment table has no `zones` (a list of availability zones, required)",
+        t.report_missing(
+            "zones",
+            "the deployment table has no `zones` (a list of availability zones, required)"
+                .to_string(),
         );
     }
     let domain = t.opt_str(cx, "domain");
@@ -985,11 +984,8 @@ fn read_security_group(cx: &mut Ctx, mut t: Table) -> SecurityGroup {
 fn read_ports(cx: &mut Ctx, t: &mut Table, protocol: &str) -> Vec<Sp<PortRange>> {
     let Some(v) = t.raw("ports") else {
         if matches!(protocol, "tcp" | "udp") {
-            cx.error(
-                "missing-field",
-                t.span,
-                format!("{} has no `ports` (required for {protocol})", t.what),
-            );
+            let msg = format!("{} has no `ports` (required for {protocol})", t.what);
+            t.report_missing("ports", msg);
         }
         return Vec::new();
     };
@@ -1154,11 +1150,10 @@ fn read_instance(cx: &mut Ctx, mut t: Table) -> Instance {
                 t.what
             ),
         ),
-        (None, None, true) => cx.error(
-            "missing-field",
-            t.span,
-            format!("{} has no `subnet` (or `count` with `subnets`)", t.what),
-        ),
+        (None, None, true) => {
+            let msg = format!("{} has no `subnet` (or `count` with `subnets`)", t.what);
+            t.report_missing("subnet", msg);
+        }
     }
     let instance_type = t.str(cx, "type");
     let image = t.str(cx, "image");
@@ -1299,7 +1294,7 @@ fn read_load_balancer(cx: &mut Ctx, mut t: Table) -> LoadBalancer {
         let port = port_field(cx, &mut lt, "port");
         if port.is_none() && !lt.has("port") {
             let msg = format!("{} has no `port` (1..=65535, required)", lt.what);
-            cx.error("missing-field", lt.span, msg);
+            lt.report_missing("port", msg);
         }
         if let Some(p) = &port {
             lt.set_what(format!(
@@ -1353,11 +1348,8 @@ fn read_load_balancer(cx: &mut Ctx, mut t: Table) -> LoadBalancer {
         for mut rt in lt.tables(cx, "rule", &format!("a rule of {}", lt.what)) {
             let priority = rt.opt_int_in(cx, "priority", 1..=50000, "out-of-range");
             if priority.is_none() && !rt.has("priority") {
-                cx.error(
-                    "missing-field",
-                    rt.span,
-                    format!("{} has no `priority` (1..=50000, required)", rt.what),
-                );
+                let msg = format!("{} has no `priority` (1..=50000, required)", rt.what);
+                rt.report_missing("priority", msg);
             }
             let hosts = rt.str_list(cx, "hosts");
             let paths = rt.str_list(cx, "paths");
@@ -1420,11 +1412,8 @@ fn read_target_group(cx: &mut Ctx, mut t: Table) -> TargetGroup {
     let protocol = one_of(cx, &mut t, "protocol", &["HTTP", "HTTPS"], "HTTPS");
     let port = port_field(cx, &mut t, "port");
     if port.is_none() && !t.has("port") {
-        cx.error(
-            "missing-field",
-            t.span,
-            format!("{} has no `port` (required)", t.what),
-        );
+        let msg = format!("{} has no `port` (required)", t.what);
+        t.report_missing("port", msg);
     }
     let health_check = match t.opt_table(cx, "health_check") {
         Some(mut ht) => {

@@ -236,7 +236,16 @@ impl<'a> Checker<'a> {
 
     fn index_nodes(&mut self) {
         let mut first: HashMap<String, Span> = HashMap::new();
-        let entries: Vec<&'a Instance> = self.ix.instances.values().copied().collect();
+        // File order, so that "first defined here" points at the first one written. Entries
+        // whose own name is a duplicate are reported already.
+        let doc: &'a Document = self.doc;
+        let entries = doc.spec.instances.iter().filter(|i| {
+            self.ix
+                .instances
+                .get(i.name.value.as_str())
+                .is_some_and(|first| std::ptr::eq(*first, *i))
+        });
+        let entries: Vec<&'a Instance> = entries.collect();
         for inst in entries {
             for node in inst.nodes() {
                 if let Some(prev) = first.get(&node.name) {
@@ -257,28 +266,16 @@ impl<'a> Checker<'a> {
     fn deployment(&mut self) {
         let d = &self.doc.spec.deployment;
         let region = &d.region;
-        if !region.value.is_empty() && !is_region(&region.value) {
-            let msg = format!("`{}` is not an AWS region name", region.value);
-            self.push(
-                Diagnostic::error("bad-value", region.span, msg)
-                    .help("regions look like `us-east-1` or `eu-west-2`"),
-            );
-        }
+        let region_ok = !region.value.is_empty() && self.region(region);
         let mut seen = BTreeSet::new();
         for z in &d.zones {
-            let ok = z.value.len() == region.value.len() + 1
-                && z.value.starts_with(&region.value)
-                && z.value.ends_with(|c: char| c.is_ascii_lowercase());
-            if !ok && !region.value.is_empty() {
+            if region_ok && !is_zone_of(&z.value, &region.value) {
                 let msg = format!(
                     "zone `{}` is not an availability zone of region `{}`",
                     z.value, region.value
                 );
-                let d = Diagnostic::error("unknown-zone", z.span, msg).help(format!(
-                    "zones of this region look like `{}a`",
-                    region.value
-                ));
-                self.push(d);
+                let help = format!("zones of this region look like `{}a`", region.value);
+                self.push(Diagnostic::error("unknown-zone", z.span, msg).help(help));
             }
             if !seen.insert(z.value.as_str()) {
                 self.err(
@@ -299,30 +296,98 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Checks the region name; false when it is refused. A name of the right shape that is
+    /// one letter away from a known region is taken for a typo; other well-formed names are
+    /// accepted, so that a region newer than this list still works.
+    fn region(&mut self, region: &Sp<String>) -> bool {
+        let name = region.value.as_str();
+        if is_region(name) && KNOWN_REGIONS.contains(&name) {
+            return true;
+        }
+        let close = did_you_mean(name, KNOWN_REGIONS.iter().copied());
+        if is_region(name) && close.is_none_or(|c| strsim::damerau_levenshtein(name, c) > 2) {
+            return true;
+        }
+        let msg = format!("`{name}` is not an AWS region");
+        let d = Diagnostic::error("bad-value", region.span, msg);
+        self.push(match close {
+            Some(c) => d.help(format!("did you mean `{c}`?")),
+            None => d.help("regions look like `us-east-1` or `eu-west-2`"),
+        });
+        false
+    }
+
     fn zone_known(&mut self, zone: &Sp<String>, user: &str) {
-        let zones = &self.doc.spec.deployment.zones;
-        if zone.value.is_empty() || zones.iter().any(|z| z.value == zone.value) {
+        let d = &self.doc.spec.deployment;
+        let zones = &d.zones;
+        // Without zones (or without a deployment) that problem is reported already.
+        if zone.value.is_empty() || zones.is_empty() || zones.iter().any(|z| z.value == zone.value)
+        {
             return;
         }
         let msg = format!(
             "{user} is in zone `{}`, which is not one of the deployment's zones",
             zone.value
         );
-        let mut d = Diagnostic::error("unknown-zone", zone.span, msg);
-        d = match did_you_mean(&zone.value, zones.iter().map(|z| z.value.as_str())) {
-            Some(s) => d.help(format!(
-                "did you mean `{s}`? The deployment's zones are set in `[deployment] zones`"
-            )),
-            None => d.help(format!(
-                "the deployment's zones are: {}",
-                zones
-                    .iter()
-                    .map(|z| z.value.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+        let listed = zones
+            .iter()
+            .map(|z| z.value.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let help = if is_zone_of(&zone.value, &d.region.value) {
+            format!(
+                "add `{}` to `[deployment] zones` (now: {listed})",
+                zone.value
+            )
+        } else if let Some(s) = did_you_mean(&zone.value, zones.iter().map(|z| z.value.as_str())) {
+            format!("did you mean `{s}`? The deployment's zones are: {listed}")
+        } else {
+            format!("the deployment's zones are: {listed}")
         };
-        self.push(d);
+        self.push(Diagnostic::error("unknown-zone", zone.span, msg).help(help));
+    }
+
+    /// Whether a subnet routes `0.0.0.0/0` to an internet gateway; `None` when that cannot
+    /// be told because a name involved is already reported as dangling.
+    fn has_internet_route(&self, subnet: &str) -> Option<bool> {
+        self.ix.subnets.get(subnet)?;
+        let table = self
+            .doc
+            .spec
+            .route_tables
+            .iter()
+            .find(|rt| rt.subnets.iter().any(|s| s.value == subnet));
+        let Some(table) = table else {
+            return Some(false);
+        };
+        let mut unknown = false;
+        for route in &table.routes {
+            if let (Some(d), Some(RouteTarget::InternetGateway(igw))) =
+                (&route.destination, &route.target)
+            {
+                if d.value.is_world() {
+                    if self.ix.igws.contains_key(igw.value.as_str()) {
+                        return Some(true);
+                    }
+                    unknown = true;
+                }
+            }
+        }
+        (!unknown).then_some(false)
+    }
+
+    /// Reports `user` in `subnet` when the subnet cannot reach the internet directly.
+    fn needs_internet_route(&mut self, subnet: &Name, user: &str, why: &str) {
+        if self.has_internet_route(&subnet.value) == Some(false) {
+            let msg = format!(
+                "{user} is in subnet `{}`, which has no route to an internet gateway",
+                subnet.value
+            );
+            let d = Diagnostic::error("no-internet-route", subnet.span, msg);
+            self.push(d.help(format!(
+                "{why}; put it in a subnet whose route table sends 0.0.0.0/0 to the internet gateway"
+            )));
+        }
     }
 
     fn known_vpc(&self, name: &str) -> bool {
@@ -416,6 +481,8 @@ impl<'a> Checker<'a> {
         }
         for nat in &spec.nat_gateways {
             let user = format!("NAT gateway `{}`", nat.name.value);
+            let why = "a public NAT gateway reaches the internet through the internet gateway";
+            self.needs_internet_route(&nat.subnet, &user, why);
             if let Some(subnet) = lookup(
                 &mut self.diags,
                 &self.ix.subnets,
@@ -502,25 +569,26 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Every block a `from_cidrs` entry stands for, with the span to blame.
-    fn source_blocks(&mut self, src: &Sp<String>, user: &str) -> Vec<Cidr> {
-        if let Some((ns, name)) = src
+    /// Every block a `from_cidrs` entry stands for, each with where it is written.
+    fn source_blocks(&mut self, src: &Sp<String>, user: &str) -> Vec<Sp<Cidr>> {
+        let named = src
             .value
             .split_once('.')
-            .filter(|(ns, _)| matches!(*ns, "vpc" | "cidr_set"))
-        {
+            .filter(|(ns, _)| matches!(*ns, "vpc" | "cidr_set"));
+        if let Some((ns, name)) = named {
             let name = Sp::new(name.to_string(), src.span);
             return match ns {
                 "vpc" => lookup(&mut self.diags, &self.ix.vpcs, "vpc", &name, user)
-                    .and_then(|v| v.cidr.as_ref().map(|c| vec![c.value]))
-                    .unwrap_or_default(),
+                    .and_then(|v| v.cidr.clone())
+                    .into_iter()
+                    .collect(),
                 _ => lookup(&mut self.diags, &self.ix.cidr_sets, "cidr set", &name, user)
-                    .map(|s| s.blocks.iter().map(|b| b.value).collect())
+                    .map(|s| s.blocks.clone())
                     .unwrap_or_default(),
             };
         }
         match src.value.parse::<Cidr>() {
-            Ok(c) => vec![c],
+            Ok(c) => vec![Sp::new(c, src.span)],
             Err(e) => {
                 let msg = format!(
                     "`{}` in {user} is not a CIDR block, `vpc.<name>` or `cidr_set.<name>`",
@@ -538,7 +606,8 @@ impl<'a> Checker<'a> {
         let public_lb_groups: BTreeSet<&str> = spec
             .load_balancers
             .iter()
-            .filter(|lb| lb.internet_facing())
+            // A scheme that failed to read counts as public: that mistake is reported already.
+            .filter(|lb| lb.internet_facing() || lb.scheme.value.is_empty())
             .flat_map(|lb| lb.security_groups.iter().map(|g| g.value.as_str()))
             .collect();
         for sg in &spec.security_groups {
@@ -572,11 +641,20 @@ impl<'a> Checker<'a> {
                 }
                 let mut world = None;
                 for src in &rule.from_cidrs {
-                    if self.source_blocks(src, &user).iter().any(Cidr::is_world) {
-                        world = Some(src.span);
+                    if let Some(block) = self
+                        .source_blocks(src, &user)
+                        .into_iter()
+                        .find(|b| b.value.is_world())
+                    {
+                        world = Some((src.span, block.span));
                     }
                 }
-                let Some(world_span) = world else { continue };
+                // A protocol that failed to read is reported already.
+                let Some((world_span, block_span)) =
+                    world.filter(|_| !rule.protocol.value.is_empty())
+                else {
+                    continue;
+                };
                 let web_only = !rule.ports.is_empty()
                     && rule.protocol.value == "tcp"
                     && rule
@@ -585,20 +663,24 @@ impl<'a> Checker<'a> {
                         .all(|p| p.value.from == p.value.to && matches!(p.value.from, 80 | 443));
                 let allowed = web_only && public_lb_groups.contains(sg.name.value.as_str());
                 let consented = rule.open_to_world.as_ref().is_some_and(|o| o.value);
-                if !allowed && !consented {
-                    let ports: Vec<_> = rule.ports.iter().map(|p| p.value.to_string()).collect();
-                    let what = if ports.is_empty() {
-                        format!("all {} traffic", rule.protocol.value)
-                    } else {
-                        format!("port(s) {}", ports.join(", "))
-                    };
-                    let msg = format!("{user} opens {what} to the whole internet (0.0.0.0/0)");
-                    let d = Diagnostic::error("open-to-world", world_span, msg).help(
-                        "only ports 80 and 443 of an internet-facing load balancer's group are open to the world by default; \
-                         name a narrower CIDR, or add `open_to_world = true` to this rule if you mean it",
-                    );
-                    self.push(d);
+                if allowed || consented {
+                    continue;
                 }
+                let ports: Vec<_> = rule.ports.iter().map(|p| p.value.to_string()).collect();
+                let what = match rule.protocol.value.as_str() {
+                    "all" => "all traffic".to_string(),
+                    _ if ports.is_empty() => format!("all {} traffic", rule.protocol.value),
+                    _ => format!("port(s) {}", ports.join(", ")),
+                };
+                let msg = format!("{user} opens {what} to the whole internet (0.0.0.0/0)");
+                let mut d = Diagnostic::error("open-to-world", world_span, msg);
+                if block_span != world_span {
+                    d = d.note(block_span, "0.0.0.0/0 comes from here");
+                }
+                self.push(d.help(
+                    "only ports 80 and 443 of an internet-facing load balancer's group are open to the world by default; \
+                     name a narrower CIDR, or add `open_to_world = true` to this rule if you mean it",
+                ));
             }
         }
     }
@@ -610,11 +692,7 @@ impl<'a> Checker<'a> {
                 (Some(file), _) => match self.doc.read_relative(&file.value) {
                     Ok(text) => Some((text, file.span)),
                     Err(e) => {
-                        let msg = format!("cannot read public key file `{}`: {e}", file.value);
-                        self.push(
-                            Diagnostic::error("file-not-found", file.span, msg)
-                                .help("paths are relative to the spec file"),
-                        );
+                        self.push(file_error("public key file", file, &e));
                         None
                     }
                 },
@@ -806,9 +884,16 @@ impl<'a> Checker<'a> {
             let user = format!("database `{}`", db.name.value);
             if !db.instance_class.value.is_empty() && !is_db_class(&db.instance_class.value) {
                 let msg = format!("`{}` is not an RDS instance class", db.instance_class.value);
+                let class = &db.instance_class.value;
+                let help = if is_instance_type(class) {
+                    format!("DB classes start with `db.`: did you mean `db.{class}`?")
+                } else if let Some(fixed) = class.strip_prefix("db.").and_then(size_typo) {
+                    format!("did you mean `db.{fixed}`?")
+                } else {
+                    "DB classes look like `db.m5.large` or `db.r6g.xlarge`".to_string()
+                };
                 self.push(
-                    Diagnostic::error("bad-instance-class", db.instance_class.span, msg)
-                        .help("DB classes look like `db.m5.large` or `db.r6g.xlarge`"),
+                    Diagnostic::error("bad-instance-class", db.instance_class.span, msg).help(help),
                 );
             }
             if !db.engine_version.value.is_empty()
@@ -871,9 +956,12 @@ impl<'a> Checker<'a> {
             if !inst.instance_type.value.is_empty() && !is_instance_type(&inst.instance_type.value)
             {
                 let msg = format!("`{}` is not an EC2 instance type", inst.instance_type.value);
+                let help = match size_typo(&inst.instance_type.value) {
+                    Some(fixed) => format!("did you mean `{fixed}`?"),
+                    None => "instance types look like `t3.micro` or `c5.xlarge`".to_string(),
+                };
                 self.push(
-                    Diagnostic::error("bad-instance-type", inst.instance_type.span, msg)
-                        .help("instance types look like `t3.micro` or `c5.xlarge`"),
+                    Diagnostic::error("bad-instance-type", inst.instance_type.span, msg).help(help),
                 );
             }
             let image = &inst.image;
@@ -899,6 +987,10 @@ impl<'a> Checker<'a> {
             let names: Vec<&Name> = inst.subnet.iter().chain(inst.subnets.iter()).collect();
             let mut vpcs = BTreeSet::new();
             for n in names {
+                if inst.public_ip {
+                    let why = "a public IP is only reachable through an internet gateway";
+                    self.needs_internet_route(n, &user, why);
+                }
                 if let Some(s) = lookup(&mut self.diags, &self.ix.subnets, "subnet", n, &user) {
                     vpcs.extend(self.vpc_of_subnet(&s.name.value));
                     if let (Some(ip), Some(c)) = (&inst.private_ip, &s.cidr) {
@@ -964,15 +1056,9 @@ impl<'a> Checker<'a> {
             return;
         }
         let Some(file) = self.doc.template(&ud.template.value) else {
-            let msg = format!("cannot read user-data template `{}`", ud.template.value);
-            let why = self
-                .doc
-                .template_error(&ud.template.value)
-                .unwrap_or_default();
-            self.push(
-                Diagnostic::error("file-not-found", ud.template.span, msg)
-                    .help(format!("{why}; paths are relative to the spec file")),
-            );
+            if let Some(e) = self.doc.template_error(&ud.template.value) {
+                self.push(file_error("user-data template", &ud.template, e));
+            }
             return;
         };
         let text = &self.doc.sources.get(file).text;
@@ -995,6 +1081,20 @@ impl<'a> Checker<'a> {
             let user = format!("load balancer `{}`", lb.name.value);
             let subnets = self.select(&lb.subnets, &user);
             let vpc = self.spread(&subnets, lb.subnets_span, &user, true);
+            if lb.internet_facing() {
+                let why = "an internet-facing load balancer answers from the internet";
+                for s in &subnets {
+                    // A subnet picked by tier is blamed at the selector.
+                    let at = match &lb.subnets {
+                        SubnetSelector::Names(names) => names
+                            .iter()
+                            .find(|n| n.value == s.name.value)
+                            .map_or(s.name.span, |n| n.span),
+                        SubnetSelector::Tier(t) => t.span,
+                    };
+                    self.needs_internet_route(&Sp::new(s.name.value.clone(), at), &user, why);
+                }
+            }
             self.groups_in(&lb.security_groups, vpc, &user);
             let mut ports: BTreeMap<i64, Span> = BTreeMap::new();
             for l in &lb.listeners {
@@ -1116,22 +1216,36 @@ impl<'a> Checker<'a> {
                         }
                     },
                 };
+                let mut outside: Vec<(String, &str)> = Vec::new();
                 for (_, node) in nodes {
                     if !seen.insert(node.name.clone()) {
                         let msg = format!("{user} lists instance `{}` twice", node.name);
                         self.err("bad-value", target.span, msg);
                         continue;
                     }
-                    let Some(vpc) = self.vpc_of_subnet(&node.subnet.value) else {
-                        continue;
-                    };
-                    if vpc != tg.vpc.value && self.known_vpc(&tg.vpc.value) {
-                        let msg = format!("target `{}` of {user} is in VPC `{vpc}`, outside the target group's VPC `{}`", node.name, tg.vpc.value);
-                        self.push(
-                            Diagnostic::error("target-outside-vpc", target.span, msg)
-                                .note(tg.vpc.span, "the target group's VPC"),
-                        );
+                    match self.vpc_of_subnet(&node.subnet.value) {
+                        Some(vpc) if vpc != tg.vpc.value && self.known_vpc(&tg.vpc.value) => {
+                            outside.push((node.name, vpc))
+                        }
+                        _ => {}
                     }
+                }
+                // One report per target entry, however many nodes it stands for.
+                if let Some((_, vpc)) = outside.first() {
+                    let names: Vec<&str> = outside.iter().map(|(n, _)| n.as_str()).collect();
+                    let what = if names.len() == 1 {
+                        format!("target `{}` is", names[0])
+                    } else {
+                        format!("targets `{}` are", names.join("`, `"))
+                    };
+                    let msg = format!(
+                        "{what} in VPC `{vpc}`, outside the VPC `{}` of {user}",
+                        tg.vpc.value
+                    );
+                    self.push(
+                        Diagnostic::error("target-outside-vpc", target.span, msg)
+                            .note(tg.vpc.span, "the target group's VPC"),
+                    );
                 }
             }
         }
@@ -1235,25 +1349,28 @@ impl<'a> Checker<'a> {
             }
         };
         if let Some(name) = name {
-            let exists = self.resource_exists(ns, name);
-            if let Err(known) = exists {
-                let mut d = Diagnostic::error(
-                    "unknown-template-reference",
-                    r.span,
-                    format!(
-                        "`${{{text}}}` refers to {} `{name}`, which the spec does not define",
-                        ns.replace('_', " ")
-                    ),
-                );
-                if let (Some(inst), "instance") = (self.ix.instances.get(name), ns) {
-                    let nodes: Vec<_> = inst.nodes().into_iter().map(|n| n.name).collect();
-                    d = d.help(format!(
-                        "`{name}` stands for several instances; name one: {}",
-                        nodes.join(", ")
-                    ));
-                } else if let Some(s) = did_you_mean(name, known.iter().map(String::as_str)) {
-                    d = d.help(format!("did you mean `${{{ns}.{s}.{attr}}}`?"));
-                }
+            if let Err(known) = self.resource_exists(ns, name) {
+                let kind = ns.replace('_', " ");
+                let d = match (self.ix.instances.get(name), ns) {
+                    (Some(inst), "instance") => {
+                        let nodes: Vec<_> = inst.nodes().into_iter().map(|n| n.name).collect();
+                        let msg = format!(
+                            "`${{{text}}}`: `{name}` stands for {} instances, not one",
+                            nodes.len()
+                        );
+                        bad(msg).help(format!("name one of them: {}", nodes.join(", ")))
+                    }
+                    _ => {
+                        let d = bad(format!("`${{{text}}}` refers to {kind} `{name}`, which the spec does not define"));
+                        match did_you_mean(name, known.iter().map(String::as_str)) {
+                            Some(s) => d.help(format!("did you mean `${{{ns}.{s}.{attr}}}`?")),
+                            None if known.is_empty() => {
+                                d.help(format!("the spec defines no {kind}"))
+                            }
+                            None => d.help(format!("defined {kind}s: {}", known.join(", "))),
+                        }
+                    }
+                };
                 self.push(d);
                 return;
             }
@@ -1267,6 +1384,17 @@ impl<'a> Checker<'a> {
             };
             self.push(d);
             return;
+        }
+        if let (Some(name), "instance", "public_ip") = (name, ns, attr) {
+            if let Some((inst, _)) = self.ix.nodes.get(name) {
+                if !inst.public_ip {
+                    let msg = format!("`${{{text}}}`: instance `{name}` has no public IP");
+                    self.push(bad(msg).help(format!(
+                        "set `public_ip = true` on instance `{}`, or use `private_ip`",
+                        inst.name.value
+                    )));
+                }
+            }
         }
         if ns == "deployment" && attr == "domain" && self.doc.spec.deployment.domain.is_none() {
             self.push(bad(format!(
@@ -1305,6 +1433,65 @@ impl<'a> Checker<'a> {
             _ => Err(Vec::new()),
         }
     }
+}
+
+/// A file named in the spec that cannot be read: missing, or not text.
+fn file_error(what: &str, path: &Sp<String>, e: &std::io::Error) -> Diagnostic {
+    let (code, why) = match e.kind() {
+        std::io::ErrorKind::NotFound => ("file-not-found", "no such file".to_string()),
+        std::io::ErrorKind::InvalidData => ("unreadable-file", "it is not UTF-8 text".to_string()),
+        _ => ("unreadable-file", e.to_string()),
+    };
+    let msg = format!("cannot read {what} `{}`: {why}", path.value);
+    Diagnostic::error(code, path.span, msg).help("paths are relative to the spec file")
+}
+
+/// Public AWS regions, to tell a typo from a region newer than this list.
+const KNOWN_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// `us-east-1a` is a zone of `us-east-1`.
+fn is_zone_of(zone: &str, region: &str) -> bool {
+    zone.len() == region.len() + 1
+        && zone.starts_with(region)
+        && zone.ends_with(|c: char| c.is_ascii_lowercase())
 }
 
 fn is_region(s: &str) -> bool {
@@ -1349,6 +1536,16 @@ pub fn is_instance_type(s: &str) -> bool {
             .strip_prefix("metal-")
             .is_some_and(|n| n.ends_with("xl"));
     family_ok && size_ok
+}
+
+/// The type meant when only the size is misspelt (`t3.mirco` -> `t3.micro`).
+fn size_typo(s: &str) -> Option<String> {
+    let (family, size) = s.split_once('.')?;
+    const SIZES: &[&str] = &[
+        "nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "metal",
+    ];
+    let fixed = format!("{family}.{}", did_you_mean(size, SIZES.iter().copied())?);
+    is_instance_type(&fixed).then_some(fixed)
 }
 
 /// `db.m5.large`, `db.r6g.2xlarge`, `db.t4g.micro`.

@@ -1,9 +1,10 @@
-//! Snapshot tests of the diagnostics for every spec in `tests/specs/invalid/`.
+//! Snapshot tests of the diagnostics for every spec in `tests/specs/invalid/`, and the
+//! specs in `tests/specs/valid/` that must stay accepted.
 //!
 //! Each spec opens with `# expect: code, code, ...`: the exact set of diagnostic codes
 //! `strato validate` must report. Its full human output is compared with the `.stderr` file
 //! beside it. After an intended change of wording, regenerate the snapshots with
-//! `STRATO_BLESS=1 cargo test --test invalid_specs` and review the diff.
+//! `STRATO_BLESS=1 cargo test --test spec_corpus` and review the diff.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -115,4 +116,32 @@ fn every_invalid_spec_reports_exactly_its_expected_diagnostics() {
         specs.len(),
         failures.join("\n\n")
     );
+}
+
+/// The specs in `tests/specs/valid/` (edge cases that must stay accepted, such as an explicit
+/// `open_to_world = true`) validate with no diagnostics and plan.
+#[test]
+fn every_valid_spec_validates_and_plans() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs/valid");
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/specs/valid exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    specs.sort();
+    assert!(!specs.is_empty());
+    for spec in specs {
+        let path = spec.to_str().unwrap();
+        let out = strato(&["validate", path]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{path}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let plan = strato(&["plan", path, "--output", "json"]);
+        assert_eq!(plan.status.code(), Some(0), "{path}");
+        let items: Vec<serde_json::Value> = serde_json::from_slice(&plan.stdout).unwrap();
+        assert!(!items.is_empty(), "{path}: empty plan");
+    }
 }
