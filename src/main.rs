@@ -2,6 +2,9 @@
 //! results for people (text) or scripts (`--output json`), and maps outcomes to exit codes
 //! (0 success, 1 failure, 2 invalid input, 130 interrupted). Library crates never print.
 
+mod deploy;
+mod progress;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -34,6 +37,36 @@ enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
+    /// Create every AWS object of the spec, in parallel, as soon as its dependencies allow.
+    /// Running it again creates nothing that exists already.
+    Provision {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: deploy::AwsArgs,
+        #[command(flatten)]
+        run: deploy::RunArgs,
+    },
+    /// Delete every AWS object recorded for the spec's deployment, in the order AWS requires.
+    Destroy {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: deploy::AwsArgs,
+        #[command(flatten)]
+        run: deploy::RunArgs,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Show which of the spec's objects are recorded in the state, with their ids.
+    Status {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Directory of the state files: <DIR>/<deployment>/state.json.
+        #[arg(long, value_name = "DIR", default_value = ".strato")]
+        state_dir: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -46,7 +79,7 @@ struct SpecArgs {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Output {
+pub(crate) enum Output {
     Text,
     Json,
 }
@@ -60,7 +93,9 @@ enum GraphFormat {
 
 /// Exit codes every subcommand keeps to.
 mod exit {
+    pub const FAILURE: u8 = 1;
     pub const INVALID_INPUT: u8 = 2;
+    pub const INTERRUPTED: u8 = 130;
 }
 
 fn main() -> ExitCode {
@@ -69,18 +104,28 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate(&args),
         Command::Plan(args) => plan(&args),
         Command::Graph { spec, format } => graph(&spec, format),
+        Command::Provision { spec, aws, run } => {
+            deploy::provision(&spec.spec, &aws, &run, spec.output)
+        }
+        Command::Destroy {
+            spec,
+            aws,
+            run,
+            yes,
+        } => deploy::destroy(&spec.spec, &aws, &run, yes, spec.output),
+        Command::Status { spec, state_dir } => deploy::status(&spec.spec, &state_dir, spec.output),
     }
 }
 
 /// A spec that passed every check, with its graph.
-struct Checked {
-    doc: Document,
-    graph: Graph,
+pub(crate) struct Checked {
+    pub(crate) doc: Document,
+    pub(crate) graph: Graph,
 }
 
 /// Loads, validates and builds the graph; on any problem prints the diagnostics (text to
 /// stderr, or the JSON report to stdout) and returns the exit code.
-fn check(path: &Path, output: Output) -> Result<Checked, ExitCode> {
+pub(crate) fn check(path: &Path, output: Output) -> Result<Checked, ExitCode> {
     let doc = match strato_spec::load(path) {
         Ok(doc) => doc,
         Err(e) => {
@@ -106,7 +151,7 @@ fn check(path: &Path, output: Output) -> Result<Checked, ExitCode> {
     Err(ExitCode::from(exit::INVALID_INPUT))
 }
 
-fn pretty(v: &serde_json::Value) -> String {
+pub(crate) fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 

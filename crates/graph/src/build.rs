@@ -355,7 +355,7 @@ fn instance_edges(doc: &Document, g: &mut Graph, b: &Names, inst: &Instance) {
             .iter()
             .flat_map(|v| doc.references_in_value(&v.value))
             .collect();
-        if let Some(file) = doc.template(&ud.template.value) {
+        if let Some(file) = doc.file(&ud.template.value) {
             refs.extend(references(&doc.sources.get(file).text, file, 0));
         }
         for r in refs {

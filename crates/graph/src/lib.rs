@@ -10,6 +10,7 @@
 //! validated [`Document`] into a graph, orders it, estimates it and draws it.
 
 mod build;
+mod desired;
 mod estimate;
 mod render;
 
@@ -18,6 +19,7 @@ use std::fmt;
 
 use strato_spec::{Diagnostic, Document, Span, Stage};
 
+pub use desired::{Desired, Permission};
 pub use estimate::{minutes, Durations, Estimate};
 pub use render::{to_dot, to_json, to_mermaid};
 
@@ -103,6 +105,19 @@ impl Kind {
     }
 }
 
+impl std::str::FromStr for Kind {
+    type Err = String;
+
+    /// The kind of a stable name, as written in plans and state files.
+    fn from_str(s: &str) -> Result<Kind, String> {
+        Kind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown kind `{s}`"))
+    }
+}
+
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -140,6 +155,8 @@ pub struct Node {
     pub span: Span,
     /// The spec asks for a Multi-AZ database (it takes twice as long).
     pub multi_az: bool,
+    /// What the object should look like; `None` for kinds strato cannot provision yet.
+    pub desired: Option<Desired>,
 }
 
 #[derive(Clone, Debug)]
@@ -167,7 +184,9 @@ impl Graph {
     /// Builds the graph of a document. The document should have passed validation; names
     /// that do not resolve are skipped rather than guessed.
     pub fn from_document(doc: &Document) -> Graph {
-        build::build(doc)
+        let mut g = build::build(doc);
+        desired::attach(doc, &mut g);
+        g
     }
 
     pub fn nodes(&self) -> &[Node] {
@@ -203,6 +222,7 @@ impl Graph {
             kind,
             span,
             multi_az: false,
+            desired: None,
         });
         self.deps.push(Vec::new());
         id

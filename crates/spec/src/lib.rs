@@ -29,8 +29,9 @@ pub struct Document {
     pub spec_file: FileId,
     /// Directory that relative paths in the spec start from.
     pub base_dir: PathBuf,
-    /// User-data templates by the path written in the spec: the file, or why it can't be read.
-    templates: BTreeMap<String, Result<FileId, std::io::Error>>,
+    /// Files the spec names (user-data templates, public keys), by the path written in the
+    /// spec: the file, or why it can't be read.
+    files: BTreeMap<String, Result<FileId, std::io::Error>>,
     pub diagnostics: Diagnostics,
     /// False when the TOML itself did not parse; the model is then empty.
     pub parsed: bool,
@@ -41,21 +42,19 @@ impl Document {
         self.diagnostics.has_errors()
     }
 
-    /// The file of a user-data template, if it could be read.
-    pub fn template(&self, path: &str) -> Option<FileId> {
-        self.templates
-            .get(path)
-            .and_then(|r| r.as_ref().ok().copied())
+    /// A file the spec names (template, public key), if it could be read.
+    pub fn file(&self, path: &str) -> Option<FileId> {
+        self.files.get(path).and_then(|r| r.as_ref().ok().copied())
     }
 
-    /// Why a template could not be read.
-    pub fn template_error(&self, path: &str) -> Option<&std::io::Error> {
-        self.templates.get(path).and_then(|r| r.as_ref().err())
+    /// The text of a file the spec names, if it could be read.
+    pub fn file_text(&self, path: &str) -> Option<&str> {
+        self.file(path).map(|f| self.sources.get(f).text.as_str())
     }
 
-    /// Reads a file named relative to the spec.
-    pub fn read_relative(&self, path: &str) -> std::io::Result<String> {
-        std::fs::read_to_string(self.base_dir.join(path))
+    /// Why a file the spec names could not be read.
+    pub fn file_error(&self, path: &str) -> Option<&std::io::Error> {
+        self.files.get(path).and_then(|r| r.as_ref().err())
     }
 
     /// The `${...}` references inside a string value of the spec, with spans pointing into
@@ -106,7 +105,7 @@ pub fn load_str(name: &str, path: &Path, text: String) -> Document {
         sources,
         spec_file,
         base_dir,
-        templates: BTreeMap::new(),
+        files: BTreeMap::new(),
         diagnostics,
         parsed: errors.is_empty(),
     };
@@ -123,7 +122,7 @@ pub fn load_str(name: &str, path: &Path, text: String) -> Document {
         doc.spec = model::read_spec(&mut cx, &mut table);
         table.finish(&mut cx);
     }
-    doc.load_templates(name);
+    doc.load_files(name);
     let found = validate::check(&doc);
     doc.diagnostics.extend(found.into_sorted());
     doc.diagnostics.sort();
@@ -131,41 +130,40 @@ pub fn load_str(name: &str, path: &Path, text: String) -> Document {
 }
 
 impl Document {
-    fn load_templates(&mut self, spec_name: &str) {
+    /// Reads every file the spec names, once each, into the source map.
+    fn load_files(&mut self, spec_name: &str) {
         let shown_dir = Path::new(spec_name)
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        let paths: Vec<String> = self
+        let templates = self
             .spec
             .instances
             .iter()
             .filter_map(|i| i.user_data.as_ref())
-            .map(|u| u.template.value.clone())
+            .map(|u| &u.template.value);
+        let keys = self
+            .spec
+            .key_pairs
+            .iter()
+            .filter_map(|k| k.public_key_file.as_ref())
+            .map(|f| &f.value);
+        let paths: Vec<String> = templates
+            .chain(keys)
             .filter(|p| !p.is_empty())
+            .cloned()
             .collect();
         for p in paths {
-            if self.templates.contains_key(&p) {
+            if self.files.contains_key(&p) {
                 continue;
             }
             let full = self.base_dir.join(&p);
-            let entry = match std::fs::read_to_string(&full) {
-                Ok(text) => {
-                    Ok(self
-                        .sources
-                        .add(shown_dir.join(&p).display().to_string(), &full, text))
-                }
-                Err(e) => Err(e),
-            };
-            self.templates.insert(p, entry);
+            let entry = std::fs::read_to_string(&full).map(|text| {
+                self.sources
+                    .add(shown_dir.join(&p).display().to_string(), &full, text)
+            });
+            self.files.insert(p, entry);
         }
-    }
-
-    /// The template files read, by the path written in the spec.
-    pub fn templates(&self) -> impl Iterator<Item = (&str, FileId)> {
-        self.templates
-            .iter()
-            .filter_map(|(p, r)| r.as_ref().ok().map(|f| (p.as_str(), *f)))
     }
 }
 

@@ -689,12 +689,16 @@ impl<'a> Checker<'a> {
         let spec = &self.doc.spec;
         for kp in &spec.key_pairs {
             let key = match (&kp.public_key_file, &kp.public_key) {
-                (Some(file), _) => match self.doc.read_relative(&file.value) {
-                    Ok(text) => Some((text, file.span)),
-                    Err(e) => {
-                        self.push(file_error("public key file", file, &e));
+                (Some(file), _) => match (
+                    self.doc.file_text(&file.value),
+                    self.doc.file_error(&file.value),
+                ) {
+                    (Some(text), _) => Some((text.to_string(), file.span)),
+                    (None, Some(e)) => {
+                        self.push(file_error("public key file", file, e));
                         None
                     }
+                    (None, None) => None,
                 },
                 (None, Some(k)) => Some((k.value.clone(), k.span)),
                 _ => None,
@@ -1055,8 +1059,8 @@ impl<'a> Checker<'a> {
         if ud.template.value.is_empty() {
             return;
         }
-        let Some(file) = self.doc.template(&ud.template.value) else {
-            if let Some(e) = self.doc.template_error(&ud.template.value) {
+        let Some(file) = self.doc.file(&ud.template.value) else {
+            if let Some(e) = self.doc.file_error(&ud.template.value) {
                 self.push(file_error("user-data template", &ud.template, e));
             }
             return;

@@ -1,0 +1,107 @@
+//! Security group: CreateSecurityGroup named `<deployment>-<name>` in its VPC, tagged. Its
+//! ingress rules are a separate object (`security_group_rules`), so groups that refer to each
+//! other can all exist before any rule names them. Egress keeps AWS's default (open).
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Filter, ResourceType};
+use strato_graph::Desired;
+use strato_state::Object;
+
+use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
+use crate::error::{from_sdk, AwsError, Class};
+
+pub struct SecurityGroup;
+
+#[async_trait]
+impl Driver for SecurityGroup {
+    async fn create(
+        &self,
+        cx: &Cx<'_>,
+        desired: &Desired,
+        _token: &str,
+    ) -> Result<Created, AwsError> {
+        let Desired::SecurityGroup { vpc, description } = desired else {
+            return Err(mismatch("CreateSecurityGroup"));
+        };
+        let vpc_id = cx.id_of(*vpc)?;
+        let result = cx
+            .retry_fresh(|| async {
+                cx.clients
+                    .ec2
+                    .create_security_group()
+                    .group_name(cx.name())
+                    .description(description)
+                    .vpc_id(vpc_id)
+                    .tag_specifications(cx.tag_spec(ResourceType::SecurityGroup))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("CreateSecurityGroup", e))
+            })
+            .await;
+        let group_id = match result {
+            Ok(out) => out.group_id().unwrap_or_default().to_string(),
+            // Created by an earlier, interrupted run: adopt it if it carries our tags.
+            Err(e) if e.code_is(&["InvalidGroup.Duplicate"]) => {
+                match self.find(cx, &Object::new("security_group")).await? {
+                    Some(found) => found.id,
+                    None => {
+                        let msg = format!("a security group named `{}` exists in the VPC but was not made by this deployment", cx.name());
+                        return Err(AwsError::new(
+                            "CreateSecurityGroup",
+                            Class::AlreadyExists,
+                            msg,
+                        ));
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        let mut c = Created::new(group_id).with("vpc_id", vpc_id);
+        c.ready = true;
+        Ok(c)
+    }
+
+    async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
+        let r = cx
+            .clients
+            .ec2
+            .describe_security_groups()
+            .group_ids(id(obj)?)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeSecurityGroups", e));
+        exists_from(r, |o| !o.security_groups().is_empty())
+    }
+
+    async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
+        let out = cx
+            .clients
+            .ec2
+            .describe_security_groups()
+            .set_filters(Some(cx.tag_filters()))
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeSecurityGroups", e))?;
+        Ok(out.security_groups().first().map(|g| {
+            Created::new(g.group_id().unwrap_or_default())
+                .with("vpc_id", g.vpc_id().unwrap_or_default())
+        }))
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+        gone_ok(
+            cx.clients
+                .ec2
+                .delete_security_group()
+                .group_id(id(obj)?)
+                .send()
+                .await
+                .map_err(|e| from_sdk("DeleteSecurityGroup", e)),
+        )
+    }
+}
+
+/// Filter for the rules of one group.
+pub(super) fn group_filter(group_id: &str) -> Filter {
+    Filter::builder().name("group-id").values(group_id).build()
+}

@@ -1,0 +1,144 @@
+//! The ingress rules of one security group, authorized in a single call (one permission per
+//! protocol and port range, with every source) and revoked by rule id. Rules created by an
+//! interrupted run are adopted when AWS reports them as duplicates.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
+use strato_graph::Desired;
+use strato_state::Object;
+
+use super::security_group::group_filter;
+use super::{gone_ok, mismatch, Created, Cx, Driver};
+use crate::error::{from_sdk, AwsError, Class};
+
+pub struct SecurityGroupRules;
+
+#[async_trait]
+impl Driver for SecurityGroupRules {
+    async fn create(
+        &self,
+        cx: &Cx<'_>,
+        desired: &Desired,
+        _token: &str,
+    ) -> Result<Created, AwsError> {
+        let Desired::SecurityGroupRules { group, rules } = desired else {
+            return Err(mismatch("AuthorizeSecurityGroupIngress"));
+        };
+        let group_id = cx.id_of(*group)?;
+        let mut permissions = Vec::new();
+        for rule in rules {
+            let mut p = IpPermission::builder()
+                .ip_protocol(&rule.protocol)
+                .from_port(rule.from_port)
+                .to_port(rule.to_port);
+            for cidr in &rule.cidrs {
+                p = p.ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip(cidr.to_string())
+                        .set_description(rule.description.clone())
+                        .build(),
+                );
+            }
+            for source in &rule.groups {
+                let pair = UserIdGroupPair::builder()
+                    .group_id(cx.id_of(*source)?)
+                    .set_description(rule.description.clone());
+                p = p.user_id_group_pairs(pair.build());
+            }
+            permissions.push(p.build());
+        }
+        let result = cx
+            .retry_fresh(|| async {
+                cx.clients
+                    .ec2
+                    .authorize_security_group_ingress()
+                    .group_id(group_id)
+                    .set_ip_permissions(Some(permissions.clone()))
+                    .tag_specifications(cx.tag_spec(ResourceType::SecurityGroupRule))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("AuthorizeSecurityGroupIngress", e))
+            })
+            .await;
+        let ids: Vec<String> = match result {
+            Ok(out) => out
+                .security_group_rules()
+                .iter()
+                .filter_map(|r| r.security_group_rule_id())
+                .map(str::to_string)
+                .collect(),
+            Err(e) if e.code_is(&["InvalidPermission.Duplicate"]) => {
+                ingress_rule_ids(cx, group_id).await?
+            }
+            Err(e) => return Err(e),
+        };
+        let mut c = Created::new(ids.join(",")).with("group_id", group_id);
+        c.ready = true;
+        Ok(c)
+    }
+
+    async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
+        let Some(group_id) = obj.attribute("group_id") else {
+            return Ok(false);
+        };
+        let wanted: Vec<&str> = obj
+            .id
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .collect();
+        let present = match ingress_rule_ids(cx, group_id).await {
+            Ok(ids) => ids,
+            Err(e) if e.is(Class::NotFound) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        Ok(wanted.iter().all(|w| present.iter().any(|p| p == w)))
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+        let Some(group_id) = obj.attribute("group_id") else {
+            return Ok(());
+        };
+        let ids: Vec<String> = obj
+            .id
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        gone_ok(
+            cx.clients
+                .ec2
+                .revoke_security_group_ingress()
+                .group_id(group_id)
+                .set_security_group_rule_ids(Some(ids))
+                .send()
+                .await
+                .map_err(|e| from_sdk("RevokeSecurityGroupIngress", e)),
+        )
+    }
+}
+
+/// The ids of a group's ingress rules.
+async fn ingress_rule_ids(cx: &Cx<'_>, group_id: &str) -> Result<Vec<String>, AwsError> {
+    let out = cx
+        .clients
+        .ec2
+        .describe_security_group_rules()
+        .filters(group_filter(group_id))
+        .send()
+        .await
+        .map_err(|e| from_sdk("DescribeSecurityGroupRules", e))?;
+    Ok(out
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.is_egress() != Some(true))
+        .filter_map(|r| r.security_group_rule_id())
+        .map(str::to_string)
+        .collect())
+}

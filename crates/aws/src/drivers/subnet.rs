@@ -1,0 +1,91 @@
+//! Subnet: CreateSubnet in its zone, tagged.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, SubnetState};
+use strato_graph::Desired;
+use strato_state::Object;
+
+use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
+use crate::error::{from_sdk, AwsError, Class};
+
+pub struct Subnet;
+
+#[async_trait]
+impl Driver for Subnet {
+    async fn create(
+        &self,
+        cx: &Cx<'_>,
+        desired: &Desired,
+        _token: &str,
+    ) -> Result<Created, AwsError> {
+        let Desired::Subnet { vpc, cidr, zone } = desired else {
+            return Err(mismatch("CreateSubnet"));
+        };
+        let vpc_id = cx.id_of(*vpc)?;
+        let out = cx
+            .retry_fresh(|| async {
+                cx.clients
+                    .ec2
+                    .create_subnet()
+                    .vpc_id(vpc_id)
+                    .cidr_block(cidr.to_string())
+                    .availability_zone(zone)
+                    .tag_specifications(cx.tag_spec(ResourceType::Subnet))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("CreateSubnet", e))
+            })
+            .await?;
+        let subnet = out.subnet().ok_or_else(|| {
+            AwsError::new("CreateSubnet", Class::Fatal, "the answer has no subnet")
+        })?;
+        let mut c = Created::new(subnet.subnet_id().unwrap_or_default())
+            .with("vpc_id", vpc_id)
+            .with("cidr", cidr.to_string())
+            .with("zone", zone.as_str());
+        // Usable for children as soon as it exists; `pending` clears within seconds.
+        c.ready = subnet.state() != Some(&SubnetState::Failed);
+        Ok(c)
+    }
+
+    async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
+        let r = cx
+            .clients
+            .ec2
+            .describe_subnets()
+            .subnet_ids(id(obj)?)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeSubnets", e));
+        exists_from(r, |o| !o.subnets().is_empty())
+    }
+
+    async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
+        let out = cx
+            .clients
+            .ec2
+            .describe_subnets()
+            .set_filters(Some(cx.tag_filters()))
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeSubnets", e))?;
+        Ok(out.subnets().first().map(|s| {
+            Created::new(s.subnet_id().unwrap_or_default())
+                .with("vpc_id", s.vpc_id().unwrap_or_default())
+                .with("cidr", s.cidr_block().unwrap_or_default())
+                .with("zone", s.availability_zone().unwrap_or_default())
+        }))
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+        gone_ok(
+            cx.clients
+                .ec2
+                .delete_subnet()
+                .subnet_id(id(obj)?)
+                .send()
+                .await
+                .map_err(|e| from_sdk("DeleteSubnet", e)),
+        )
+    }
+}

@@ -1,0 +1,160 @@
+//! VPC: CreateVpc with tags, then the DNS attributes the spec asks for (one call each, and
+//! only where they differ from AWS's defaults: support on, hostnames off).
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcState};
+use strato_graph::Desired;
+use strato_state::Object;
+
+use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
+use crate::error::{from_sdk, AwsError, Class};
+use crate::poll::{self, Check};
+
+pub struct Vpc;
+
+#[async_trait]
+impl Driver for Vpc {
+    async fn create(
+        &self,
+        cx: &Cx<'_>,
+        desired: &Desired,
+        _token: &str,
+    ) -> Result<Created, AwsError> {
+        let Desired::Vpc {
+            cidr,
+            dns_support,
+            dns_hostnames,
+        } = desired
+        else {
+            return Err(mismatch("CreateVpc"));
+        };
+        let out = cx
+            .clients
+            .ec2
+            .create_vpc()
+            .cidr_block(cidr.to_string())
+            .tag_specifications(cx.tag_spec(ResourceType::Vpc))
+            .send()
+            .await
+            .map_err(|e| from_sdk("CreateVpc", e))?;
+        let vpc = out
+            .vpc()
+            .ok_or_else(|| AwsError::new("CreateVpc", Class::Fatal, "the answer has no VPC"))?;
+        let vpc_id = vpc.vpc_id().unwrap_or_default().to_string();
+        let attribute = |on: bool| AttributeBooleanValue::builder().value(on).build();
+        if !dns_support {
+            let call = || {
+                cx.clients
+                    .ec2
+                    .modify_vpc_attribute()
+                    .vpc_id(&vpc_id)
+                    .enable_dns_support(attribute(false))
+                    .send()
+            };
+            settle(cx, "ModifyVpcAttribute", call).await?;
+        }
+        if *dns_hostnames {
+            let call = || {
+                cx.clients
+                    .ec2
+                    .modify_vpc_attribute()
+                    .vpc_id(&vpc_id)
+                    .enable_dns_hostnames(attribute(true))
+                    .send()
+            };
+            settle(cx, "ModifyVpcAttribute", call).await?;
+        }
+        let mut created = Created::new(&vpc_id).with("cidr", cidr.to_string());
+        created.ready = vpc.state() == Some(&VpcState::Available);
+        Ok(created)
+    }
+
+    async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+        let vpc_id = id(obj)?;
+        poll::until(
+            "the VPC to be available",
+            &super::QUICK,
+            cx.cancel,
+            |s| cx.status(s),
+            || async {
+                let out = cx
+                    .clients
+                    .ec2
+                    .describe_vpcs()
+                    .vpc_ids(vpc_id)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DescribeVpcs", e))?;
+                let state = out
+                    .vpcs()
+                    .first()
+                    .and_then(|v| v.state())
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default();
+                Ok(if state == "available" {
+                    Check::Done(())
+                } else {
+                    Check::Pending(state)
+                })
+            },
+        )
+        .await
+    }
+
+    async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
+        let r = cx
+            .clients
+            .ec2
+            .describe_vpcs()
+            .vpc_ids(id(obj)?)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeVpcs", e));
+        exists_from(r, |o| !o.vpcs().is_empty())
+    }
+
+    async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
+        let out = cx
+            .clients
+            .ec2
+            .describe_vpcs()
+            .set_filters(Some(cx.tag_filters()))
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeVpcs", e))?;
+        Ok(out.vpcs().first().and_then(|v| v.vpc_id()).map(|id| {
+            let mut c = Created::new(id);
+            c.attributes.extend(
+                out.vpcs()[0]
+                    .cidr_block()
+                    .map(|b| ("cidr".to_string(), b.to_string())),
+            );
+            c
+        }))
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+        gone_ok(
+            cx.clients
+                .ec2
+                .delete_vpc()
+                .vpc_id(id(obj)?)
+                .send()
+                .await
+                .map_err(|e| from_sdk("DeleteVpc", e)),
+        )
+    }
+}
+
+/// Runs a call on an object created moments ago, retrying while AWS does not know it yet.
+pub(super) async fn settle<T, E, R, F, Fut>(cx: &Cx<'_>, call: &str, f: F) -> Result<T, AwsError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, aws_sdk_ec2::error::SdkError<E, R>>>,
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let own = Cx { fresh: true, ..*cx };
+    own.retry_fresh(|| async { f().await.map_err(|e| from_sdk(call, e)) })
+        .await
+}

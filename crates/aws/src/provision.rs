@@ -1,0 +1,470 @@
+//! Provision and destroy: the engine's [`Work`] for a deployment, built on the drivers and
+//! the state file.
+//!
+//! Provisioning a node: if the state records it and it still exists, nothing is created
+//! (a second run creates nothing new); if the state holds only a `pending` record (a run
+//! died between the create call and its answer), the object is looked for by its tags
+//! before anything is created; otherwise the record is written as `pending` with a fresh
+//! idempotency token, the object is created, recorded as `created` (dependents that only
+//! need its id start now), waited for, and recorded as `ready`.
+//!
+//! Destroying works from the state alone: each recorded object is deleted after everything
+//! that depends on it, plus the orderings AWS enforces that dependencies alone do not
+//! express (see [`destroy_tasks`]); each is removed from the state once AWS agrees it is gone.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use strato_engine::{BoxFuture, Cancel, Need, Progress, Task, TaskError, TaskId, Work};
+use strato_graph::{Durations, Graph, Kind, NodeId};
+use strato_state::{now, Object, State, Status, Store};
+
+use crate::client::Clients;
+use crate::drivers::{driver, Cx};
+use crate::error::AwsError;
+
+/// The deployment-wide facts every object needs.
+#[derive(Clone, Debug)]
+pub struct Deployment {
+    pub name: String,
+    /// The spec's own tags, added to every object.
+    pub tags: Vec<(String, String)>,
+}
+
+/// A dependency created less than this long ago counts as fresh (eventual consistency).
+const FRESH: u64 = 300;
+
+/// The concurrency class of a kind: AWS throttles some calls much harder than others.
+pub fn service(kind: Kind) -> &'static str {
+    match kind {
+        Kind::NatGateway => "nat",
+        Kind::DbInstance | Kind::DbSubnetGroup => "rds",
+        Kind::FileSystem | Kind::MountTarget => "efs",
+        Kind::LoadBalancer
+        | Kind::TargetGroup
+        | Kind::Listener
+        | Kind::ListenerRule
+        | Kind::TargetRegistration => "elb",
+        Kind::Certificate => "acm",
+        _ => "ec2",
+    }
+}
+
+/// Per-service concurrency limits, from the token buckets AWS documents: a burst that
+/// refills slowly is better spent a few at a time than in a burst of throttling errors.
+pub fn service_limits() -> HashMap<&'static str, usize> {
+    HashMap::from([
+        ("ec2", 20),
+        ("nat", 5),
+        ("elb", 8),
+        ("rds", 10),
+        ("efs", 5),
+        ("acm", 5),
+    ])
+}
+
+/// Kinds in the graph that strato has no driver for yet.
+pub fn unsupported_kinds(graph: &Graph) -> Vec<Kind> {
+    let mut kinds: Vec<Kind> = graph
+        .nodes()
+        .iter()
+        .map(|n| n.kind)
+        .filter(|k| driver(*k).is_none())
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
+/// One engine task per graph node, with the graph's edges and AWS's typical durations.
+pub fn provision_tasks(graph: &Graph) -> Vec<Task> {
+    let d = Durations::default();
+    graph
+        .nodes()
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Task {
+            name: n.address.to_string(),
+            service: service(n.kind),
+            estimate: Duration::from_secs(u64::from(d.until(n, strato_spec::Stage::Ready))),
+            deps: graph
+                .dependencies(NodeId(i))
+                .map(|e| {
+                    let need = match e.needs {
+                        strato_spec::Stage::Created => Need::Created,
+                        strato_spec::Stage::Ready => Need::Ready,
+                    };
+                    (TaskId(e.dependency.0), need)
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+struct Shared {
+    clients: Clients,
+    store: Mutex<Store>,
+    deployment: Deployment,
+    cancel: Cancel,
+    tokens: AtomicU64,
+    /// Objects created (or adopted after an interruption) by this run.
+    created: AtomicU64,
+    /// Objects found as recorded and left alone.
+    unchanged: AtomicU64,
+}
+
+impl Shared {
+    fn new(clients: Clients, store: Store, deployment: Deployment, cancel: Cancel) -> Shared {
+        Shared {
+            clients,
+            store: Mutex::new(store),
+            deployment,
+            cancel,
+            tokens: AtomicU64::new(0),
+            created: AtomicU64::new(0),
+            unchanged: AtomicU64::new(0),
+        }
+    }
+
+    fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut store)
+    }
+
+    fn save(&self, address: &str, object: Object) -> Result<(), TaskError> {
+        self.with_store(|s| s.put(address, object))
+            .map_err(|e| TaskError(format!("{address}: {e}")))
+    }
+
+    /// A token unique to this object and run, for APIs that take one.
+    fn token(&self, address: &str) -> String {
+        let n = self.tokens.fetch_add(1, Ordering::SeqCst);
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in address.bytes().chain(self.deployment.name.bytes()) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+        }
+        format!("strato-{:x}-{:x}-{n}", h, now())
+    }
+}
+
+/// Creates a deployment's objects; the engine's [`Work`] for `strato provision`.
+#[derive(Clone)]
+pub struct Provisioner {
+    shared: Arc<Shared>,
+    graph: Arc<Graph>,
+}
+
+impl Provisioner {
+    pub fn new(
+        clients: Clients,
+        graph: Arc<Graph>,
+        store: Store,
+        deployment: Deployment,
+        cancel: Cancel,
+    ) -> Provisioner {
+        let shared = Shared::new(clients, store, deployment, cancel);
+        Provisioner {
+            shared: Arc::new(shared),
+            graph,
+        }
+    }
+
+    /// The state as it is now.
+    pub fn state(&self) -> State {
+        self.shared.with_store(|s| s.state().clone())
+    }
+
+    pub fn clients(&self) -> &Clients {
+        &self.shared.clients
+    }
+
+    /// (created or adopted by this run, found unchanged).
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.shared.created.load(Ordering::SeqCst),
+            self.shared.unchanged.load(Ordering::SeqCst),
+        )
+    }
+
+    async fn ensure(&self, node_id: NodeId, progress: Progress) -> Result<(), TaskError> {
+        let node = self.graph.node(node_id);
+        let address = node.address.as_str();
+        let fail = |e: AwsError| TaskError(format!("{address}: {e}"));
+        let Some(driver) = driver(node.kind) else {
+            return Err(TaskError(format!(
+                "{address}: strato cannot provision `{}` objects yet",
+                node.kind
+            )));
+        };
+        let Some(desired) = node.desired.as_ref() else {
+            return Err(TaskError(format!(
+                "{address}: the spec does not say enough to create it"
+            )));
+        };
+        let depends_on: Vec<String> = self
+            .graph
+            .dependencies(node_id)
+            .map(|e| self.graph.node(e.dependency).address.to_string())
+            .collect();
+        let (own, objects) = self.shared.with_store(|s| {
+            let objects: BTreeMap<String, Object> = depends_on
+                .iter()
+                .filter_map(|a| s.get(a).map(|o| (a.clone(), o.clone())))
+                .collect();
+            (s.get(address).cloned(), objects)
+        });
+        let fresh = objects
+            .values()
+            .any(|o| o.created_at.is_some_and(|t| t + FRESH >= now()));
+        let cx = Cx {
+            clients: &self.shared.clients,
+            deployment: &self.shared.deployment.name,
+            tags: &self.shared.deployment.tags,
+            address,
+            objects: &objects,
+            graph: Some(&self.graph),
+            cancel: &self.shared.cancel,
+            progress: &progress,
+            fresh,
+        };
+
+        let mut token = None;
+        if let Some(obj) = own {
+            if obj.id.is_some() {
+                if driver.exists(&cx, &obj).await.map_err(fail)? {
+                    progress.created();
+                    let mut obj = Object {
+                        depends_on: depends_on.clone(),
+                        ..obj
+                    };
+                    if obj.status != Status::Ready {
+                        driver.wait_ready(&cx, &obj).await.map_err(fail)?;
+                        obj.status = Status::Ready;
+                    }
+                    self.shared.unchanged.fetch_add(1, Ordering::SeqCst);
+                    return self.shared.save(address, obj);
+                }
+                // Recorded but gone (deleted outside strato): create it again.
+                progress.status("recorded but gone; creating again");
+            } else {
+                // An interrupted run may have created it without recording its id.
+                if let Some(found) = driver.find(&cx, &obj).await.map_err(fail)? {
+                    let recorded = Object {
+                        status: Status::Created,
+                        id: Some(found.id),
+                        attributes: found.attributes,
+                        depends_on: depends_on.clone(),
+                        created_at: Some(now()),
+                        ..obj
+                    };
+                    self.shared.save(address, recorded.clone())?;
+                    progress.created();
+                    driver.wait_ready(&cx, &recorded).await.map_err(fail)?;
+                    self.shared.created.fetch_add(1, Ordering::SeqCst);
+                    return self.shared.save(
+                        address,
+                        Object {
+                            status: Status::Ready,
+                            ..recorded
+                        },
+                    );
+                }
+                token = obj.client_token;
+            }
+        }
+
+        // Write-ahead: the intent is on disk before the call that creates the object.
+        let token = token.unwrap_or_else(|| self.shared.token(address));
+        let mut record = Object::new(node.kind.as_str());
+        record.depends_on = depends_on;
+        record.client_token = Some(token.clone());
+        self.shared.save(address, record.clone())?;
+        progress.status("creating");
+
+        let created = driver.create(&cx, desired, &token).await.map_err(fail)?;
+        let ready = created.ready;
+        record.status = Status::Created;
+        record.id = Some(created.id);
+        record.attributes = created.attributes;
+        record.created_at = Some(now());
+        self.shared.save(address, record.clone())?;
+        progress.created();
+        if !ready {
+            driver.wait_ready(&cx, &record).await.map_err(fail)?;
+        }
+        record.status = Status::Ready;
+        self.shared.created.fetch_add(1, Ordering::SeqCst);
+        self.shared.save(address, record)
+    }
+}
+
+impl Work for Provisioner {
+    fn run(&self, id: TaskId, progress: Progress) -> BoxFuture<Result<(), TaskError>> {
+        let this = self.clone();
+        Box::pin(async move { this.ensure(NodeId(id.0), progress).await })
+    }
+}
+
+/// Destroy tasks from the state alone: task `i` deletes `addresses[i]`.
+///
+/// Beyond "after everything that depends on it", AWS refuses to detach an internet gateway
+/// while public addresses are mapped in its VPC, so internet gateways go after every NAT
+/// gateway and Elastic IP of the deployment.
+pub fn destroy_tasks(state: &State) -> (Vec<Task>, Vec<String>) {
+    let addresses: Vec<String> = state.objects.keys().cloned().collect();
+    let index: HashMap<&str, usize> = addresses
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.as_str(), i))
+        .collect();
+    let kinds: Vec<Option<Kind>> = state
+        .objects
+        .values()
+        .map(|o| o.kind.parse().ok())
+        .collect();
+    let mut tasks: Vec<Task> = addresses
+        .iter()
+        .zip(&kinds)
+        .map(|(a, k)| {
+            let estimate = match k {
+                Some(Kind::NatGateway) => 60,
+                Some(Kind::DbInstance) => 420,
+                Some(Kind::LoadBalancer) => 60,
+                Some(Kind::Instance) => 45,
+                Some(Kind::MountTarget) => 45,
+                _ => 2,
+            };
+            Task {
+                name: a.clone(),
+                service: k.map_or("ec2", service),
+                estimate: Duration::from_secs(estimate),
+                deps: Vec::new(),
+            }
+        })
+        .collect();
+    for (i, obj) in state.objects.values().enumerate() {
+        for dep in &obj.depends_on {
+            if let Some(&j) = index.get(dep.as_str()) {
+                tasks[j].deps.push((TaskId(i), Need::Ready));
+            }
+        }
+    }
+    let public_addresses: Vec<usize> = (0..addresses.len())
+        .filter(|&i| matches!(kinds[i], Some(Kind::NatGateway | Kind::ElasticIp)))
+        .collect();
+    for (j, kind) in kinds.iter().enumerate() {
+        if *kind == Some(Kind::InternetGateway) {
+            for &i in &public_addresses {
+                if !tasks[j].deps.iter().any(|(t, _)| t.0 == i) {
+                    tasks[j].deps.push((TaskId(i), Need::Ready));
+                }
+            }
+        }
+    }
+    (tasks, addresses)
+}
+
+/// Deletes a deployment's recorded objects; the engine's [`Work`] for `strato destroy`.
+#[derive(Clone)]
+pub struct Destroyer {
+    shared: Arc<Shared>,
+    addresses: Arc<Vec<String>>,
+}
+
+impl Destroyer {
+    pub fn new(
+        clients: Clients,
+        store: Store,
+        deployment: Deployment,
+        cancel: Cancel,
+        addresses: Vec<String>,
+    ) -> Destroyer {
+        let shared = Shared::new(clients, store, deployment, cancel);
+        Destroyer {
+            shared: Arc::new(shared),
+            addresses: Arc::new(addresses),
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.shared.with_store(|s| s.state().clone())
+    }
+
+    pub fn clients(&self) -> &Clients {
+        &self.shared.clients
+    }
+
+    /// Removes the state file when nothing is left in it.
+    pub fn finish(&self) -> Result<bool, strato_state::Error> {
+        self.shared.with_store(|s| {
+            if s.state().objects.is_empty() {
+                s.delete_file().map(|()| true)
+            } else {
+                Ok(false)
+            }
+        })
+    }
+
+    async fn delete(&self, id: TaskId, progress: Progress) -> Result<(), TaskError> {
+        let address = self.addresses[id.0].as_str();
+        let fail = |e: AwsError| TaskError(format!("{address}: {e}"));
+        let Some(obj) = self.shared.with_store(|s| s.get(address).cloned()) else {
+            return Ok(());
+        };
+        let kind: Kind = obj
+            .kind
+            .parse()
+            .map_err(|e: String| TaskError(format!("{address}: {e}")))?;
+        let Some(driver) = driver(kind) else {
+            return Err(TaskError(format!(
+                "{address}: strato cannot delete `{kind}` objects yet"
+            )));
+        };
+        let objects = BTreeMap::from([(address.to_string(), obj.clone())]);
+        let cx = Cx {
+            clients: &self.shared.clients,
+            deployment: &self.shared.deployment.name,
+            tags: &self.shared.deployment.tags,
+            address,
+            objects: &objects,
+            graph: None,
+            cancel: &self.shared.cancel,
+            progress: &progress,
+            fresh: false,
+        };
+        let obj = if obj.id.is_some() {
+            obj
+        } else {
+            // Only the intent was recorded: delete whatever the interrupted create made.
+            match driver.find(&cx, &obj).await.map_err(fail)? {
+                Some(found) => Object {
+                    id: Some(found.id),
+                    attributes: found.attributes,
+                    ..obj
+                },
+                None => {
+                    return self
+                        .shared
+                        .with_store(|s| s.remove(address))
+                        .map_err(|e| TaskError(format!("{address}: {e}")));
+                }
+            }
+        };
+        progress.status("deleting");
+        driver.delete(&cx, &obj).await.map_err(fail)?;
+        progress.created();
+        driver.wait_gone(&cx, &obj).await.map_err(fail)?;
+        self.shared
+            .with_store(|s| s.remove(address))
+            .map_err(|e| TaskError(format!("{address}: {e}")))
+    }
+}
+
+impl Work for Destroyer {
+    fn run(&self, id: TaskId, progress: Progress) -> BoxFuture<Result<(), TaskError>> {
+        let this = self.clone();
+        Box::pin(async move { this.delete(id, progress).await })
+    }
+}

@@ -1,0 +1,485 @@
+//! `strato provision`, `destroy` and `status`: the commands that touch AWS (or an emulator).
+//!
+//! Each one validates first (an invalid spec costs no AWS call), opens the deployment's
+//! state file, runs the engine with live progress, and ends with one summary: text for
+//! people, or one JSON document for scripts. Ctrl-C stops new work, lets running calls
+//! finish, keeps the state, and exits with 130.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use strato_aws::{Connection, Deployment};
+use strato_engine::{Cancel, Event, Options, Outcome, Report, Task};
+use strato_graph::Graph;
+use strato_state::Store;
+
+use crate::progress::{secs, Renderer};
+use crate::{check, exit, pretty, Output};
+
+/// Where and how to reach AWS, and where the state lives.
+#[derive(clap::Args, Clone)]
+pub struct AwsArgs {
+    /// AWS region; must agree with the spec's `[deployment] region` when given.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Named profile from the shared AWS config and credentials files.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (an emulator such as moto or LocalStack).
+    /// Without it, AWS_ENDPOINT_URL and then the real AWS endpoints apply.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Directory of the state files: <DIR>/<deployment>/state.json.
+    #[arg(long, value_name = "DIR", default_value = ".strato")]
+    pub state_dir: PathBuf,
+}
+
+/// How to run the engine.
+#[derive(clap::Args, Clone)]
+pub struct RunArgs {
+    /// At most this many AWS objects in progress at once.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub parallelism: u16,
+    /// After a failure, go on with everything that does not depend on it.
+    #[arg(long)]
+    pub keep_going: bool,
+}
+
+struct Target {
+    deployment: Deployment,
+    connection: Connection,
+    store: Store,
+}
+
+/// Validates the spec and opens the deployment's state.
+fn target(
+    spec: &Path,
+    aws: &AwsArgs,
+    output: Output,
+) -> Result<(crate::Checked, Target), ExitCode> {
+    let checked = check(spec, output)?;
+    let d = &checked.doc.spec.deployment;
+    if let Some(r) = &aws.region {
+        if *r != d.region.value {
+            eprintln!(
+                "error: --region {r} disagrees with the spec, which deploys to {}",
+                d.region.value
+            );
+            return Err(ExitCode::from(exit::INVALID_INPUT));
+        }
+    }
+    let store = match Store::open(&aws.state_dir, &d.name.value, &d.region.value) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(ExitCode::from(exit::FAILURE));
+        }
+    };
+    if store.state().region != d.region.value {
+        eprintln!(
+            "error: the state at {} is for region {}, the spec says {}",
+            store.path().display(),
+            store.state().region,
+            d.region.value
+        );
+        return Err(ExitCode::from(exit::INVALID_INPUT));
+    }
+    let deployment = Deployment {
+        name: d.name.value.clone(),
+        tags: d
+            .tags
+            .iter()
+            .map(|t| (t.key.value.clone(), t.value.value.clone()))
+            .collect(),
+    };
+    let connection = Connection {
+        region: d.region.value.clone(),
+        profile: aws.profile.clone(),
+        endpoint_url: aws.endpoint_url.clone(),
+    };
+    Ok((
+        checked,
+        Target {
+            deployment,
+            connection,
+            store,
+        },
+    ))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// Ctrl-C: the first stops new work; a second one exits at once.
+fn on_interrupt(cancel: Cancel, quiet: bool) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            if !quiet {
+                eprintln!("\ninterrupted: starting nothing new, letting running calls finish, keeping the state (Ctrl-C again to quit now)");
+            }
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+/// Runs the engine with live progress.
+async fn run_engine(
+    tasks: &[Task],
+    work: Arc<dyn strato_engine::Work>,
+    run: &RunArgs,
+    cancel: &Cancel,
+    verb: &'static str,
+    output: Output,
+) -> Report {
+    let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
+    let tty = std::io::stderr().is_terminal();
+    let renderer = Arc::new(Mutex::new(Renderer::new(
+        names,
+        verb,
+        tty,
+        output == Output::Json,
+    )));
+    let ticker = {
+        let r = renderer.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                r.lock().unwrap_or_else(|p| p.into_inner()).tick();
+            }
+        })
+    };
+    let options = Options {
+        parallelism: usize::from(run.parallelism),
+        service_limits: strato_aws::service_limits(),
+        keep_going: run.keep_going,
+    };
+    let r = renderer.clone();
+    let mut on_event = move |e: &Event| r.lock().unwrap_or_else(|p| p.into_inner()).event(e);
+    let report = strato_engine::run(tasks, work, &options, cancel, &mut on_event).await;
+    ticker.abort();
+    renderer.lock().unwrap_or_else(|p| p.into_inner()).finish();
+    report
+}
+
+/// The exit code of a finished run.
+fn exit_code(report: &Report) -> ExitCode {
+    if report.interrupted {
+        ExitCode::from(exit::INTERRUPTED)
+    } else if report.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::FAILURE)
+    }
+}
+
+/// The parts of a report every summary shows.
+fn report_json(
+    report: &Report,
+    names: &[String],
+    calls: &strato_aws::CallCounter,
+) -> serde_json::Value {
+    let failed: Vec<_> = report
+        .failures()
+        .map(|(id, e)| serde_json::json!({ "address": names[id.0], "error": e.0 }))
+        .collect();
+    let skipped: Vec<_> = report
+        .outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| match o {
+            Outcome::Skipped { because } => {
+                Some(serde_json::json!({ "address": names[i], "because": names[because.0] }))
+            }
+            _ => None,
+        })
+        .collect();
+    let not_started: Vec<&str> = report
+        .outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| **o == Outcome::NotStarted)
+        .map(|(i, _)| names[i].as_str())
+        .collect();
+    serde_json::json!({
+        "success": report.success(),
+        "interrupted": report.interrupted,
+        "elapsed_seconds": report.elapsed.as_secs_f64(),
+        "failed": failed,
+        "skipped": skipped,
+        "not_started": not_started,
+        "api_calls": calls.total(),
+        "api_calls_by_operation": calls.by_operation(),
+    })
+}
+
+/// Failures, each root cause once, and what did not happen because of them.
+fn print_problems(report: &Report, verb_not: &str) {
+    for (_, e) in report.failures() {
+        eprintln!("error: {e}");
+    }
+    let skipped = report.count(|o| matches!(o, Outcome::Skipped { .. }));
+    let not_started = report.count(|o| *o == Outcome::NotStarted);
+    if skipped + not_started > 0 {
+        eprintln!(
+            "{} objects {verb_not}: {skipped} depend on a failure, {not_started} never started",
+            skipped + not_started
+        );
+    }
+}
+
+pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> ExitCode {
+    let (checked, target) = match target(spec, aws, output) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let graph = Arc::new(checked.graph);
+    let unsupported = strato_aws::unsupported_kinds(&graph);
+    if !unsupported.is_empty() {
+        let list: Vec<&str> = unsupported.iter().map(|k| k.as_str()).collect();
+        eprintln!(
+            "error: this strato cannot provision {} objects yet; nothing was sent to AWS",
+            list.join(", ")
+        );
+        return ExitCode::from(exit::INVALID_INPUT);
+    }
+    let tasks = strato_aws::provision_tasks(&graph);
+    let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
+    let d = target.deployment.clone();
+    let quiet = output == Output::Json;
+    if !quiet {
+        eprintln!(
+            "Provisioning `{}` in {} ({} objects, state {})",
+            d.name,
+            target.connection.region,
+            tasks.len(),
+            target.store.path().display()
+        );
+    }
+    runtime().block_on(async move {
+        let cancel = Cancel::default();
+        on_interrupt(cancel.clone(), quiet);
+        let clients = strato_aws::connect(&target.connection).await;
+        let provisioner =
+            strato_aws::Provisioner::new(clients, graph.clone(), target.store, d.clone(), cancel.clone());
+        let report = run_engine(&tasks, Arc::new(provisioner.clone()), run, &cancel, "ready", output).await;
+        let (created, unchanged) = provisioner.counts();
+        let calls = provisioner.clients().calls.clone();
+        match output {
+            Output::Json => {
+                let mut v = report_json(&report, &names, &calls);
+                v["deployment"] = d.name.clone().into();
+                v["created"] = created.into();
+                v["unchanged"] = unchanged.into();
+                println!("{}", pretty(&v));
+            }
+            Output::Text => {
+                print_problems(&report, "not provisioned");
+                let state = provisioner.state();
+                let verdict = if report.interrupted {
+                    "interrupted"
+                } else if report.success() {
+                    "done"
+                } else {
+                    "failed"
+                };
+                eprintln!(
+                    "Provision {verdict} in {}: {created} created, {unchanged} unchanged, {} recorded in {}; {} AWS API calls",
+                    secs(report.elapsed),
+                    state.objects.len(),
+                    aws.state_dir.join(&d.name).join("state.json").display(),
+                    calls.total()
+                );
+                if !report.success() && !state.objects.is_empty() {
+                    eprintln!("Run `strato provision` again to resume, or `strato destroy` to remove what was created.");
+                }
+            }
+        }
+        exit_code(&report)
+    })
+}
+
+pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, yes: bool, output: Output) -> ExitCode {
+    let (_, target) = match target(spec, aws, output) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let d = target.deployment.clone();
+    let count = target.store.state().objects.len();
+    if count == 0 {
+        match output {
+            Output::Json => println!(
+                "{}",
+                pretty(&serde_json::json!({ "deployment": d.name, "success": true, "deleted": 0 }))
+            ),
+            Output::Text => eprintln!(
+                "Nothing to destroy: no object of `{}` is recorded in {}",
+                d.name,
+                aws.state_dir.display()
+            ),
+        }
+        let _ = target.store.delete_file();
+        return ExitCode::SUCCESS;
+    }
+    if !yes && !confirm(&d.name, &target.connection.region, count) {
+        return ExitCode::from(exit::INVALID_INPUT);
+    }
+    let (tasks, addresses) = strato_aws::destroy_tasks(target.store.state());
+    let quiet = output == Output::Json;
+    if !quiet {
+        eprintln!(
+            "Destroying `{}` in {} ({count} objects)",
+            d.name, target.connection.region
+        );
+    }
+    runtime().block_on(async move {
+        let cancel = Cancel::default();
+        on_interrupt(cancel.clone(), quiet);
+        let clients = strato_aws::connect(&target.connection).await;
+        let destroyer = strato_aws::Destroyer::new(
+            clients,
+            target.store,
+            d.clone(),
+            cancel.clone(),
+            addresses.clone(),
+        );
+        let report = run_engine(
+            &tasks,
+            Arc::new(destroyer.clone()),
+            run,
+            &cancel,
+            "deleted",
+            output,
+        )
+        .await;
+        let removed = report.success() && destroyer.finish().unwrap_or(false);
+        let left = destroyer.state().objects.len();
+        let calls = destroyer.clients().calls.clone();
+        match output {
+            Output::Json => {
+                let mut v = report_json(&report, &addresses, &calls);
+                v["deployment"] = d.name.clone().into();
+                v["deleted"] = (count - left).into();
+                v["remaining"] = left.into();
+                println!("{}", pretty(&v));
+            }
+            Output::Text => {
+                print_problems(&report, "not deleted");
+                let verdict = if report.interrupted {
+                    "interrupted"
+                } else if report.success() {
+                    "done"
+                } else {
+                    "failed"
+                };
+                eprintln!(
+                    "Destroy {verdict} in {}: {} deleted, {left} left{}; {} AWS API calls",
+                    secs(report.elapsed),
+                    count - left,
+                    if removed { ", state file removed" } else { "" },
+                    calls.total()
+                );
+            }
+        }
+        exit_code(&report)
+    })
+}
+
+/// Asks the operator to type the deployment name; never assumes consent without a terminal.
+fn confirm(name: &str, region: &str, count: usize) -> bool {
+    if !std::io::stdin().is_terminal() {
+        eprintln!("error: refusing to destroy `{name}` without confirmation; pass --yes (standard input is not a terminal)");
+        return false;
+    }
+    eprint!("Destroy deployment `{name}` in {region}: {count} AWS objects will be deleted.\nType the deployment name to confirm: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() || answer.trim() != name {
+        eprintln!("Not confirmed; nothing was deleted.");
+        return false;
+    }
+    true
+}
+
+pub fn status(spec: &Path, state_dir: &Path, output: Output) -> ExitCode {
+    let checked = match check(spec, output) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let d = &checked.doc.spec.deployment;
+    let path = strato_state::state_path(state_dir, &d.name.value);
+    let store = match Store::load(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    let graph: &Graph = &checked.graph;
+    let objects = store
+        .as_ref()
+        .map(|s| s.state().objects.clone())
+        .unwrap_or_default();
+    match output {
+        Output::Json => {
+            let items: Vec<_> = graph
+                .nodes()
+                .iter()
+                .map(|n| {
+                    let o = objects.get(n.address.as_str());
+                    serde_json::json!({
+                        "address": n.address.as_str(),
+                        "kind": n.kind.as_str(),
+                        "status": o.map_or("absent".to_string(), |o| format!("{:?}", o.status).to_lowercase()),
+                        "id": o.and_then(|o| o.id.clone()),
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                pretty(
+                    &serde_json::json!({ "deployment": d.name.value, "region": d.region.value, "objects": items })
+                )
+            );
+        }
+        Output::Text => {
+            let present = graph
+                .nodes()
+                .iter()
+                .filter(|n| objects.contains_key(n.address.as_str()))
+                .count();
+            println!(
+                "Deployment `{}` in {}: {present} of {} objects recorded ({})",
+                d.name.value,
+                d.region.value,
+                graph.nodes().len(),
+                path.display()
+            );
+            for n in graph.nodes() {
+                let line = match objects.get(n.address.as_str()) {
+                    Some(o) => {
+                        format!("{:?}", o.status).to_lowercase()
+                            + " "
+                            + o.id.as_deref().unwrap_or("")
+                    }
+                    None => "absent".into(),
+                };
+                println!("  {:<60} {line}", n.address);
+            }
+            let stray: Vec<&String> = objects.keys().filter(|a| graph.find(a).is_none()).collect();
+            for a in stray {
+                println!("  {a:<60} recorded, no longer in the spec");
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
