@@ -224,8 +224,26 @@ fn report_json(
 
 /// Failures, each root cause once, and what did not happen because of them.
 fn print_problems(report: &Report, verb_not: &str) {
+    // Failures that share their cause (refused credentials, an unreachable endpoint) are
+    // one problem: show it once, then name the other objects it hit.
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
     for (_, e) in report.failures() {
-        eprintln!("error: {e}");
+        let (object, cause) = e.0.split_once(": ").unwrap_or(("", e.0.as_str()));
+        let cause = cause.split_once(" failed: ").map_or(cause, |(_, c)| c);
+        match groups.iter_mut().find(|(c, _)| *c == cause) {
+            Some((_, objects)) => objects.push(object),
+            None => {
+                eprintln!("error: {e}");
+                groups.push((cause, Vec::new()));
+            }
+        }
+    }
+    for (_, others) in groups.iter().filter(|(_, o)| !o.is_empty()) {
+        eprintln!(
+            "  the same error for {} more: {}",
+            others.len(),
+            others.join(", ")
+        );
     }
     let skipped = report.count(|o| matches!(o, Outcome::Skipped { .. }));
     let not_started = report.count(|o| *o == Outcome::NotStarted);

@@ -84,14 +84,12 @@ impl Driver for KeyPair {
     }
 
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
-        gone_ok(
-            cx.clients
-                .ec2
-                .delete_key_pair()
-                .key_pair_id(id(obj)?)
-                .send()
-                .await
-                .map_err(|e| from_sdk("DeleteKeyPair", e)),
-        )
+        // By name when known: names are unique per region, and some emulators ignore a
+        // delete by id alone.
+        let call = match obj.attribute("name") {
+            Some(name) => cx.clients.ec2.delete_key_pair().key_name(name),
+            None => cx.clients.ec2.delete_key_pair().key_pair_id(id(obj)?),
+        };
+        gone_ok(call.send().await.map_err(|e| from_sdk("DeleteKeyPair", e)))
     }
 }

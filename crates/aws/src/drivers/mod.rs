@@ -156,7 +156,21 @@ impl Cx<'_> {
 
     /// Runs `call`, retrying "not found" answers about just-created dependencies for up to
     /// two minutes (AWS is eventually consistent); anywhere else they are real errors.
-    pub async fn retry_fresh<T, F, Fut>(&self, mut call: F) -> Result<T, AwsError>
+    pub async fn retry_fresh<T, F, Fut>(&self, call: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        self.retry_fresh_when(|_| false, call).await
+    }
+
+    /// [`Cx::retry_fresh`], also retrying errors `also` accepts (some APIs answer a missing
+    /// dependency with `InvalidParameterValue`).
+    pub async fn retry_fresh_when<T, F, Fut>(
+        &self,
+        also: impl Fn(&AwsError) -> bool,
+        mut call: F,
+    ) -> Result<T, AwsError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, AwsError>>,
@@ -168,7 +182,7 @@ impl Cx<'_> {
             match call().await {
                 Err(e)
                     if self.fresh
-                        && (e.is(Class::NotFound) || e.code_is(&["InvalidParameterValue"]))
+                        && (e.is(Class::NotFound) || also(&e))
                         && start.elapsed() < WINDOW
                         && !self.cancel.is_cancelled() =>
                 {

@@ -27,8 +27,12 @@ impl Driver for NatGateway {
         };
         let subnet_id = cx.id_of(*subnet)?;
         let allocation_id = cx.id_of(*eip)?;
+        // Right after the subnet is created, AWS may say it "does not exist" this way.
+        let missing_subnet = |e: &AwsError| {
+            e.code_is(&["InvalidParameterValue"]) && e.message.contains("does not exist")
+        };
         let out = cx
-            .retry_fresh(|| async {
+            .retry_fresh_when(missing_subnet, || async {
                 cx.clients
                     .ec2
                     .create_nat_gateway()
