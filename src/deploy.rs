@@ -54,19 +54,12 @@ struct Target {
 }
 
 /// Validates the spec and opens the deployment's state.
-fn target(
-    spec: &Path,
-    aws: &AwsArgs,
-    output: Output,
-) -> Result<(crate::Checked, Target), ExitCode> {
+fn target(spec: &Path, aws: &AwsArgs, output: Output) -> Result<(crate::Checked, Target), ExitCode> {
     let checked = check(spec, output)?;
     let d = &checked.doc.spec.deployment;
     if let Some(r) = &aws.region {
         if *r != d.region.value {
-            eprintln!(
-                "error: --region {r} disagrees with the spec, which deploys to {}",
-                d.region.value
-            );
+            eprintln!("error: --region {r} disagrees with the spec, which deploys to {}", d.region.value);
             return Err(ExitCode::from(exit::INVALID_INPUT));
         }
     }
@@ -88,32 +81,18 @@ fn target(
     }
     let deployment = Deployment {
         name: d.name.value.clone(),
-        tags: d
-            .tags
-            .iter()
-            .map(|t| (t.key.value.clone(), t.value.value.clone()))
-            .collect(),
+        tags: d.tags.iter().map(|t| (t.key.value.clone(), t.value.value.clone())).collect(),
     };
     let connection = Connection {
         region: d.region.value.clone(),
         profile: aws.profile.clone(),
         endpoint_url: aws.endpoint_url.clone(),
     };
-    Ok((
-        checked,
-        Target {
-            deployment,
-            connection,
-            store,
-        },
-    ))
+    Ok((checked, Target { deployment, connection, store }))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime")
 }
 
 /// Ctrl-C: the first stops new work; a second one exits at once.
@@ -142,12 +121,7 @@ async fn run_engine(
 ) -> Report {
     let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
     let tty = std::io::stderr().is_terminal();
-    let renderer = Arc::new(Mutex::new(Renderer::new(
-        names,
-        verb,
-        tty,
-        output == Output::Json,
-    )));
+    let renderer = Arc::new(Mutex::new(Renderer::new(names, verb, tty, output == Output::Json)));
     let ticker = {
         let r = renderer.clone();
         tokio::spawn(async move {
@@ -183,15 +157,9 @@ fn exit_code(report: &Report) -> ExitCode {
 }
 
 /// The parts of a report every summary shows.
-fn report_json(
-    report: &Report,
-    names: &[String],
-    calls: &strato_aws::CallCounter,
-) -> serde_json::Value {
-    let failed: Vec<_> = report
-        .failures()
-        .map(|(id, e)| serde_json::json!({ "address": names[id.0], "error": e.0 }))
-        .collect();
+fn report_json(report: &Report, names: &[String], calls: &strato_aws::CallCounter) -> serde_json::Value {
+    let failed: Vec<_> =
+        report.failures().map(|(id, e)| serde_json::json!({ "address": names[id.0], "error": e.0 })).collect();
     let skipped: Vec<_> = report
         .outcomes
         .iter()
@@ -239,11 +207,7 @@ fn print_problems(report: &Report, verb_not: &str) {
         }
     }
     for (_, others) in groups.iter().filter(|(_, o)| !o.is_empty()) {
-        eprintln!(
-            "  the same error for {} more: {}",
-            others.len(),
-            others.join(", ")
-        );
+        eprintln!("  the same error for {} more: {}", others.len(), others.join(", "));
     }
     let skipped = report.count(|o| matches!(o, Outcome::Skipped { .. }));
     let not_started = report.count(|o| *o == Outcome::NotStarted);
@@ -260,14 +224,12 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
         Ok(t) => t,
         Err(code) => return code,
     };
+    let spec_doc = checked.doc;
     let graph = Arc::new(checked.graph);
     let unsupported = strato_aws::unsupported_kinds(&graph);
     if !unsupported.is_empty() {
         let list: Vec<&str> = unsupported.iter().map(|k| k.as_str()).collect();
-        eprintln!(
-            "error: this strato cannot provision {} objects yet; nothing was sent to AWS",
-            list.join(", ")
-        );
+        eprintln!("error: this strato cannot provision {} objects yet; nothing was sent to AWS", list.join(", "));
         return ExitCode::from(exit::INVALID_INPUT);
     }
     let tasks = strato_aws::provision_tasks(&graph);
@@ -287,8 +249,19 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
         let cancel = Cancel::default();
         on_interrupt(cancel.clone(), quiet);
         let clients = strato_aws::connect(&target.connection).await;
+        let challenge = if uses_csr_challenge(&graph) {
+            match strato_aws::csr_challenge(&clients, &d.name).await {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: the deployment's CSR challenge: {e}");
+                    return ExitCode::from(exit::FAILURE);
+                }
+            }
+        } else {
+            String::new()
+        };
         let provisioner =
-            strato_aws::Provisioner::new(clients, graph.clone(), target.store, d.clone(), cancel.clone());
+            strato_aws::Provisioner::new(clients, graph.clone(), target.store, d.clone(), cancel.clone(), challenge);
         let report = run_engine(&tasks, Arc::new(provisioner.clone()), run, &cancel, "ready", output).await;
         let (created, unchanged) = provisioner.counts();
         let calls = provisioner.clients().calls.clone();
@@ -296,6 +269,7 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
             Output::Json => {
                 let mut v = report_json(&report, &names, &calls);
                 v["deployment"] = d.name.clone().into();
+                v["outputs"] = crate::outputs::to_json(&crate::outputs::render(&spec_doc.spec, &provisioner.state()));
                 v["created"] = created.into();
                 v["unchanged"] = unchanged.into();
                 println!("{}", pretty(&v));
@@ -320,13 +294,37 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
                 if !report.success() && !state.objects.is_empty() {
                     eprintln!("Run `strato provision` again to resume, or `strato destroy` to remove what was created.");
                 }
+                if report.success() && !spec_doc.spec.outputs.is_empty() {
+                    println!("Outputs:");
+                    print!("{}", crate::outputs::to_text(&crate::outputs::render(&spec_doc.spec, &state)));
+                }
             }
         }
         exit_code(&report)
     })
 }
 
-pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, yes: bool, output: Output) -> ExitCode {
+/// Destroy flags beyond the common ones.
+#[derive(clap::Args, Clone)]
+pub struct DestroyArgs {
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Delete databases without taking a final snapshot.
+    #[arg(long)]
+    pub skip_final_snapshot: bool,
+    /// Turn off deletion protection (databases, load balancers) and delete, instead of
+    /// refusing.
+    #[arg(long)]
+    pub lift_deletion_protection: bool,
+}
+
+pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, args: &DestroyArgs, output: Output) -> ExitCode {
+    let yes = args.yes;
+    let options = strato_aws::DestroyOptions {
+        skip_final_snapshot: args.skip_final_snapshot,
+        lift_deletion_protection: args.lift_deletion_protection,
+    };
     let (_, target) = match target(spec, aws, output) {
         Ok(t) => t,
         Err(code) => return code,
@@ -335,15 +333,12 @@ pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, yes: bool, output: Out
     let count = target.store.state().objects.len();
     if count == 0 {
         match output {
-            Output::Json => println!(
-                "{}",
-                pretty(&serde_json::json!({ "deployment": d.name, "success": true, "deleted": 0 }))
-            ),
-            Output::Text => eprintln!(
-                "Nothing to destroy: no object of `{}` is recorded in {}",
-                d.name,
-                aws.state_dir.display()
-            ),
+            Output::Json => {
+                println!("{}", pretty(&serde_json::json!({ "deployment": d.name, "success": true, "deleted": 0 })))
+            }
+            Output::Text => {
+                eprintln!("Nothing to destroy: no object of `{}` is recorded in {}", d.name, aws.state_dir.display())
+            }
         }
         let _ = target.store.delete_file();
         return ExitCode::SUCCESS;
@@ -354,32 +349,28 @@ pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, yes: bool, output: Out
     let (tasks, addresses) = strato_aws::destroy_tasks(target.store.state());
     let quiet = output == Output::Json;
     if !quiet {
-        eprintln!(
-            "Destroying `{}` in {} ({count} objects)",
-            d.name, target.connection.region
-        );
+        eprintln!("Destroying `{}` in {} ({count} objects)", d.name, target.connection.region);
     }
     runtime().block_on(async move {
         let cancel = Cancel::default();
         on_interrupt(cancel.clone(), quiet);
         let clients = strato_aws::connect(&target.connection).await;
+        let had_instances = target.store.state().objects.values().any(|o| o.kind == "instance");
         let destroyer = strato_aws::Destroyer::new(
-            clients,
+            clients.clone(),
             target.store,
             d.clone(),
             cancel.clone(),
             addresses.clone(),
+            options,
         );
-        let report = run_engine(
-            &tasks,
-            Arc::new(destroyer.clone()),
-            run,
-            &cancel,
-            "deleted",
-            output,
-        )
-        .await;
+        let report = run_engine(&tasks, Arc::new(destroyer.clone()), run, &cancel, "deleted", output).await;
         let removed = report.success() && destroyer.finish().unwrap_or(false);
+        if removed && had_instances {
+            if let Err(e) = strato_aws::delete_csr_challenge(&clients, &d.name).await {
+                eprintln!("warning: the deployment's CSR challenge parameter was not deleted: {e}");
+            }
+        }
         let left = destroyer.state().objects.len();
         let calls = destroyer.clients().calls.clone();
         match output {
@@ -412,10 +403,22 @@ pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, yes: bool, output: Out
     })
 }
 
+/// Whether any user-data template needs the deployment's CSR challenge.
+fn uses_csr_challenge(graph: &Graph) -> bool {
+    graph.nodes().iter().any(|n| match &n.desired {
+        Some(strato_graph::Desired::Instance(i)) => {
+            i.user_data.as_ref().is_some_and(|u| u.template.contains("${deployment.csr_challenge}"))
+        }
+        _ => false,
+    })
+}
+
 /// Asks the operator to type the deployment name; never assumes consent without a terminal.
 fn confirm(name: &str, region: &str, count: usize) -> bool {
     if !std::io::stdin().is_terminal() {
-        eprintln!("error: refusing to destroy `{name}` without confirmation; pass --yes (standard input is not a terminal)");
+        eprintln!(
+            "error: refusing to destroy `{name}` without confirmation; pass --yes (standard input is not a terminal)"
+        );
         return false;
     }
     eprint!("Destroy deployment `{name}` in {region}: {count} AWS objects will be deleted.\nType the deployment name to confirm: ");
@@ -443,10 +446,7 @@ pub fn status(spec: &Path, state_dir: &Path, output: Output) -> ExitCode {
         }
     };
     let graph: &Graph = &checked.graph;
-    let objects = store
-        .as_ref()
-        .map(|s| s.state().objects.clone())
-        .unwrap_or_default();
+    let objects = store.as_ref().map(|s| s.state().objects.clone()).unwrap_or_default();
     match output {
         Output::Json => {
             let items: Vec<_> = graph
@@ -464,17 +464,11 @@ pub fn status(spec: &Path, state_dir: &Path, output: Output) -> ExitCode {
                 .collect();
             println!(
                 "{}",
-                pretty(
-                    &serde_json::json!({ "deployment": d.name.value, "region": d.region.value, "objects": items })
-                )
+                pretty(&serde_json::json!({ "deployment": d.name.value, "region": d.region.value, "objects": items }))
             );
         }
         Output::Text => {
-            let present = graph
-                .nodes()
-                .iter()
-                .filter(|n| objects.contains_key(n.address.as_str()))
-                .count();
+            let present = graph.nodes().iter().filter(|n| objects.contains_key(n.address.as_str())).count();
             println!(
                 "Deployment `{}` in {}: {present} of {} objects recorded ({})",
                 d.name.value,
@@ -484,11 +478,7 @@ pub fn status(spec: &Path, state_dir: &Path, output: Output) -> ExitCode {
             );
             for n in graph.nodes() {
                 let line = match objects.get(n.address.as_str()) {
-                    Some(o) => {
-                        format!("{:?}", o.status).to_lowercase()
-                            + " "
-                            + o.id.as_deref().unwrap_or("")
-                    }
+                    Some(o) => format!("{:?}", o.status).to_lowercase() + " " + o.id.as_deref().unwrap_or(""),
                     None => "absent".into(),
                 };
                 println!("  {:<60} {line}", n.address);
@@ -500,4 +490,34 @@ pub fn status(spec: &Path, state_dir: &Path, output: Output) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+pub fn outputs(spec: &Path, state_dir: &Path, output: Output) -> ExitCode {
+    let checked = match check(spec, output) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let name = &checked.doc.spec.deployment.name.value;
+    let path = strato_state::state_path(state_dir, name);
+    let store = match Store::load(&path) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            eprintln!("error: deployment `{name}` has no state at {}; provision it first", path.display());
+            return ExitCode::from(exit::FAILURE);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    let rendered = crate::outputs::render(&checked.doc.spec, store.state());
+    match output {
+        Output::Json => println!("{}", pretty(&crate::outputs::to_json(&rendered))),
+        Output::Text => print!("{}", crate::outputs::to_text(&rendered)),
+    }
+    if rendered.iter().all(|(_, v)| v.is_ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::FAILURE)
+    }
 }

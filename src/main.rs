@@ -3,6 +3,7 @@
 //! (0 success, 1 failure, 2 invalid input, 130 interrupted). Library crates never print.
 
 mod deploy;
+mod outputs;
 mod progress;
 
 use std::io::Write as _;
@@ -55,9 +56,16 @@ enum Command {
         aws: deploy::AwsArgs,
         #[command(flatten)]
         run: deploy::RunArgs,
-        /// Do not ask for confirmation.
-        #[arg(long, short = 'y')]
-        yes: bool,
+        #[command(flatten)]
+        destroy: deploy::DestroyArgs,
+    },
+    /// Print the spec's outputs (URLs, addresses, an SSH line) from the recorded state.
+    Outputs {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Directory of the state files: <DIR>/<deployment>/state.json.
+        #[arg(long, value_name = "DIR", default_value = ".strato")]
+        state_dir: PathBuf,
     },
     /// Show which of the spec's objects are recorded in the state, with their ids.
     Status {
@@ -104,15 +112,9 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate(&args),
         Command::Plan(args) => plan(&args),
         Command::Graph { spec, format } => graph(&spec, format),
-        Command::Provision { spec, aws, run } => {
-            deploy::provision(&spec.spec, &aws, &run, spec.output)
-        }
-        Command::Destroy {
-            spec,
-            aws,
-            run,
-            yes,
-        } => deploy::destroy(&spec.spec, &aws, &run, yes, spec.output),
+        Command::Provision { spec, aws, run } => deploy::provision(&spec.spec, &aws, &run, spec.output),
+        Command::Destroy { spec, aws, run, destroy } => deploy::destroy(&spec.spec, &aws, &run, &destroy, spec.output),
+        Command::Outputs { spec, state_dir } => deploy::outputs(&spec.spec, &state_dir, spec.output),
         Command::Status { spec, state_dir } => deploy::status(&spec.spec, &state_dir, spec.output),
     }
 }
@@ -133,11 +135,7 @@ pub(crate) fn check(path: &Path, output: Output) -> Result<Checked, ExitCode> {
             return Err(ExitCode::from(exit::INVALID_INPUT));
         }
     };
-    let graph = if doc.parsed {
-        Graph::from_document(&doc)
-    } else {
-        Graph::default()
-    };
+    let graph = if doc.parsed { Graph::from_document(&doc) } else { Graph::default() };
     let mut diags: Vec<Diagnostic> = doc.diagnostics.iter().cloned().collect();
     diags.extend(strato_graph::check(&graph));
     strato_spec::diag::sort(&mut diags);
@@ -186,7 +184,8 @@ fn plan(args: &SpecArgs) -> ExitCode {
             .iter()
             .map(|&id| {
                 let node = graph.node(id);
-                let deps: Vec<&str> = graph.dependencies(id).map(|e| graph.node(e.dependency).address.as_str()).collect();
+                let deps: Vec<&str> =
+                    graph.dependencies(id).map(|e| graph.node(e.dependency).address.as_str()).collect();
                 serde_json::json!({ "address": node.address.as_str(), "kind": node.kind.as_str(), "depends_on": deps })
             })
             .collect();
@@ -211,26 +210,16 @@ fn plan(args: &SpecArgs) -> ExitCode {
         }
     }
     for k in kinds {
-        let of_kind: Vec<_> = order
-            .iter()
-            .filter(|&&id| graph.node(id).kind == k)
-            .collect();
+        let of_kind: Vec<_> = order.iter().filter(|&&id| graph.node(id).kind == k).collect();
         out += &format!("\n{k} ({})\n", of_kind.len());
         for &&id in &of_kind {
             out += &format!("  + {}\n", graph.node(id).address);
         }
     }
     if let Some(est) = graph.estimate(&Durations::default()) {
-        let path: Vec<&str> = est
-            .critical_path
-            .iter()
-            .map(|&id| graph.node(id).address.as_str())
-            .collect();
+        let path: Vec<&str> = est.critical_path.iter().map(|&id| graph.node(id).address.as_str()).collect();
         out += "\nEstimated wall time on AWS (typical durations):\n";
-        out += &format!(
-            "  all objects in parallel:  {}\n",
-            minutes(est.parallel_secs)
-        );
+        out += &format!("  all objects in parallel:  {}\n", minutes(est.parallel_secs));
         out += &format!("  one object at a time:     {}\n", minutes(est.serial_secs));
         out += &format!("  critical path: {}\n", path.join(" -> "));
     }

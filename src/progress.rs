@@ -25,14 +25,7 @@ pub struct Renderer {
 
 impl Renderer {
     pub fn new(names: Vec<String>, verb: &'static str, tty: bool, quiet: bool) -> Renderer {
-        Renderer {
-            tty,
-            quiet,
-            names,
-            verb,
-            running: BTreeMap::new(),
-            drawn: 0,
-        }
+        Renderer { tty, quiet, names, verb, running: BTreeMap::new(), drawn: 0 }
     }
 
     pub fn event(&mut self, e: &Event) {
@@ -42,8 +35,7 @@ impl Renderer {
         let mut lines = Vec::new();
         match e {
             Event::Started { task } => {
-                self.running
-                    .insert(task.0, (Instant::now(), "starting".into()));
+                self.running.insert(task.0, (Instant::now(), "starting".into()));
             }
             Event::Status { task, status } => {
                 if let Some(r) = self.running.get_mut(&task.0) {
@@ -56,30 +48,14 @@ impl Renderer {
             Event::Created { .. } => {}
             Event::Finished { task, elapsed } => {
                 self.running.remove(&task.0);
-                lines.push(format!(
-                    "  ✓ {} {} ({})",
-                    self.names[task.0],
-                    self.verb,
-                    secs(*elapsed)
-                ));
+                lines.push(format!("  ✓ {} {} ({})", self.names[task.0], self.verb, secs(*elapsed)));
             }
-            Event::Failed {
-                task,
-                error,
-                elapsed,
-            } => {
+            Event::Failed { task, error, elapsed } => {
                 self.running.remove(&task.0);
-                lines.push(format!(
-                    "  ✗ {} failed after {}: {error}",
-                    self.names[task.0],
-                    secs(*elapsed)
-                ));
+                lines.push(format!("  ✗ {} failed after {}: {error}", self.names[task.0], secs(*elapsed)));
             }
             Event::Skipped { task, because } => {
-                lines.push(format!(
-                    "  - {} skipped: {} failed",
-                    self.names[task.0], self.names[because.0]
-                ));
+                lines.push(format!("  - {} skipped: {} failed", self.names[task.0], self.names[because.0]));
             }
         }
         self.draw(&lines);
@@ -113,19 +89,11 @@ impl Renderer {
         if self.tty {
             let now = Instant::now();
             for (task, (started, status)) in self.running.iter().take(MAX_RUNNING_LINES) {
-                out += &format!(
-                    "    {} {} {}\n",
-                    self.names[*task],
-                    status,
-                    secs(now - *started)
-                );
+                out += &format!("    {} {} {}\n", self.names[*task], status, secs(now - *started));
                 self.drawn += 1;
             }
             if self.running.len() > MAX_RUNNING_LINES {
-                out += &format!(
-                    "    … and {} more\n",
-                    self.running.len() - MAX_RUNNING_LINES
-                );
+                out += &format!("    … and {} more\n", self.running.len() - MAX_RUNNING_LINES);
                 self.drawn += 1;
             }
         }

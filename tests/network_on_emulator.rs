@@ -36,11 +36,7 @@ fn temp_dir(name: &str) -> PathBuf {
 fn strato(args: &[&str], endpoint: &str, state_dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_strato"))
         .args(args)
-        .args(if endpoint.is_empty() {
-            vec![]
-        } else {
-            vec!["--endpoint-url", endpoint]
-        })
+        .args(if endpoint.is_empty() { vec![] } else { vec!["--endpoint-url", endpoint] })
         .args(["--state-dir", state_dir.to_str().unwrap()])
         .current_dir(repo())
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -53,11 +49,7 @@ fn strato(args: &[&str], endpoint: &str, state_dir: &Path) -> Output {
 
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
+        panic!("not JSON ({e}):\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     })
 }
 
@@ -73,31 +65,19 @@ async fn ec2(endpoint: &str) -> aws_sdk_ec2::Client {
 }
 
 fn by_deployment(name: &str) -> Filter {
-    Filter::builder()
-        .name("tag:strato:deployment")
-        .values(name)
-        .build()
+    Filter::builder().name("tag:strato:deployment").values(name).build()
 }
 
 fn tag<'a>(tags: &'a [aws_sdk_ec2::types::Tag], key: &str) -> Option<&'a str> {
-    tags.iter()
-        .find(|t| t.key() == Some(key))
-        .and_then(|t| t.value())
+    tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
 }
 
 /// Every tag strato promises: Name, the deployment, the address, and the spec's own tags.
 fn assert_tags(tags: &[aws_sdk_ec2::types::Tag], address: &str) {
-    assert_eq!(
-        tag(tags, "strato:deployment"),
-        Some(DEPLOYMENT),
-        "{address}"
-    );
+    assert_eq!(tag(tags, "strato:deployment"), Some(DEPLOYMENT), "{address}");
     assert_eq!(tag(tags, "strato:address"), Some(address));
     let rest = address.split_once('.').unwrap().1;
-    assert_eq!(
-        tag(tags, "Name"),
-        Some(format!("{DEPLOYMENT}-{rest}").as_str())
-    );
+    assert_eq!(tag(tags, "Name"), Some(format!("{DEPLOYMENT}-{rest}").as_str()));
     assert_eq!(tag(tags, "Project"), Some("wso2-platform"), "{address}");
     assert_eq!(tag(tags, "Environment"), Some("production"), "{address}");
 }
@@ -128,17 +108,9 @@ fn expected_rules() -> BTreeSet<(String, String, i32, i32, String)> {
     add("analytics-worker", &[22], &["bastion"]);
     add("analytics-dashboard", &[9643], &["internal-alb"]);
     add("analytics-dashboard", &[22], &["bastion"]);
-    add(
-        "puppet",
-        &[8140],
-        &["apim", "ei", "analytics-worker", "analytics-dashboard"],
-    );
+    add("puppet", &[8140], &["apim", "ei", "analytics-worker", "analytics-dashboard"]);
     add("puppet", &[22], &["bastion"]);
-    add(
-        "rds",
-        &[3306],
-        &["apim", "analytics-worker", "analytics-dashboard", "puppet"],
-    );
+    add("rds", &[3306], &["apim", "analytics-worker", "analytics-dashboard", "puppet"]);
     add("efs", &[2049], &["apim"]);
     out
 }
@@ -156,17 +128,8 @@ async fn verify_network(c: &aws_sdk_ec2::Client) {
         aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
         aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
     ] {
-        let a = c
-            .describe_vpc_attribute()
-            .vpc_id(vpc_id)
-            .attribute(attr.clone())
-            .send()
-            .await
-            .unwrap();
-        let on = a
-            .enable_dns_support()
-            .or(a.enable_dns_hostnames())
-            .and_then(|v| v.value());
+        let a = c.describe_vpc_attribute().vpc_id(vpc_id).attribute(attr.clone()).send().await.unwrap();
+        let on = a.enable_dns_support().or(a.enable_dns_hostnames()).and_then(|v| v.value());
         assert_eq!(on, Some(true), "{attr:?}");
     }
 
@@ -195,27 +158,12 @@ async fn verify_network(c: &aws_sdk_ec2::Client) {
         subnet_ids.insert(name.to_string(), s.subnet_id().unwrap().to_string());
     }
     assert_eq!(subnet_ids.len(), 10);
-    let subnet_name = |id: &str| {
-        subnet_ids
-            .iter()
-            .find(|(_, v)| v.as_str() == id)
-            .map(|(k, _)| k.clone())
-            .unwrap()
-    };
+    let subnet_name = |id: &str| subnet_ids.iter().find(|(_, v)| v.as_str() == id).map(|(k, _)| k.clone()).unwrap();
 
-    let igws = c
-        .describe_internet_gateways()
-        .filters(dep())
-        .send()
-        .await
-        .unwrap();
+    let igws = c.describe_internet_gateways().filters(dep()).send().await.unwrap();
     assert_eq!(igws.internet_gateways().len(), 1);
     let igw = &igws.internet_gateways()[0];
-    assert_eq!(
-        igw.attachments().first().and_then(|a| a.vpc_id()),
-        Some(vpc_id),
-        "the internet gateway is attached"
-    );
+    assert_eq!(igw.attachments().first().and_then(|a| a.vpc_id()), Some(vpc_id), "the internet gateway is attached");
     assert_tags(igw.tags(), "internet_gateway.igw");
     let igw_id = igw.internet_gateway_id().unwrap();
 
@@ -238,60 +186,31 @@ async fn verify_network(c: &aws_sdk_ec2::Client) {
         let address = tag(n.tags(), "strato:address").unwrap();
         assert_eq!(address, format!("nat_gateway.nat-{zone}"));
         assert_tags(n.tags(), address);
-        let alloc = n
-            .nat_gateway_addresses()
-            .first()
-            .and_then(|a| a.allocation_id())
-            .unwrap();
-        assert!(eips
-            .addresses()
-            .iter()
-            .any(|a| a.allocation_id() == Some(alloc)));
+        let alloc = n.nat_gateway_addresses().first().and_then(|a| a.allocation_id()).unwrap();
+        assert!(eips.addresses().iter().any(|a| a.allocation_id() == Some(alloc)));
         eips_used.insert(alloc.to_string());
         nat_of_zone.insert(zone, n.nat_gateway_id().unwrap().to_string());
     }
-    assert_eq!(
-        eips_used.len(),
-        3,
-        "each NAT gateway has its own Elastic IP"
-    );
+    assert_eq!(eips_used.len(), 3, "each NAT gateway has its own Elastic IP");
 
-    let tables = c
-        .describe_route_tables()
-        .filters(dep())
-        .send()
-        .await
-        .unwrap();
+    let tables = c.describe_route_tables().filters(dep()).send().await.unwrap();
     assert_eq!(tables.route_tables().len(), 4);
     for t in tables.route_tables() {
         let address = tag(t.tags(), "strato:address").unwrap();
         assert_tags(t.tags(), address);
         let name = address.strip_prefix("route_table.").unwrap();
-        let default = t
-            .routes()
-            .iter()
-            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
-            .expect("a default route");
-        let associated: BTreeSet<String> = t
-            .associations()
-            .iter()
-            .filter_map(|a| a.subnet_id())
-            .map(subnet_name)
-            .collect();
+        let default =
+            t.routes().iter().find(|r| r.destination_cidr_block() == Some("0.0.0.0/0")).expect("a default route");
+        let associated: BTreeSet<String> =
+            t.associations().iter().filter_map(|a| a.subnet_id()).map(subnet_name).collect();
         let want: BTreeSet<String> = match name {
             "public" => {
                 assert_eq!(default.gateway_id(), Some(igw_id));
-                ["public-a", "public-b", "public-c"]
-                    .map(String::from)
-                    .into()
+                ["public-a", "public-b", "public-c"].map(String::from).into()
             }
             private => {
                 let zone = private.chars().last().unwrap();
-                assert_eq!(
-                    default.nat_gateway_id(),
-                    Some(nat_of_zone[&zone].as_str()),
-                    "{private}"
-                );
+                assert_eq!(default.nat_gateway_id(), Some(nat_of_zone[&zone].as_str()), "{private}");
                 let mut s: BTreeSet<String> = [format!("app-{zone}"), format!("db-{zone}")].into();
                 if zone == 'c' {
                     s.insert("mgmt-c".into());
@@ -302,22 +221,15 @@ async fn verify_network(c: &aws_sdk_ec2::Client) {
         assert_eq!(associated, want, "{name}");
     }
 
-    let groups = c
-        .describe_security_groups()
-        .filters(dep())
-        .send()
-        .await
-        .unwrap();
+    let groups = c.describe_security_groups().filters(dep()).send().await.unwrap();
     assert_eq!(groups.security_groups().len(), 10);
     let mut group_names: BTreeMap<String, String> = BTreeMap::new();
     for g in groups.security_groups() {
         let address = tag(g.tags(), "strato:address").unwrap();
         assert_tags(g.tags(), address);
         assert_eq!(g.vpc_id(), Some(vpc_id));
-        group_names.insert(
-            g.group_id().unwrap().to_string(),
-            address.strip_prefix("security_group.").unwrap().to_string(),
-        );
+        group_names
+            .insert(g.group_id().unwrap().to_string(), address.strip_prefix("security_group.").unwrap().to_string());
     }
     let mut got = BTreeSet::new();
     for gid in group_names.keys() {
@@ -327,15 +239,8 @@ async fn verify_network(c: &aws_sdk_ec2::Client) {
             .send()
             .await
             .unwrap();
-        for r in rules
-            .security_group_rules()
-            .iter()
-            .filter(|r| r.is_egress() != Some(true))
-        {
-            let source = match (
-                r.cidr_ipv4(),
-                r.referenced_group_info().and_then(|g| g.group_id()),
-            ) {
+        for r in rules.security_group_rules().iter().filter(|r| r.is_egress() != Some(true)) {
+            let source = match (r.cidr_ipv4(), r.referenced_group_info().and_then(|g| g.group_id())) {
                 (Some(cidr), _) => cidr.to_string(),
                 (None, Some(g)) => group_names[g].clone(),
                 _ => panic!("rule without a source: {r:?}"),
@@ -353,105 +258,28 @@ async fn verify_network(c: &aws_sdk_ec2::Client) {
 
     let keys = c.describe_key_pairs().filters(dep()).send().await.unwrap();
     assert_eq!(keys.key_pairs().len(), 1);
-    assert_eq!(
-        keys.key_pairs()[0].key_name(),
-        Some("wso2-network-operators")
-    );
+    assert_eq!(keys.key_pairs()[0].key_name(), Some("wso2-network-operators"));
     assert_tags(keys.key_pairs()[0].tags(), "key_pair.operators");
 }
 
 /// Nothing tagged with `deployment` is left, asked of each kind's own describe call.
 async fn assert_nothing_left(c: &aws_sdk_ec2::Client, deployment: &str) {
     let dep = || by_deployment(deployment);
+    assert_eq!(c.describe_vpcs().filters(dep()).send().await.unwrap().vpcs().len(), 0, "VPCs");
+    assert_eq!(c.describe_subnets().filters(dep()).send().await.unwrap().subnets().len(), 0, "subnets");
     assert_eq!(
-        c.describe_vpcs()
-            .filters(dep())
-            .send()
-            .await
-            .unwrap()
-            .vpcs()
-            .len(),
-        0,
-        "VPCs"
-    );
-    assert_eq!(
-        c.describe_subnets()
-            .filters(dep())
-            .send()
-            .await
-            .unwrap()
-            .subnets()
-            .len(),
-        0,
-        "subnets"
-    );
-    assert_eq!(
-        c.describe_internet_gateways()
-            .filters(dep())
-            .send()
-            .await
-            .unwrap()
-            .internet_gateways()
-            .len(),
+        c.describe_internet_gateways().filters(dep()).send().await.unwrap().internet_gateways().len(),
         0,
         "IGWs"
     );
-    assert_eq!(
-        c.describe_addresses()
-            .filters(dep())
-            .send()
-            .await
-            .unwrap()
-            .addresses()
-            .len(),
-        0,
-        "Elastic IPs"
-    );
-    let nats = c
-        .describe_nat_gateways()
-        .filter(dep())
-        .send()
-        .await
-        .unwrap();
-    let live: Vec<_> = nats
-        .nat_gateways()
-        .iter()
-        .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
-        .collect();
+    assert_eq!(c.describe_addresses().filters(dep()).send().await.unwrap().addresses().len(), 0, "Elastic IPs");
+    let nats = c.describe_nat_gateways().filter(dep()).send().await.unwrap();
+    let live: Vec<_> =
+        nats.nat_gateways().iter().filter(|n| n.state().map(|s| s.as_str()) != Some("deleted")).collect();
     assert!(live.is_empty(), "NAT gateways not deleted: {live:?}");
-    assert_eq!(
-        c.describe_route_tables()
-            .filters(dep())
-            .send()
-            .await
-            .unwrap()
-            .route_tables()
-            .len(),
-        0,
-        "route tables"
-    );
-    assert_eq!(
-        c.describe_security_groups()
-            .filters(dep())
-            .send()
-            .await
-            .unwrap()
-            .security_groups()
-            .len(),
-        0,
-        "groups"
-    );
-    assert_eq!(
-        c.describe_key_pairs()
-            .filters(dep())
-            .send()
-            .await
-            .unwrap()
-            .key_pairs()
-            .len(),
-        0,
-        "key pairs"
-    );
+    assert_eq!(c.describe_route_tables().filters(dep()).send().await.unwrap().route_tables().len(), 0, "route tables");
+    assert_eq!(c.describe_security_groups().filters(dep()).send().await.unwrap().security_groups().len(), 0, "groups");
+    assert_eq!(c.describe_key_pairs().filters(dep()).send().await.unwrap().key_pairs().len(), 0, "key pairs");
 }
 
 #[tokio::test]
@@ -461,64 +289,33 @@ async fn network_tier_round_trip() {
     let spec = "deploy-specs/wso2-network.toml";
 
     let out = strato(&["provision", spec, "--output", "json"], &endpoint, &state);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let summary = json(&out);
     assert_eq!(summary["created"], 57);
     assert_eq!(summary["unchanged"], 0);
     let state_file = state.join(DEPLOYMENT).join("state.json");
-    let recorded: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
+    let recorded: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
     assert_eq!(recorded["version"], 1);
     assert_eq!(recorded["objects"].as_object().unwrap().len(), 57);
-    assert!(recorded["objects"]
-        .as_object()
-        .unwrap()
-        .values()
-        .all(|o| o["status"] == "ready" && o["id"].is_string()));
+    assert!(recorded["objects"].as_object().unwrap().values().all(|o| o["status"] == "ready" && o["id"].is_string()));
 
     let c = ec2(&endpoint).await;
     verify_network(&c).await;
 
     let again = strato(&["provision", spec, "--output", "json"], &endpoint, &state);
-    assert_eq!(
-        again.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stderr));
     let summary = json(&again);
     assert_eq!(summary["created"], 0, "a second run creates nothing new");
     assert_eq!(summary["unchanged"], 57);
     verify_network(&c).await;
 
-    let status = strato(
-        &["status", spec, "--output", "json"],
-        &endpoint_free(),
-        &state,
-    );
+    let status = strato(&["status", spec, "--output", "json"], &endpoint_free(), &state);
     assert_eq!(status.status.code(), Some(0));
     let objects = json(&status)["objects"].as_array().unwrap().clone();
-    assert!(
-        objects.iter().all(|o| o["status"] == "ready"),
-        "{objects:?}"
-    );
+    assert!(objects.iter().all(|o| o["status"] == "ready"), "{objects:?}");
 
-    let down = strato(
-        &["destroy", spec, "--yes", "--output", "json"],
-        &endpoint,
-        &state,
-    );
-    assert_eq!(
-        down.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&down.stderr)
-    );
+    let down = strato(&["destroy", spec, "--yes", "--output", "json"], &endpoint, &state);
+    assert_eq!(down.status.code(), Some(0), "{}", String::from_utf8_lossy(&down.stderr));
     assert_eq!(json(&down)["deleted"], 57);
     assert_nothing_left(&c, DEPLOYMENT).await;
     assert!(!state_file.exists(), "no state is left");
@@ -533,16 +330,10 @@ fn endpoint_free() -> String {
 fn variant(name: &str, from: &str, to: &str) -> PathBuf {
     let dir = temp_dir(name);
     std::fs::create_dir_all(dir.join("keys")).unwrap();
-    std::fs::copy(
-        repo().join("deploy-specs/keys/operators.pub"),
-        dir.join("keys/operators.pub"),
-    )
-    .unwrap();
+    std::fs::copy(repo().join("deploy-specs/keys/operators.pub"), dir.join("keys/operators.pub")).unwrap();
     let text = std::fs::read_to_string(repo().join("deploy-specs/wso2-network.toml")).unwrap();
     assert!(text.contains(from), "{from}");
-    let text = text
-        .replacen("name = \"wso2-network\"", &format!("name = \"{name}\""), 1)
-        .replacen(from, to, 1);
+    let text = text.replacen("name = \"wso2-network\"", &format!("name = \"{name}\""), 1).replacen(from, to, 1);
     let path = dir.join("spec.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -574,43 +365,21 @@ async fn an_aws_error_midway_names_the_object_call_and_code_and_destroy_cleans_u
         .lines()
         .find(|l| l.starts_with("error: subnet.mgmt-c: CreateSubnet failed: "))
         .unwrap_or_else(|| panic!("no error naming the object and the call:\n{stderr}"));
-    assert!(
-        line.contains("InvalidParameterValue") || line.contains("InvalidAvailabilityZone"),
-        "{line}"
-    );
-    assert!(
-        stderr.contains("skipped: subnet.mgmt-c failed"),
-        "dependents are reported as skipped:\n{stderr}"
-    );
+    assert!(line.contains("InvalidParameterValue") || line.contains("InvalidAvailabilityZone"), "{line}");
+    assert!(stderr.contains("skipped: subnet.mgmt-c failed"), "dependents are reported as skipped:\n{stderr}");
 
     // The state is consistent: readable, every object that exists has its id.
     let recorded: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(state.join("midway/state.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(state.join("midway/state.json")).unwrap()).unwrap();
     let objects = recorded["objects"].as_object().unwrap();
-    assert!(
-        objects.len() > 40,
-        "the independent objects were created: {}",
-        objects.len()
-    );
+    assert!(objects.len() > 40, "the independent objects were created: {}", objects.len());
     for (address, o) in objects {
-        assert!(
-            o["status"] == "pending" || o["id"].is_string(),
-            "{address}: {o}"
-        );
+        assert!(o["status"] == "pending" || o["id"].is_string(), "{address}: {o}");
     }
-    assert_eq!(
-        objects["subnet.mgmt-c"]["status"], "pending",
-        "the failed create is recorded as an intent only"
-    );
+    assert_eq!(objects["subnet.mgmt-c"]["status"], "pending", "the failed create is recorded as an intent only");
 
     let down = strato(&["destroy", spec, "--yes"], &endpoint, &state);
-    assert_eq!(
-        down.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&down.stderr)
-    );
+    assert_eq!(down.status.code(), Some(0), "{}", String::from_utf8_lossy(&down.stderr));
     assert_nothing_left(&ec2(&endpoint).await, "midway").await;
     assert!(!state.join("midway/state.json").exists());
 }
@@ -623,46 +392,21 @@ fn an_unreachable_endpoint_is_a_clear_error_and_leaves_a_clean_state() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let out = strato(
-        &["provision", spec.to_str().unwrap()],
-        &format!("http://127.0.0.1:{port}"),
-        &state,
-    );
+    let out = strato(&["provision", spec.to_str().unwrap()], &format!("http://127.0.0.1:{port}"), &state);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .expect("an error line");
-    assert!(
-        line.contains("failed: cannot reach the AWS endpoint"),
-        "{line}"
-    );
+    let line = stderr.lines().find(|l| l.starts_with("error: ")).expect("an error line");
+    assert!(line.contains("failed: cannot reach the AWS endpoint"), "{line}");
     assert!(
         line.contains(": Create") || line.contains(": Allocate") || line.contains(": Import"),
         "names the call: {line}"
     );
     // Only intents were recorded, and a destroy against the real endpoint clears them.
-    let recorded: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(state.join("unreachable/state.json")).unwrap(),
-    )
-    .unwrap();
-    assert!(recorded["objects"]
-        .as_object()
-        .unwrap()
-        .values()
-        .all(|o| o["status"] == "pending"));
-    let down = strato(
-        &["destroy", spec.to_str().unwrap(), "--yes"],
-        &endpoint(),
-        &state,
-    );
-    assert_eq!(
-        down.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&down.stderr)
-    );
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("unreachable/state.json")).unwrap()).unwrap();
+    assert!(recorded["objects"].as_object().unwrap().values().all(|o| o["status"] == "pending"));
+    let down = strato(&["destroy", spec.to_str().unwrap(), "--yes"], &endpoint(), &state);
+    assert_eq!(down.status.code(), Some(0), "{}", String::from_utf8_lossy(&down.stderr));
     assert!(!state.join("unreachable/state.json").exists());
 }
 
@@ -672,21 +416,11 @@ fn refused_credentials_are_a_clear_error() {
         .expect("STRATO_TEST_AWS_AUTH_ENDPOINT is not set: run the suite with scripts/test");
     let spec = variant("badcreds", "tier = \"mgmt\"", "tier = \"mgmt\"");
     let state = spec.parent().unwrap().join("state");
-    let out = strato(
-        &["provision", spec.to_str().unwrap()],
-        &auth_endpoint,
-        &state,
-    );
+    let out = strato(&["provision", spec.to_str().unwrap()], &auth_endpoint, &state);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .expect("an error line");
-    assert!(
-        line.contains("AuthFailure") || line.contains("InvalidClientTokenId"),
-        "{line}"
-    );
+    let line = stderr.lines().find(|l| l.starts_with("error: ")).expect("an error line");
+    assert!(line.contains("AuthFailure") || line.contains("InvalidClientTokenId"), "{line}");
 }
 
 #[test]
@@ -694,24 +428,12 @@ fn destroy_refuses_without_confirmation_when_not_interactive() {
     let spec = variant("confirm", "tier = \"mgmt\"", "tier = \"mgmt\"");
     let state = spec.parent().unwrap().join("state");
     let up = strato(&["provision", spec.to_str().unwrap()], &endpoint(), &state);
-    assert_eq!(
-        up.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
+    assert_eq!(up.status.code(), Some(0), "{}", String::from_utf8_lossy(&up.stderr));
     // Standard input is not a terminal here: no --yes, no destroy.
     let out = strato(&["destroy", spec.to_str().unwrap()], &endpoint(), &state);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pass --yes"));
-    assert!(
-        state.join("confirm/state.json").exists(),
-        "nothing was deleted"
-    );
-    let down = strato(
-        &["destroy", spec.to_str().unwrap(), "--yes"],
-        &endpoint(),
-        &state,
-    );
+    assert!(state.join("confirm/state.json").exists(), "nothing was deleted");
+    let down = strato(&["destroy", spec.to_str().unwrap(), "--yes"], &endpoint(), &state);
     assert_eq!(down.status.code(), Some(0));
 }

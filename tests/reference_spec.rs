@@ -12,11 +12,7 @@ fn strato(args: &[&str]) -> std::process::Output {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("strato runs");
-    assert!(
-        out.status.success(),
-        "strato {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "strato {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
     out
 }
 
@@ -37,9 +33,7 @@ fn validates() {
 fn plan_has_every_object_of_the_reference_architecture() {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for item in plan() {
-        *counts
-            .entry(item["kind"].as_str().unwrap().to_string())
-            .or_default() += 1;
+        *counts.entry(item["kind"].as_str().unwrap().to_string()).or_default() += 1;
     }
     let expected = [
         ("vpc", 1),
@@ -67,8 +61,7 @@ fn plan_has_every_object_of_the_reference_architecture() {
         // ei-management: ei-1/2 each (4); the two analytics dashboards (2).
         ("target_registration", 12),
     ];
-    let expected: BTreeMap<String, usize> =
-        expected.iter().map(|(k, n)| (k.to_string(), *n)).collect();
+    let expected: BTreeMap<String, usize> = expected.iter().map(|(k, n)| (k.to_string(), *n)).collect();
     assert_eq!(counts, expected);
 }
 
@@ -79,31 +72,15 @@ fn plan_lists_every_object_after_its_dependencies() {
     for item in &plan {
         for dep in item["depends_on"].as_array().unwrap() {
             let dep = dep.as_str().unwrap();
-            assert!(
-                seen.contains(dep),
-                "{} is listed before its dependency {dep}",
-                item["address"]
-            );
+            assert!(seen.contains(dep), "{} is listed before its dependency {dep}", item["address"]);
         }
-        assert!(
-            seen.insert(item["address"].as_str().unwrap().to_string()),
-            "duplicate {}",
-            item["address"]
-        );
+        assert!(seen.insert(item["address"].as_str().unwrap().to_string()), "duplicate {}", item["address"]);
     }
 }
 
 fn depends_on(plan: &[serde_json::Value], address: &str) -> Vec<String> {
-    let item = plan
-        .iter()
-        .find(|i| i["address"] == address)
-        .unwrap_or_else(|| panic!("{address} not in plan"));
-    item["depends_on"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_str().unwrap().to_string())
-        .collect()
+    let item = plan.iter().find(|i| i["address"] == address).unwrap_or_else(|| panic!("{address} not in plan"));
+    item["depends_on"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_string()).collect()
 }
 
 #[test]
@@ -112,24 +89,14 @@ fn only_the_puppet_server_waits_for_the_databases() {
     let db_waiters: Vec<&str> = plan
         .iter()
         .filter(|i| i["kind"] == "instance")
-        .filter(|i| {
-            i["depends_on"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|d| d.as_str().unwrap().starts_with("database."))
-        })
+        .filter(|i| i["depends_on"].as_array().unwrap().iter().any(|d| d.as_str().unwrap().starts_with("database.")))
         .map(|i| i["address"].as_str().unwrap())
         .collect();
     assert_eq!(db_waiters, ["instance.puppet"]);
     // Agents reach the server at its fixed address: no edge to it.
-    assert!(!depends_on(&plan, "instance.apim-1")
-        .iter()
-        .any(|d| d == "instance.puppet"));
+    assert!(!depends_on(&plan, "instance.apim-1").iter().any(|d| d == "instance.puppet"));
     // API Manager nodes mount the file system, so they need it created.
-    assert!(depends_on(&plan, "instance.apim-1")
-        .iter()
-        .any(|d| d == "file_system.apim-shared"));
+    assert!(depends_on(&plan, "instance.apim-1").iter().any(|d| d == "file_system.apim-shared"));
 }
 
 #[test]
@@ -141,11 +108,7 @@ fn private_instances_wait_for_their_zone_nat_route() {
     let route = depends_on(&plan, "route_table.private-b.route[0.0.0.0/0]");
     assert!(route.contains(&"nat_gateway.nat-b".to_string()));
     let nat = depends_on(&plan, "nat_gateway.nat-b");
-    for d in [
-        "elastic_ip.nat-b",
-        "subnet.public-b",
-        "internet_gateway.igw",
-    ] {
+    for d in ["elastic_ip.nat-b", "subnet.public-b", "internet_gateway.igw"] {
         assert!(nat.contains(&d.to_string()), "nat-b needs {d}");
     }
 }
@@ -157,29 +120,14 @@ fn text_plan_shows_counts_and_the_critical_path() {
     assert!(text.contains("109 objects to create"), "{text}");
     assert!(text.contains("\nsubnet (10)\n"), "{text}");
     assert!(text.contains("\ntarget_registration (12)\n"), "{text}");
-    let path = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("critical path:"))
-        .expect("critical path line");
+    let path = text.lines().find(|l| l.trim_start().starts_with("critical path:")).expect("critical path line");
     assert!(
-        path.contains("vpc.main -> subnet.db-")
-            && path.contains("-> db_subnet_group.wso2-db -> database."),
+        path.contains("vpc.main -> subnet.db-") && path.contains("-> db_subnet_group.wso2-db -> database."),
         "{path}"
     );
     let minutes = |label: &str| -> u32 {
-        let line = text
-            .lines()
-            .find(|l| l.contains(label))
-            .unwrap_or_else(|| panic!("no {label} line"));
-        line.split(':')
-            .nth(1)
-            .unwrap()
-            .trim()
-            .split('m')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
+        let line = text.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("no {label} line"));
+        line.split(':').nth(1).unwrap().trim().split('m').next().unwrap().parse().unwrap()
     };
     // Multi-AZ RDS behind VPC, subnet and subnet group: about 12 minutes; serial about 33.
     assert!((11..=13).contains(&minutes("in parallel")), "{text}");
@@ -188,25 +136,17 @@ fn text_plan_shows_counts_and_the_critical_path() {
 
 #[test]
 fn graph_formats_describe_the_same_graph() {
-    let json: serde_json::Value =
-        serde_json::from_slice(&strato(&["graph", SPEC, "--format", "json"]).stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&strato(&["graph", SPEC, "--format", "json"]).stdout).unwrap();
     let nodes = json["nodes"].as_array().unwrap().len();
     let edges = json["edges"].as_array().unwrap().len();
     assert_eq!(nodes, plan().len());
     let dot = String::from_utf8(strato(&["graph", SPEC, "--format", "dot"]).stdout).unwrap();
     assert_eq!(dot.matches(" -> ").count(), edges);
-    let mermaid =
-        String::from_utf8(strato(&["graph", SPEC, "--format", "mermaid"]).stdout).unwrap();
+    let mermaid = String::from_utf8(strato(&["graph", SPEC, "--format", "mermaid"]).stdout).unwrap();
     assert!(mermaid.starts_with("flowchart LR\n"));
-    assert_eq!(
-        mermaid.matches(" --> ").count() + mermaid.matches(" -.-> ").count(),
-        edges
-    );
+    assert_eq!(mermaid.matches(" --> ").count() + mermaid.matches(" -.-> ").count(), edges);
     for e in json["edges"].as_array().unwrap() {
-        assert!(
-            matches!(e["needs"].as_str(), Some("created" | "ready")),
-            "{e}"
-        );
+        assert!(matches!(e["needs"].as_str(), Some("created" | "ready")), "{e}");
     }
 }
 
@@ -225,16 +165,9 @@ fn dot_output_renders_with_graphviz() {
     use std::io::Write as _;
     child.stdin.take().unwrap().write_all(&dot).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "dot rejected the graph:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "dot rejected the graph:\n{}", String::from_utf8_lossy(&out.stderr));
     let svg = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        svg.contains("<svg") && svg.contains("database.apim&#45;db"),
-        "SVG lacks nodes"
-    );
+    assert!(svg.contains("<svg") && svg.contains("database.apim&#45;db"), "SVG lacks nodes");
 }
 
 /// The Mermaid output is well formed: every node declared once with a quoted label, every
@@ -248,24 +181,13 @@ fn mermaid_output_is_well_formed() {
         if line.starts_with("classDef ") {
             continue;
         }
-        if let Some((from, to)) = line
-            .split_once(" --> ")
-            .or_else(|| line.split_once(" -.-> "))
-        {
-            assert!(
-                declared.contains(from) && declared.contains(to),
-                "edge between undeclared nodes: {line}"
-            );
+        if let Some((from, to)) = line.split_once(" --> ").or_else(|| line.split_once(" -.-> ")) {
+            assert!(declared.contains(from) && declared.contains(to), "edge between undeclared nodes: {line}");
             continue;
         }
-        let (id, rest) = line
-            .split_once("[\"")
-            .unwrap_or_else(|| panic!("unexpected line: {line}"));
+        let (id, rest) = line.split_once("[\"").unwrap_or_else(|| panic!("unexpected line: {line}"));
         assert!(rest.contains("\"]:::"), "label not closed: {line}");
-        assert!(
-            !rest[..rest.find("\"]").unwrap()].contains('"'),
-            "unescaped quote: {line}"
-        );
+        assert!(!rest[..rest.find("\"]").unwrap()].contains('"'), "unescaped quote: {line}");
         assert!(declared.insert(id.to_string()), "node {id} declared twice");
     }
     assert_eq!(declared.len(), plan().len());

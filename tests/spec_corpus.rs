@@ -31,12 +31,7 @@ fn invalid_specs() -> Vec<PathBuf> {
 
 fn expected_codes(text: &str) -> Option<BTreeSet<String>> {
     let line = text.lines().find_map(|l| l.strip_prefix("# expect:"))?;
-    Some(
-        line.split(',')
-            .map(|c| c.trim().to_string())
-            .filter(|c| !c.is_empty())
-            .collect(),
-    )
+    Some(line.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect())
 }
 
 #[test]
@@ -46,12 +41,7 @@ fn every_invalid_spec_reports_exactly_its_expected_diagnostics() {
     let bless = std::env::var_os("STRATO_BLESS").is_some();
     let mut failures = Vec::new();
     for spec in &specs {
-        let rel = spec
-            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
+        let rel = spec.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().to_str().unwrap().to_string();
         let text = std::fs::read_to_string(spec).unwrap();
         let Some(expected) = expected_codes(&text) else {
             failures.push(format!("{rel}: no `# expect:` line"));
@@ -74,16 +64,10 @@ fn every_invalid_spec_reports_exactly_its_expected_diagnostics() {
         assert_eq!(json.status.code(), Some(2), "{rel} --output json");
         let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON report");
         assert_eq!(report["valid"], false, "{rel}");
-        let got: BTreeSet<String> = report["diagnostics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["code"].as_str().unwrap().to_string())
-            .collect();
+        let got: BTreeSet<String> =
+            report["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap().to_string()).collect();
         if got != expected {
-            failures.push(format!(
-                "{rel}: codes {got:?}, expected {expected:?}\n{stderr}"
-            ));
+            failures.push(format!("{rel}: codes {got:?}, expected {expected:?}\n{stderr}"));
         }
         for d in report["diagnostics"].as_array().unwrap() {
             let loc = &d["location"];
@@ -102,20 +86,11 @@ fn every_invalid_spec_reports_exactly_its_expected_diagnostics() {
                     "{rel}: output differs from {}\n--- expected\n{want}\n--- got\n{stderr}",
                     snapshot.display()
                 )),
-                Err(_) => failures.push(format!(
-                    "{rel}: no snapshot {}; run with STRATO_BLESS=1",
-                    snapshot.display()
-                )),
+                Err(_) => failures.push(format!("{rel}: no snapshot {}; run with STRATO_BLESS=1", snapshot.display())),
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} specs failed:\n\n{}",
-        failures.len(),
-        specs.len(),
-        failures.join("\n\n")
-    );
+    assert!(failures.is_empty(), "{} of {} specs failed:\n\n{}", failures.len(), specs.len(), failures.join("\n\n"));
 }
 
 /// The specs in `tests/specs/valid/` (edge cases that must stay accepted, such as an explicit
@@ -133,12 +108,7 @@ fn every_valid_spec_validates_and_plans() {
     for spec in specs {
         let path = spec.to_str().unwrap();
         let out = strato(&["validate", path]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{path}:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(out.status.code(), Some(0), "{path}:\n{}", String::from_utf8_lossy(&out.stderr));
         let plan = strato(&["plan", path, "--output", "json"]);
         assert_eq!(plan.status.code(), Some(0), "{path}");
         let items: Vec<serde_json::Value> = serde_json::from_slice(&plan.stdout).unwrap();

@@ -41,10 +41,7 @@ impl CallCounter {
     }
 
     pub fn by_operation(&self) -> BTreeMap<String, u64> {
-        self.by_operation
-            .lock()
-            .map(|m| m.clone())
-            .unwrap_or_default()
+        self.by_operation.lock().map(|m| m.clone()).unwrap_or_default()
     }
 }
 
@@ -63,9 +60,7 @@ impl Intercept for Counting {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.0.total.fetch_add(1, Ordering::SeqCst);
-        let op = cfg
-            .load::<Metadata>()
-            .map_or_else(|| "unknown".to_string(), |m| m.name().to_string());
+        let op = cfg.load::<Metadata>().map_or_else(|| "unknown".to_string(), |m| m.name().to_string());
         if let Ok(mut m) = self.0.by_operation.lock() {
             *m.entry(op).or_default() += 1;
         }
@@ -77,6 +72,11 @@ impl Intercept for Counting {
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub efs: aws_sdk_efs::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub acm: aws_sdk_acm::Client,
+    pub ssm: aws_sdk_ssm::Client,
     pub calls: Arc<CallCounter>,
     pub region: String,
 }
@@ -111,12 +111,17 @@ pub async fn connect(c: &Connection) -> Clients {
     }
     let shared = loader.load().await;
     let calls = Arc::new(CallCounter::default());
-    let ec2 = aws_sdk_ec2::config::Builder::from(&shared)
-        .interceptor(Counting(calls.clone()))
-        .build();
+    let counting = || Counting(calls.clone());
     Clients {
-        ec2: aws_sdk_ec2::Client::from_conf(ec2),
-        calls,
+        ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(&shared).interceptor(counting()).build()),
+        rds: aws_sdk_rds::Client::from_conf(aws_sdk_rds::config::Builder::from(&shared).interceptor(counting()).build()),
+        efs: aws_sdk_efs::Client::from_conf(aws_sdk_efs::config::Builder::from(&shared).interceptor(counting()).build()),
+        elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+            aws_sdk_elasticloadbalancingv2::config::Builder::from(&shared).interceptor(counting()).build(),
+        ),
+        acm: aws_sdk_acm::Client::from_conf(aws_sdk_acm::config::Builder::from(&shared).interceptor(counting()).build()),
+        ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(&shared).interceptor(counting()).build()),
+        calls: calls.clone(),
         region: c.region.clone(),
     }
 }

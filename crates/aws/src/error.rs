@@ -36,12 +36,7 @@ pub struct AwsError {
 
 impl AwsError {
     pub fn new(call: impl Into<String>, class: Class, message: impl Into<String>) -> AwsError {
-        AwsError {
-            call: call.into(),
-            code: None,
-            message: message.into(),
-            class,
-        }
+        AwsError { call: call.into(), code: None, message: message.into(), class }
     }
 
     pub fn is(&self, class: Class) -> bool {
@@ -65,22 +60,11 @@ impl fmt::Display for AwsError {
 /// The class of an AWS error code.
 pub fn classify_code(code: &str) -> Class {
     match code {
-        c if c.ends_with(".NotFound")
-            || c.ends_with("NotFound")
-            || c.ends_with("NotFoundException") =>
-        {
-            Class::NotFound
-        }
-        c if c.ends_with(".Duplicate")
-            || c.contains("AlreadyExists")
-            || c == "RouteAlreadyExists" =>
-        {
+        c if c.contains("NotFound") => Class::NotFound,
+        c if c.ends_with(".Duplicate") || c.contains("AlreadyExists") || c == "RouteAlreadyExists" => {
             Class::AlreadyExists
         }
-        "RequestLimitExceeded"
-        | "Throttling"
-        | "ThrottlingException"
-        | "TooManyRequestsException" => Class::Throttled,
+        "RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "TooManyRequestsException" => Class::Throttled,
         c if c == "DependencyViolation"
             || c.ends_with("InUse")
             || c.contains("InUse")
@@ -97,9 +81,7 @@ pub fn classify_code(code: &str) -> Class {
         | "ExpiredToken"
         | "UnrecognizedClientException"
         | "OptInRequired" => Class::Auth,
-        c if c.starts_with("Invalid") || c.starts_with("Missing") || c == "ValidationError" => {
-            Class::InvalidInput
-        }
+        c if c.starts_with("Invalid") || c.starts_with("Missing") || c == "ValidationError" => Class::InvalidInput,
         _ => Class::Fatal,
     }
 }
@@ -115,12 +97,7 @@ where
             let code = err.code().map(str::to_string);
             let message = err.message().unwrap_or("no message").to_string();
             let class = code.as_deref().map_or(Class::Fatal, classify_code);
-            AwsError {
-                call: call.to_string(),
-                code,
-                message,
-                class,
-            }
+            AwsError { call: call.to_string(), code, message, class }
         }
         SdkError::DispatchFailure(d) => {
             let message = if d.is_timeout() {
@@ -130,12 +107,7 @@ where
             } else {
                 source_chain(&err)
             };
-            AwsError {
-                call: call.to_string(),
-                code: None,
-                message,
-                class: Class::Unreachable,
-            }
+            AwsError { call: call.to_string(), code: None, message, class: Class::Unreachable }
         }
         SdkError::TimeoutError(_) => AwsError {
             call: call.to_string(),
@@ -145,27 +117,13 @@ where
         },
         SdkError::ConstructionFailure(_) => {
             let message = source_chain(&err);
-            let class = if message.contains("credentials") {
-                Class::Auth
-            } else {
-                Class::Fatal
-            };
-            AwsError {
-                call: call.to_string(),
-                code: None,
-                message,
-                class,
-            }
+            let class = if message.contains("credentials") { Class::Auth } else { Class::Fatal };
+            AwsError { call: call.to_string(), code: None, message, class }
         }
         _ => {
             let code = err.code().map(str::to_string);
             let class = code.as_deref().map_or(Class::Fatal, classify_code);
-            AwsError {
-                call: call.to_string(),
-                code,
-                message: source_chain(&err),
-                class,
-            }
+            AwsError { call: call.to_string(), code, message: source_chain(&err), class }
         }
     }
 }
@@ -192,10 +150,7 @@ mod tests {
     fn classifies_codes() {
         assert_eq!(classify_code("InvalidVpcID.NotFound"), Class::NotFound);
         assert_eq!(classify_code("NatGatewayNotFound"), Class::NotFound);
-        assert_eq!(
-            classify_code("InvalidPermission.Duplicate"),
-            Class::AlreadyExists
-        );
+        assert_eq!(classify_code("InvalidPermission.Duplicate"), Class::AlreadyExists);
         assert_eq!(classify_code("RequestLimitExceeded"), Class::Throttled);
         assert_eq!(classify_code("DependencyViolation"), Class::InUse);
         assert_eq!(classify_code("InvalidIPAddress.InUse"), Class::InUse);

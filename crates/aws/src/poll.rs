@@ -30,11 +30,7 @@ pub struct Backoff {
 
 impl Backoff {
     pub const fn new(first: Duration, max: Duration, deadline: Duration) -> Backoff {
-        Backoff {
-            first,
-            max,
-            deadline,
-        }
+        Backoff { first, max, deadline }
     }
 }
 
@@ -68,19 +64,11 @@ where
         let waited = start.elapsed();
         if waited >= backoff.deadline {
             let msg = format!("still `{last_status}` after {}s", waited.as_secs());
-            return Err(AwsError::new(
-                format!("waiting for {what}"),
-                Class::Fatal,
-                msg,
-            ));
+            return Err(AwsError::new(format!("waiting for {what}"), Class::Fatal, msg));
         }
         if cancel.is_cancelled() {
             let msg = format!("interrupted while `{last_status}`; the object is recorded and a later run resumes it");
-            return Err(AwsError::new(
-                format!("waiting for {what}"),
-                Class::Fatal,
-                msg,
-            ));
+            return Err(AwsError::new(format!("waiting for {what}"), Class::Fatal, msg));
         }
         attempt += 1;
         let sleep = jitter(delay, attempt).min(backoff.deadline.saturating_sub(waited));
@@ -111,11 +99,7 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::Arc;
 
-    const B: Backoff = Backoff::new(
-        Duration::from_secs(2),
-        Duration::from_secs(15),
-        Duration::from_secs(120),
-    );
+    const B: Backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(15), Duration::from_secs(120));
 
     #[tokio::test(start_paused = true)]
     async fn checks_at_once_then_backs_off_until_done() {
@@ -131,11 +115,7 @@ mod tests {
                 let c = c.clone();
                 async move {
                     let i = c.fetch_add(1, Ordering::SeqCst);
-                    Ok(if i == 4 {
-                        Check::Done(i)
-                    } else {
-                        Check::Pending("pending".into())
-                    })
+                    Ok(if i == 4 { Check::Done(i) } else { Check::Pending("pending".into()) })
                 }
             },
         )
@@ -144,10 +124,7 @@ mod tests {
         assert_eq!(v, 4);
         // Four waits of at most 2 + 4 + 8 + 15 seconds, jitter only shortens them.
         let took = start.elapsed();
-        assert!(
-            took <= Duration::from_secs(29) && took >= Duration::from_secs(23),
-            "{took:?}"
-        );
+        assert!(took <= Duration::from_secs(29) && took >= Duration::from_secs(23), "{took:?}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -163,11 +140,7 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(start.elapsed(), Duration::from_secs(120));
-        assert!(
-            err.to_string()
-                .contains("waiting for NAT gateway failed: still `pending` after 120s"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("waiting for NAT gateway failed: still `pending` after 120s"), "{err}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -179,15 +152,9 @@ mod tests {
             trigger.cancel();
         });
         let start = Instant::now();
-        let err = until(
-            "x",
-            &B,
-            &cancel,
-            |_| {},
-            || async { Ok::<Check<()>, AwsError>(Check::Pending("p".into())) },
-        )
-        .await
-        .unwrap_err();
+        let err = until("x", &B, &cancel, |_| {}, || async { Ok::<Check<()>, AwsError>(Check::Pending("p".into())) })
+            .await
+            .unwrap_err();
         assert!(start.elapsed() < Duration::from_secs(12));
         assert!(err.message.contains("interrupted"));
     }
@@ -200,11 +167,7 @@ mod tests {
             &Cancel::default(),
             |_| {},
             || async {
-                Err::<Check<()>, AwsError>(AwsError::new(
-                    "DescribeNatGateways",
-                    Class::Fatal,
-                    "failed: no capacity",
-                ))
+                Err::<Check<()>, AwsError>(AwsError::new("DescribeNatGateways", Class::Fatal, "failed: no capacity"))
             },
         )
         .await

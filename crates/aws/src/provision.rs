@@ -22,7 +22,7 @@ use strato_graph::{Durations, Graph, Kind, NodeId};
 use strato_state::{now, Object, State, Status, Store};
 
 use crate::client::Clients;
-use crate::drivers::{driver, Cx};
+use crate::drivers::{driver, Cx, DestroyOptions, RunContext};
 use crate::error::AwsError;
 
 /// The deployment-wide facts every object needs.
@@ -42,11 +42,9 @@ pub fn service(kind: Kind) -> &'static str {
         Kind::NatGateway => "nat",
         Kind::DbInstance | Kind::DbSubnetGroup => "rds",
         Kind::FileSystem | Kind::MountTarget => "efs",
-        Kind::LoadBalancer
-        | Kind::TargetGroup
-        | Kind::Listener
-        | Kind::ListenerRule
-        | Kind::TargetRegistration => "elb",
+        Kind::LoadBalancer | Kind::TargetGroup | Kind::Listener | Kind::ListenerRule | Kind::TargetRegistration => {
+            "elb"
+        }
         Kind::Certificate => "acm",
         _ => "ec2",
     }
@@ -55,24 +53,12 @@ pub fn service(kind: Kind) -> &'static str {
 /// Per-service concurrency limits, from the token buckets AWS documents: a burst that
 /// refills slowly is better spent a few at a time than in a burst of throttling errors.
 pub fn service_limits() -> HashMap<&'static str, usize> {
-    HashMap::from([
-        ("ec2", 20),
-        ("nat", 5),
-        ("elb", 8),
-        ("rds", 10),
-        ("efs", 5),
-        ("acm", 5),
-    ])
+    HashMap::from([("ec2", 20), ("nat", 5), ("elb", 8), ("rds", 10), ("efs", 5), ("acm", 5)])
 }
 
 /// Kinds in the graph that strato has no driver for yet.
 pub fn unsupported_kinds(graph: &Graph) -> Vec<Kind> {
-    let mut kinds: Vec<Kind> = graph
-        .nodes()
-        .iter()
-        .map(|n| n.kind)
-        .filter(|k| driver(*k).is_none())
-        .collect();
+    let mut kinds: Vec<Kind> = graph.nodes().iter().map(|n| n.kind).filter(|k| driver(*k).is_none()).collect();
     kinds.sort();
     kinds.dedup();
     kinds
@@ -113,11 +99,13 @@ struct Shared {
     created: AtomicU64,
     /// Objects found as recorded and left alone.
     unchanged: AtomicU64,
+    run: RunContext,
 }
 
 impl Shared {
-    fn new(clients: Clients, store: Store, deployment: Deployment, cancel: Cancel) -> Shared {
+    fn new(clients: Clients, store: Store, deployment: Deployment, cancel: Cancel, run: RunContext) -> Shared {
         Shared {
+            run,
             clients,
             store: Mutex::new(store),
             deployment,
@@ -134,8 +122,7 @@ impl Shared {
     }
 
     fn save(&self, address: &str, object: Object) -> Result<(), TaskError> {
-        self.with_store(|s| s.put(address, object))
-            .map_err(|e| TaskError(format!("{address}: {e}")))
+        self.with_store(|s| s.put(address, object)).map_err(|e| TaskError(format!("{address}: {e}")))
     }
 
     /// A token unique to this object and run, for APIs that take one.
@@ -157,18 +144,19 @@ pub struct Provisioner {
 }
 
 impl Provisioner {
+    /// `csr_challenge` is the deployment's Puppet autosigning challenge (see
+    /// [`csr_challenge`]); empty when no template uses it.
     pub fn new(
         clients: Clients,
         graph: Arc<Graph>,
         store: Store,
         deployment: Deployment,
         cancel: Cancel,
+        csr_challenge: String,
     ) -> Provisioner {
-        let shared = Shared::new(clients, store, deployment, cancel);
-        Provisioner {
-            shared: Arc::new(shared),
-            graph,
-        }
+        let run = RunContext { csr_challenge, ..RunContext::default() };
+        let shared = Shared::new(clients, store, deployment, cancel, run);
+        Provisioner { shared: Arc::new(shared), graph }
     }
 
     /// The state as it is now.
@@ -182,10 +170,7 @@ impl Provisioner {
 
     /// (created or adopted by this run, found unchanged).
     pub fn counts(&self) -> (u64, u64) {
-        (
-            self.shared.created.load(Ordering::SeqCst),
-            self.shared.unchanged.load(Ordering::SeqCst),
-        )
+        (self.shared.created.load(Ordering::SeqCst), self.shared.unchanged.load(Ordering::SeqCst))
     }
 
     async fn ensure(&self, node_id: NodeId, progress: Progress) -> Result<(), TaskError> {
@@ -193,31 +178,19 @@ impl Provisioner {
         let address = node.address.as_str();
         let fail = |e: AwsError| TaskError(format!("{address}: {e}"));
         let Some(driver) = driver(node.kind) else {
-            return Err(TaskError(format!(
-                "{address}: strato cannot provision `{}` objects yet",
-                node.kind
-            )));
+            return Err(TaskError(format!("{address}: strato cannot provision `{}` objects yet", node.kind)));
         };
         let Some(desired) = node.desired.as_ref() else {
-            return Err(TaskError(format!(
-                "{address}: the spec does not say enough to create it"
-            )));
+            return Err(TaskError(format!("{address}: the spec does not say enough to create it")));
         };
-        let depends_on: Vec<String> = self
-            .graph
-            .dependencies(node_id)
-            .map(|e| self.graph.node(e.dependency).address.to_string())
-            .collect();
+        let depends_on: Vec<String> =
+            self.graph.dependencies(node_id).map(|e| self.graph.node(e.dependency).address.to_string()).collect();
         let (own, objects) = self.shared.with_store(|s| {
-            let objects: BTreeMap<String, Object> = depends_on
-                .iter()
-                .filter_map(|a| s.get(a).map(|o| (a.clone(), o.clone())))
-                .collect();
+            let objects: BTreeMap<String, Object> =
+                depends_on.iter().filter_map(|a| s.get(a).map(|o| (a.clone(), o.clone()))).collect();
             (s.get(address).cloned(), objects)
         });
-        let fresh = objects
-            .values()
-            .any(|o| o.created_at.is_some_and(|t| t + FRESH >= now()));
+        let fresh = objects.values().any(|o| o.created_at.is_some_and(|t| t + FRESH >= now()));
         let cx = Cx {
             clients: &self.shared.clients,
             deployment: &self.shared.deployment.name,
@@ -228,6 +201,7 @@ impl Provisioner {
             cancel: &self.shared.cancel,
             progress: &progress,
             fresh,
+            run: &self.shared.run,
         };
 
         let mut token = None;
@@ -235,12 +209,10 @@ impl Provisioner {
             if obj.id.is_some() {
                 if driver.exists(&cx, &obj).await.map_err(fail)? {
                     progress.created();
-                    let mut obj = Object {
-                        depends_on: depends_on.clone(),
-                        ..obj
-                    };
+                    let mut obj = Object { depends_on: depends_on.clone(), ..obj };
                     if obj.status != Status::Ready {
-                        driver.wait_ready(&cx, &obj).await.map_err(fail)?;
+                        let learnt = driver.wait_ready(&cx, &obj).await.map_err(fail)?;
+                        obj.attributes.extend(learnt);
                         obj.status = Status::Ready;
                     }
                     self.shared.unchanged.fetch_add(1, Ordering::SeqCst);
@@ -261,15 +233,11 @@ impl Provisioner {
                     };
                     self.shared.save(address, recorded.clone())?;
                     progress.created();
-                    driver.wait_ready(&cx, &recorded).await.map_err(fail)?;
+                    let learnt = driver.wait_ready(&cx, &recorded).await.map_err(fail)?;
                     self.shared.created.fetch_add(1, Ordering::SeqCst);
-                    return self.shared.save(
-                        address,
-                        Object {
-                            status: Status::Ready,
-                            ..recorded
-                        },
-                    );
+                    let mut ready = Object { status: Status::Ready, ..recorded };
+                    ready.attributes.extend(learnt);
+                    return self.shared.save(address, ready);
                 }
                 token = obj.client_token;
             }
@@ -292,7 +260,8 @@ impl Provisioner {
         self.shared.save(address, record.clone())?;
         progress.created();
         if !ready {
-            driver.wait_ready(&cx, &record).await.map_err(fail)?;
+            let learnt = driver.wait_ready(&cx, &record).await.map_err(fail)?;
+            record.attributes.extend(learnt);
         }
         record.status = Status::Ready;
         self.shared.created.fetch_add(1, Ordering::SeqCst);
@@ -311,19 +280,12 @@ impl Work for Provisioner {
 ///
 /// Beyond "after everything that depends on it", AWS refuses to detach an internet gateway
 /// while public addresses are mapped in its VPC, so internet gateways go after every NAT
-/// gateway and Elastic IP of the deployment.
+/// gateway, Elastic IP, public instance and internet-facing load balancer. Databases are
+/// estimated longest, so their deletes start first.
 pub fn destroy_tasks(state: &State) -> (Vec<Task>, Vec<String>) {
     let addresses: Vec<String> = state.objects.keys().cloned().collect();
-    let index: HashMap<&str, usize> = addresses
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.as_str(), i))
-        .collect();
-    let kinds: Vec<Option<Kind>> = state
-        .objects
-        .values()
-        .map(|o| o.kind.parse().ok())
-        .collect();
+    let index: HashMap<&str, usize> = addresses.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+    let kinds: Vec<Option<Kind>> = state.objects.values().map(|o| o.kind.parse().ok()).collect();
     let mut tasks: Vec<Task> = addresses
         .iter()
         .zip(&kinds)
@@ -351,8 +313,16 @@ pub fn destroy_tasks(state: &State) -> (Vec<Task>, Vec<String>) {
             }
         }
     }
+    // Everything that maps a public address in the VPC: NAT gateways and their Elastic IPs,
+    // instances with a public IP, internet-facing load balancers.
+    let objects: Vec<&Object> = state.objects.values().collect();
     let public_addresses: Vec<usize> = (0..addresses.len())
-        .filter(|&i| matches!(kinds[i], Some(Kind::NatGateway | Kind::ElasticIp)))
+        .filter(|&i| match kinds[i] {
+            Some(Kind::NatGateway | Kind::ElasticIp) => true,
+            Some(Kind::Instance) => objects[i].attribute("public_ip").is_some_and(|ip| !ip.is_empty()),
+            Some(Kind::LoadBalancer) => objects[i].attribute("scheme") == Some("internet-facing"),
+            _ => false,
+        })
         .collect();
     for (j, kind) in kinds.iter().enumerate() {
         if *kind == Some(Kind::InternetGateway) {
@@ -380,12 +350,11 @@ impl Destroyer {
         deployment: Deployment,
         cancel: Cancel,
         addresses: Vec<String>,
+        options: DestroyOptions,
     ) -> Destroyer {
-        let shared = Shared::new(clients, store, deployment, cancel);
-        Destroyer {
-            shared: Arc::new(shared),
-            addresses: Arc::new(addresses),
-        }
+        let run = RunContext { destroy: options, ..RunContext::default() };
+        let shared = Shared::new(clients, store, deployment, cancel, run);
+        Destroyer { shared: Arc::new(shared), addresses: Arc::new(addresses) }
     }
 
     pub fn state(&self) -> State {
@@ -398,13 +367,15 @@ impl Destroyer {
 
     /// Removes the state file when nothing is left in it.
     pub fn finish(&self) -> Result<bool, strato_state::Error> {
-        self.shared.with_store(|s| {
-            if s.state().objects.is_empty() {
-                s.delete_file().map(|()| true)
-            } else {
-                Ok(false)
-            }
-        })
+        self.shared.with_store(
+            |s| {
+                if s.state().objects.is_empty() {
+                    s.delete_file().map(|()| true)
+                } else {
+                    Ok(false)
+                }
+            },
+        )
     }
 
     async fn delete(&self, id: TaskId, progress: Progress) -> Result<(), TaskError> {
@@ -413,14 +384,9 @@ impl Destroyer {
         let Some(obj) = self.shared.with_store(|s| s.get(address).cloned()) else {
             return Ok(());
         };
-        let kind: Kind = obj
-            .kind
-            .parse()
-            .map_err(|e: String| TaskError(format!("{address}: {e}")))?;
+        let kind: Kind = obj.kind.parse().map_err(|e: String| TaskError(format!("{address}: {e}")))?;
         let Some(driver) = driver(kind) else {
-            return Err(TaskError(format!(
-                "{address}: strato cannot delete `{kind}` objects yet"
-            )));
+            return Err(TaskError(format!("{address}: strato cannot delete `{kind}` objects yet")));
         };
         let objects = BTreeMap::from([(address.to_string(), obj.clone())]);
         let cx = Cx {
@@ -433,17 +399,14 @@ impl Destroyer {
             cancel: &self.shared.cancel,
             progress: &progress,
             fresh: false,
+            run: &self.shared.run,
         };
         let obj = if obj.id.is_some() {
             obj
         } else {
             // Only the intent was recorded: delete whatever the interrupted create made.
             match driver.find(&cx, &obj).await.map_err(fail)? {
-                Some(found) => Object {
-                    id: Some(found.id),
-                    attributes: found.attributes,
-                    ..obj
-                },
+                Some(found) => Object { id: Some(found.id), attributes: found.attributes, ..obj },
                 None => {
                     return self
                         .shared
@@ -456,9 +419,7 @@ impl Destroyer {
         driver.delete(&cx, &obj).await.map_err(fail)?;
         progress.created();
         driver.wait_gone(&cx, &obj).await.map_err(fail)?;
-        self.shared
-            .with_store(|s| s.remove(address))
-            .map_err(|e| TaskError(format!("{address}: {e}")))
+        self.shared.with_store(|s| s.remove(address)).map_err(|e| TaskError(format!("{address}: {e}")))
     }
 }
 
@@ -467,4 +428,57 @@ impl Work for Destroyer {
         let this = self.clone();
         Box::pin(async move { this.delete(id, progress).await })
     }
+}
+
+/// The deployment's CSR challenge for Puppet autosigning: kept in SSM Parameter Store as a
+/// SecureString (`/strato/<deployment>/csr-challenge`), created on first use, never written
+/// to the state file or printed.
+pub async fn csr_challenge(clients: &Clients, deployment: &str) -> Result<String, AwsError> {
+    let name = challenge_parameter(deployment);
+    let got = clients.ssm.get_parameter().name(&name).with_decryption(true).send().await;
+    match got.map_err(|e| crate::error::from_sdk("GetParameter", e)) {
+        Ok(out) => {
+            if let Some(v) = out.parameter().and_then(|p| p.value()) {
+                return Ok(v.to_string());
+            }
+        }
+        Err(e) if e.is(crate::error::Class::NotFound) => {}
+        Err(e) => return Err(e),
+    }
+    let value = random_hex(24)?;
+    let put = clients
+        .ssm
+        .put_parameter()
+        .name(&name)
+        .value(&value)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .description(format!("Puppet CSR autosigning challenge of strato deployment {deployment}"))
+        .overwrite(false)
+        .send()
+        .await;
+    match put.map_err(|e| crate::error::from_sdk("PutParameter", e)) {
+        Ok(_) => Ok(value),
+        // Another run created it meanwhile: use theirs.
+        Err(e) if e.code_is(&["ParameterAlreadyExists"]) => Box::pin(csr_challenge(clients, deployment)).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes the deployment's CSR challenge; already gone is fine.
+pub async fn delete_csr_challenge(clients: &Clients, deployment: &str) -> Result<(), AwsError> {
+    let r = clients.ssm.delete_parameter().name(challenge_parameter(deployment)).send().await;
+    crate::drivers::gone_ok(r.map_err(|e| crate::error::from_sdk("DeleteParameter", e)))
+}
+
+fn challenge_parameter(deployment: &str) -> String {
+    format!("/strato/{deployment}/csr-challenge")
+}
+
+fn random_hex(bytes: usize) -> Result<String, AwsError> {
+    use std::io::Read as _;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|e| AwsError::new("generate the CSR challenge", crate::error::Class::Fatal, e.to_string()))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -133,11 +133,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options {
-            parallelism: 32,
-            service_limits: HashMap::new(),
-            keep_going: false,
-        }
+        Options { parallelism: 32, service_limits: HashMap::new(), keep_going: false }
     }
 }
 
@@ -199,13 +195,10 @@ impl Report {
 
     /// The failed tasks: each root cause once.
     pub fn failures(&self) -> impl Iterator<Item = (TaskId, &TaskError)> {
-        self.outcomes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| match o {
-                Outcome::Failed(e) => Some((TaskId(i), e)),
-                _ => None,
-            })
+        self.outcomes.iter().enumerate().filter_map(|(i, o)| match o {
+            Outcome::Failed(e) => Some((TaskId(i), e)),
+            _ => None,
+        })
     }
 
     pub fn count(&self, pred: impl Fn(&Outcome) -> bool) -> usize {
@@ -251,11 +244,7 @@ fn ranks(tasks: &[Task]) -> Vec<Duration> {
                 }
                 continue;
             }
-            let tail = dependents[i]
-                .iter()
-                .filter_map(|&d| rank[d])
-                .max()
-                .unwrap_or_default();
+            let tail = dependents[i].iter().filter_map(|&d| rank[d]).max().unwrap_or_default();
             rank[i] = Some(tasks[i].estimate + tail);
             on_stack[i] = false;
             stack.pop();
@@ -315,11 +304,7 @@ pub async fn run(
                     break;
                 }
                 let service = tasks[i].service;
-                let limit = options
-                    .service_limits
-                    .get(service)
-                    .copied()
-                    .unwrap_or(usize::MAX);
+                let limit = options.service_limits.get(service).copied().unwrap_or(usize::MAX);
                 let busy = running_per_service.entry(service).or_default();
                 if *busy >= limit {
                     continue;
@@ -329,10 +314,7 @@ pub async fn run(
                 state[i] = State::Running;
                 started[i] = Some(Instant::now());
                 on_event(&Event::Started { task: TaskId(i) });
-                let progress = Progress {
-                    id: TaskId(i),
-                    tx: tx.clone(),
-                };
+                let progress = Progress { id: TaskId(i), tx: tx.clone() };
                 let fut = work.run(TaskId(i), progress);
                 let handle = join.spawn(async move { (TaskId(i), fut.await) });
                 id_of_join.insert(handle.id(), TaskId(i));
@@ -386,19 +368,10 @@ pub async fn run(
             }
         }
     }
-    Report {
-        outcomes,
-        interrupted,
-        elapsed: started_at.elapsed(),
-    }
+    Report { outcomes, interrupted, elapsed: started_at.elapsed() }
 }
 
-fn handle_msg(
-    msg: Msg,
-    created: &mut [bool],
-    state: &[State],
-    on_event: &mut (dyn FnMut(&Event) + Send),
-) {
+fn handle_msg(msg: Msg, created: &mut [bool], state: &[State], on_event: &mut (dyn FnMut(&Event) + Send)) {
     match msg {
         Msg::Created(id) => {
             if !created[id.0] && state[id.0] == State::Running {
@@ -428,13 +401,8 @@ fn skip_dependents(
             continue;
         }
         state[i] = State::Skipped;
-        outcomes[i] = Outcome::Skipped {
-            because: TaskId(root),
-        };
-        on_event(&Event::Skipped {
-            task: TaskId(i),
-            because: TaskId(root),
-        });
+        outcomes[i] = Outcome::Skipped { because: TaskId(root) };
+        on_event(&Event::Skipped { task: TaskId(i), because: TaskId(root) });
         stack.extend(dependents[i].iter().copied());
     }
 }

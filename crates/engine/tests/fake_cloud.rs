@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use strato_engine::{
-    run, BoxFuture, Cancel, Event, Need, Options, Outcome, Progress, Task, TaskError, TaskId, Work,
-};
+use strato_engine::{run, BoxFuture, Cancel, Event, Need, Options, Outcome, Progress, Task, TaskError, TaskId, Work};
 use tokio::time::Instant;
 
 const MIN: Duration = Duration::from_secs(60);
@@ -82,30 +80,17 @@ struct Case {
 
 impl Case {
     fn new() -> Case {
-        Case {
-            tasks: Vec::new(),
-            specs: Vec::new(),
-        }
+        Case { tasks: Vec::new(), specs: Vec::new() }
     }
 
-    fn add(
-        &mut self,
-        service: &'static str,
-        created: Duration,
-        ready: Duration,
-        deps: &[(usize, Need)],
-    ) -> usize {
+    fn add(&mut self, service: &'static str, created: Duration, ready: Duration, deps: &[(usize, Need)]) -> usize {
         self.tasks.push(Task {
             name: format!("t{}", self.tasks.len()),
             service,
             estimate: ready,
             deps: deps.iter().map(|(d, n)| (TaskId(*d), *n)).collect(),
         });
-        self.specs.push(Spec {
-            created,
-            ready,
-            fail: false,
-        });
+        self.specs.push(Spec { created, ready, fail: false });
         self.tasks.len() - 1
     }
 
@@ -113,11 +98,7 @@ impl Case {
         self.specs[i].fail = true;
     }
 
-    async fn run(
-        &self,
-        options: Options,
-        cancel: Cancel,
-    ) -> (strato_engine::Report, Log, Vec<Event>) {
+    async fn run(&self, options: Options, cancel: Cancel) -> (strato_engine::Report, Log, Vec<Event>) {
         let log = Arc::new(Mutex::new(Log::default()));
         let cloud = FakeCloud {
             specs: self.specs.clone(),
@@ -126,14 +107,8 @@ impl Case {
             log: log.clone(),
         };
         let mut events = Vec::new();
-        let report = run(
-            &self.tasks,
-            Arc::new(cloud),
-            &options,
-            &cancel,
-            &mut |e: &Event| events.push(e.clone()),
-        )
-        .await;
+        let report =
+            run(&self.tasks, Arc::new(cloud), &options, &cancel, &mut |e: &Event| events.push(e.clone())).await;
         let log = std::mem::take(&mut *log.lock().unwrap());
         (report, log, events)
     }
@@ -146,11 +121,7 @@ async fn independent_objects_run_in_parallel() {
     c.add("rds", MIN, 10 * MIN, &[]);
     let (report, log, _) = c.run(Options::default(), Cancel::default()).await;
     assert!(report.success());
-    assert_eq!(
-        report.elapsed,
-        10 * MIN,
-        "two 10-minute objects take 10 virtual minutes, not 20"
-    );
+    assert_eq!(report.elapsed, 10 * MIN, "two 10-minute objects take 10 virtual minutes, not 20");
     assert_eq!(log.max_running, 2);
 }
 
@@ -158,39 +129,15 @@ async fn independent_objects_run_in_parallel() {
 async fn created_edges_start_early_and_ready_edges_wait() {
     let mut c = Case::new();
     let nat = c.add("nat", Duration::from_secs(2), Duration::from_secs(100), &[]);
-    let tag = c.add(
-        "ec2",
-        Duration::from_secs(1),
-        Duration::from_secs(1),
-        &[(nat, Need::Created)],
-    );
-    let route = c.add(
-        "ec2",
-        Duration::from_secs(1),
-        Duration::from_secs(1),
-        &[(nat, Need::Ready)],
-    );
+    let tag = c.add("ec2", Duration::from_secs(1), Duration::from_secs(1), &[(nat, Need::Created)]);
+    let route = c.add("ec2", Duration::from_secs(1), Duration::from_secs(1), &[(nat, Need::Ready)]);
     let (report, log, events) = c.run(Options::default(), Cancel::default()).await;
     assert!(report.success());
-    assert_eq!(
-        log.start[&tag],
-        Duration::from_secs(2),
-        "a created edge starts once the id is known"
-    );
-    assert_eq!(
-        log.start[&route],
-        Duration::from_secs(100),
-        "a ready edge waits until available"
-    );
+    assert_eq!(log.start[&tag], Duration::from_secs(2), "a created edge starts once the id is known");
+    assert_eq!(log.start[&route], Duration::from_secs(100), "a ready edge waits until available");
     assert_eq!(report.elapsed, Duration::from_secs(101));
-    let created = events
-        .iter()
-        .position(|e| *e == Event::Created { task: TaskId(nat) })
-        .unwrap();
-    let started = events
-        .iter()
-        .position(|e| *e == Event::Started { task: TaskId(tag) })
-        .unwrap();
+    let created = events.iter().position(|e| *e == Event::Created { task: TaskId(nat) }).unwrap();
+    let started = events.iter().position(|e| *e == Event::Started { task: TaskId(tag) }).unwrap();
     assert!(created < started);
 }
 
@@ -213,17 +160,10 @@ async fn the_longest_remaining_path_goes_first() {
     let short = c.add("ec2", MIN, MIN, &[]);
     let pole = c.add("rds", MIN, MIN, &[]);
     let _tail = c.add("rds", MIN, 10 * MIN, &[(pole, Need::Ready)]);
-    let options = Options {
-        parallelism: 1,
-        ..Options::default()
-    };
+    let options = Options { parallelism: 1, ..Options::default() };
     let (report, log, _) = c.run(options, Cancel::default()).await;
     assert!(report.success());
-    assert_eq!(
-        log.start[&pole],
-        Duration::ZERO,
-        "the task with 11 minutes behind it starts first"
-    );
+    assert_eq!(log.start[&pole], Duration::ZERO, "the task with 11 minutes behind it starts first");
     assert!(log.start[&short] > log.start[&pole]);
 }
 
@@ -232,20 +172,11 @@ async fn limits_are_never_exceeded() {
     let mut c = Case::new();
     for i in 0..30 {
         let service = if i % 3 == 0 { "nat" } else { "ec2" };
-        c.add(
-            service,
-            Duration::from_secs(1 + i % 4),
-            Duration::from_secs(5 + i % 7),
-            &[],
-        );
+        c.add(service, Duration::from_secs(1 + i % 4), Duration::from_secs(5 + i % 7), &[]);
     }
     let mut limits = HashMap::new();
     limits.insert("nat", 2);
-    let options = Options {
-        parallelism: 4,
-        service_limits: limits,
-        keep_going: false,
-    };
+    let options = Options { parallelism: 4, service_limits: limits, keep_going: false };
     let (report, log, _) = c.run(options, Cancel::default()).await;
     assert!(report.success());
     assert_eq!(log.max_running, 4);
@@ -263,41 +194,13 @@ async fn a_failure_skips_its_dependents_and_stops_new_work() {
     c.fail(bad);
     let (report, _, events) = c.run(Options::default(), Cancel::default()).await;
     assert!(!report.success());
-    assert_eq!(
-        report.outcomes[bad],
-        Outcome::Failed(TaskError("task 0 failed".into()))
-    );
-    assert_eq!(
-        report.outcomes[child],
-        Outcome::Skipped {
-            because: TaskId(bad)
-        }
-    );
-    assert_eq!(
-        report.outcomes[grandchild],
-        Outcome::Skipped {
-            because: TaskId(bad)
-        }
-    );
-    assert_eq!(
-        report.outcomes[slow],
-        Outcome::Done,
-        "running work finishes"
-    );
-    assert_eq!(
-        report.outcomes[later],
-        Outcome::NotStarted,
-        "nothing new starts after a failure"
-    );
-    assert_eq!(
-        report.failures().count(),
-        1,
-        "one root cause, reported once"
-    );
-    let failed = events
-        .iter()
-        .filter(|e| matches!(e, Event::Failed { .. }))
-        .count();
+    assert_eq!(report.outcomes[bad], Outcome::Failed(TaskError("task 0 failed".into())));
+    assert_eq!(report.outcomes[child], Outcome::Skipped { because: TaskId(bad) });
+    assert_eq!(report.outcomes[grandchild], Outcome::Skipped { because: TaskId(bad) });
+    assert_eq!(report.outcomes[slow], Outcome::Done, "running work finishes");
+    assert_eq!(report.outcomes[later], Outcome::NotStarted, "nothing new starts after a failure");
+    assert_eq!(report.failures().count(), 1, "one root cause, reported once");
+    let failed = events.iter().filter(|e| matches!(e, Event::Failed { .. })).count();
     assert_eq!(failed, 1);
 }
 
@@ -309,17 +212,9 @@ async fn keep_going_runs_everything_independent_of_the_failure() {
     let slow = c.add("ec2", MIN, 5 * MIN, &[]);
     let later = c.add("ec2", MIN, MIN, &[(slow, Need::Ready)]);
     c.fail(bad);
-    let options = Options {
-        keep_going: true,
-        ..Options::default()
-    };
+    let options = Options { keep_going: true, ..Options::default() };
     let (report, _, _) = c.run(options, Cancel::default()).await;
-    assert_eq!(
-        report.outcomes[child],
-        Outcome::Skipped {
-            because: TaskId(bad)
-        }
-    );
+    assert_eq!(report.outcomes[child], Outcome::Skipped { because: TaskId(bad) });
     assert_eq!(report.outcomes[later], Outcome::Done);
     assert_eq!(report.elapsed, 6 * MIN);
 }
@@ -339,11 +234,7 @@ async fn cancellation_lets_running_work_finish_and_starts_nothing_new() {
     assert!(report.interrupted);
     assert!(!report.success());
     assert_eq!(report.outcomes[first], Outcome::Done);
-    assert_eq!(
-        log.end[&first],
-        10 * MIN,
-        "the running task was not aborted"
-    );
+    assert_eq!(log.end[&first], 10 * MIN, "the running task was not aborted");
     assert_eq!(report.outcomes[second], Outcome::NotStarted);
 }
 

@@ -30,78 +30,41 @@ pub(crate) fn build(doc: &Document) -> Graph {
         b.vpc.insert(vpc.name.value.clone(), id);
     }
     for s in &spec.subnets {
-        let id = g.add_node(
-            format!("subnet.{}", s.name.value),
-            Kind::Subnet,
-            s.name.span,
-        );
+        let id = g.add_node(format!("subnet.{}", s.name.value), Kind::Subnet, s.name.span);
         b.subnet.insert(s.name.value.clone(), id);
         b.edge(&mut g, id, &b.vpc, &s.vpc.value, Created, s.vpc.span);
     }
     for igw in &spec.internet_gateways {
-        let id = g.add_node(
-            format!("internet_gateway.{}", igw.name.value),
-            Kind::InternetGateway,
-            igw.name.span,
-        );
+        let id = g.add_node(format!("internet_gateway.{}", igw.name.value), Kind::InternetGateway, igw.name.span);
         b.igw.insert(igw.name.value.clone(), id);
         b.igw_of_vpc.insert(igw.vpc.value.clone(), id);
         b.edge(&mut g, id, &b.vpc, &igw.vpc.value, Created, igw.vpc.span);
     }
     for nat in &spec.nat_gateways {
-        let eip = g.add_node(
-            format!("elastic_ip.{}", nat.name.value),
-            Kind::ElasticIp,
-            nat.name.span,
-        );
-        let id = g.add_node(
-            format!("nat_gateway.{}", nat.name.value),
-            Kind::NatGateway,
-            nat.name.span,
-        );
+        let eip = g.add_node(format!("elastic_ip.{}", nat.name.value), Kind::ElasticIp, nat.name.span);
+        let id = g.add_node(format!("nat_gateway.{}", nat.name.value), Kind::NatGateway, nat.name.span);
         b.nat.insert(nat.name.value.clone(), id);
         g.add_edge(id, eip, Created, nat.name.span);
-        b.edge(
-            &mut g,
-            id,
-            &b.subnet,
-            &nat.subnet.value,
-            Created,
-            nat.subnet.span,
-        );
+        b.edge(&mut g, id, &b.subnet, &nat.subnet.value, Created, nat.subnet.span);
         // A public NAT gateway needs the internet gateway attached to its VPC.
-        if let Some(igw) = b
-            .subnet_vpc(spec, &nat.subnet.value)
-            .and_then(|v| b.igw_of_vpc.get(v))
-        {
+        if let Some(igw) = b.subnet_vpc(spec, &nat.subnet.value).and_then(|v| b.igw_of_vpc.get(v)) {
             g.add_edge(id, *igw, Created, nat.subnet.span);
         }
     }
     for rt in &spec.route_tables {
-        let table = g.add_node(
-            format!("route_table.{}", rt.name.value),
-            Kind::RouteTable,
-            rt.name.span,
-        );
+        let table = g.add_node(format!("route_table.{}", rt.name.value), Kind::RouteTable, rt.name.span);
         b.edge(&mut g, table, &b.vpc, &rt.vpc.value, Created, rt.vpc.span);
         let mut routes = Vec::new();
         for route in &rt.routes {
             let Some(dest) = &route.destination else {
                 continue;
             };
-            let id = g.add_node(
-                format!("route_table.{}.route[{}]", rt.name.value, dest.value),
-                Kind::Route,
-                route.span,
-            );
+            let id =
+                g.add_node(format!("route_table.{}.route[{}]", rt.name.value, dest.value), Kind::Route, route.span);
             g.add_edge(id, table, Created, route.span);
             match &route.target {
-                Some(RouteTarget::InternetGateway(n)) => {
-                    b.edge(&mut g, id, &b.igw, &n.value, Created, n.span)
-                }
-                Some(RouteTarget::NatGateway(n)) => {
-                    b.edge(&mut g, id, &b.nat, &n.value, Ready, n.span)
-                }
+                Some(RouteTarget::InternetGateway(n)) => b.edge(&mut g, id, &b.igw, &n.value, Created, n.span),
+                Some(RouteTarget::NatGateway(n)) => b.edge(&mut g, id, &b.nat, &n.value, Ready, n.span),
                 None => {}
             }
             routes.push(id);
@@ -121,11 +84,7 @@ pub(crate) fn build(doc: &Document) -> Graph {
         }
     }
     for sg in &spec.security_groups {
-        let id = g.add_node(
-            format!("security_group.{}", sg.name.value),
-            Kind::SecurityGroup,
-            sg.name.span,
-        );
+        let id = g.add_node(format!("security_group.{}", sg.name.value), Kind::SecurityGroup, sg.name.span);
         b.group.insert(sg.name.value.clone(), id);
         b.edge(&mut g, id, &b.vpc, &sg.vpc.value, Created, sg.vpc.span);
     }
@@ -134,11 +93,7 @@ pub(crate) fn build(doc: &Document) -> Graph {
             continue;
         }
         let span = sg.ingress[0].span;
-        let id = g.add_node(
-            format!("security_group.{}.rules", sg.name.value),
-            Kind::SecurityGroupRules,
-            span,
-        );
+        let id = g.add_node(format!("security_group.{}.rules", sg.name.value), Kind::SecurityGroupRules, span);
         b.edge(&mut g, id, &b.group, &sg.name.value, Created, sg.name.span);
         for rule in &sg.ingress {
             for src in &rule.from_groups {
@@ -147,65 +102,35 @@ pub(crate) fn build(doc: &Document) -> Graph {
         }
     }
     for kp in &spec.key_pairs {
-        let id = g.add_node(
-            format!("key_pair.{}", kp.name.value),
-            Kind::KeyPair,
-            kp.name.span,
-        );
+        let id = g.add_node(format!("key_pair.{}", kp.name.value), Kind::KeyPair, kp.name.span);
         b.key_pair.insert(kp.name.value.clone(), id);
     }
     for c in &spec.certificates {
-        let id = g.add_node(
-            format!("certificate.{}", c.name.value),
-            Kind::Certificate,
-            c.name.span,
-        );
+        let id = g.add_node(format!("certificate.{}", c.name.value), Kind::Certificate, c.name.span);
         b.certificate.insert(c.name.value.clone(), id);
     }
     for dsg in &spec.db_subnet_groups {
-        let id = g.add_node(
-            format!("db_subnet_group.{}", dsg.name.value),
-            Kind::DbSubnetGroup,
-            dsg.name.span,
-        );
+        let id = g.add_node(format!("db_subnet_group.{}", dsg.name.value), Kind::DbSubnetGroup, dsg.name.span);
         b.db_subnet_group.insert(dsg.name.value.clone(), id);
         for (name, span) in select(spec, &dsg.subnets) {
             b.edge(&mut g, id, &b.subnet, &name, Created, span);
         }
     }
     for db in &spec.databases {
-        let id = g.add_node(
-            format!("database.{}", db.name.value),
-            Kind::DbInstance,
-            db.name.span,
-        );
+        let id = g.add_node(format!("database.{}", db.name.value), Kind::DbInstance, db.name.span);
         g.nodes[id.0].multi_az = db.multi_az;
         b.database.insert(db.name.value.clone(), id);
-        b.edge(
-            &mut g,
-            id,
-            &b.db_subnet_group,
-            &db.subnet_group.value,
-            Created,
-            db.subnet_group.span,
-        );
+        b.edge(&mut g, id, &b.db_subnet_group, &db.subnet_group.value, Created, db.subnet_group.span);
         for sg in &db.security_groups {
             b.edge(&mut g, id, &b.group, &sg.value, Created, sg.span);
         }
     }
     for fs in &spec.file_systems {
-        let id = g.add_node(
-            format!("file_system.{}", fs.name.value),
-            Kind::FileSystem,
-            fs.name.span,
-        );
+        let id = g.add_node(format!("file_system.{}", fs.name.value), Kind::FileSystem, fs.name.span);
         b.file_system.insert(fs.name.value.clone(), id);
         for (subnet, span) in select(spec, &fs.mount_targets) {
-            let mt = g.add_node(
-                format!("file_system.{}.mount_target[{subnet}]", fs.name.value),
-                Kind::MountTarget,
-                span,
-            );
+            let mt =
+                g.add_node(format!("file_system.{}.mount_target[{subnet}]", fs.name.value), Kind::MountTarget, span);
             g.add_edge(mt, id, Ready, span);
             b.edge(&mut g, mt, &b.subnet, &subnet, Created, span);
             for sg in &fs.security_groups {
@@ -216,28 +141,16 @@ pub(crate) fn build(doc: &Document) -> Graph {
     // Instances first as nodes (templates may refer to each other), then their edges.
     for inst in &spec.instances {
         for node in inst.nodes() {
-            let id = g.add_node(
-                format!("instance.{}", node.name),
-                Kind::Instance,
-                inst.name.span,
-            );
+            let id = g.add_node(format!("instance.{}", node.name), Kind::Instance, inst.name.span);
             b.instance.insert(node.name.clone(), id);
         }
     }
     for lb in &spec.load_balancers {
-        let id = g.add_node(
-            format!("load_balancer.{}", lb.name.value),
-            Kind::LoadBalancer,
-            lb.name.span,
-        );
+        let id = g.add_node(format!("load_balancer.{}", lb.name.value), Kind::LoadBalancer, lb.name.span);
         b.load_balancer.insert(lb.name.value.clone(), id);
     }
     for tg in &spec.target_groups {
-        let id = g.add_node(
-            format!("target_group.{}", tg.name.value),
-            Kind::TargetGroup,
-            tg.name.span,
-        );
+        let id = g.add_node(format!("target_group.{}", tg.name.value), Kind::TargetGroup, tg.name.span);
         b.target_group.insert(tg.name.value.clone(), id);
         b.edge(&mut g, id, &b.vpc, &tg.vpc.value, Created, tg.vpc.span);
     }
@@ -254,21 +167,15 @@ pub(crate) fn build(doc: &Document) -> Graph {
             b.edge(&mut g, id, &b.group, &sg.value, Created, sg.span);
         }
         if lb.internet_facing() {
-            let igw = subnets
-                .first()
-                .and_then(|(s, _)| b.subnet_vpc(spec, s))
-                .and_then(|v| b.igw_of_vpc.get(v));
+            let igw = subnets.first().and_then(|(s, _)| b.subnet_vpc(spec, s)).and_then(|v| b.igw_of_vpc.get(v));
             if let Some(igw) = igw {
                 g.add_edge(id, *igw, Created, lb.scheme.span);
             }
         }
         for l in &lb.listeners {
             let Some(port) = &l.port else { continue };
-            let lid = g.add_node(
-                format!("load_balancer.{}.listener[{}]", lb.name.value, port.value),
-                Kind::Listener,
-                l.span,
-            );
+            let lid =
+                g.add_node(format!("load_balancer.{}.listener[{}]", lb.name.value, port.value), Kind::Listener, l.span);
             g.add_edge(lid, id, Created, port.span);
             if let Some(Action::Forward(tg)) = &l.action {
                 b.edge(&mut g, lid, &b.target_group, &tg.value, Created, tg.span);
@@ -279,36 +186,23 @@ pub(crate) fn build(doc: &Document) -> Graph {
             for rule in &l.rules {
                 let Some(p) = &rule.priority else { continue };
                 let rid = g.add_node(
-                    format!(
-                        "load_balancer.{}.listener[{}].rule[{}]",
-                        lb.name.value, port.value, p.value
-                    ),
+                    format!("load_balancer.{}.listener[{}].rule[{}]", lb.name.value, port.value, p.value),
                     Kind::ListenerRule,
                     rule.span,
                 );
                 g.add_edge(rid, lid, Created, p.span);
-                b.edge(
-                    &mut g,
-                    rid,
-                    &b.target_group,
-                    &rule.forward.value,
-                    Created,
-                    rule.forward.span,
-                );
+                b.edge(&mut g, rid, &b.target_group, &rule.forward.value, Created, rule.forward.span);
             }
         }
     }
     for tg in &spec.target_groups {
         let id = b.target_group[&tg.name.value];
         for target in &tg.targets {
-            let nodes: Vec<String> = match spec
-                .instances
-                .iter()
-                .find(|i| i.name.value == target.value && i.count.is_some())
-            {
-                Some(entry) => entry.nodes().into_iter().map(|n| n.name).collect(),
-                None => vec![target.value.clone()],
-            };
+            let nodes: Vec<String> =
+                match spec.instances.iter().find(|i| i.name.value == target.value && i.count.is_some()) {
+                    Some(entry) => entry.nodes().into_iter().map(|n| n.name).collect(),
+                    None => vec![target.value.clone()],
+                };
             for node in nodes {
                 let Some(&inst) = b.instance.get(&node) else {
                     continue;
@@ -330,14 +224,7 @@ fn instance_edges(doc: &Document, g: &mut Graph, b: &Names, inst: &Instance) {
     let spec = &doc.spec;
     for node in inst.nodes() {
         let id = b.instance[&node.name];
-        b.edge(
-            g,
-            id,
-            &b.subnet,
-            &node.subnet.value,
-            Created,
-            node.subnet.span,
-        );
+        b.edge(g, id, &b.subnet, &node.subnet.value, Created, node.subnet.span);
         if let Some(path) = b.subnet_routing.get(&node.subnet.value) {
             for &r in path {
                 g.add_edge(id, r, Created, node.subnet.span);
@@ -350,11 +237,7 @@ fn instance_edges(doc: &Document, g: &mut Graph, b: &Names, inst: &Instance) {
             b.edge(g, id, &b.key_pair, &kp.value, Created, kp.span);
         }
         let Some(ud) = &inst.user_data else { continue };
-        let mut refs: Vec<_> = ud
-            .vars
-            .iter()
-            .flat_map(|v| doc.references_in_value(&v.value))
-            .collect();
+        let mut refs: Vec<_> = ud.vars.iter().flat_map(|v| doc.references_in_value(&v.value)).collect();
         if let Some(file) = doc.file(&ud.template.value) {
             refs.extend(references(&doc.sources.get(file).text, file, 0));
         }
@@ -365,19 +248,9 @@ fn instance_edges(doc: &Document, g: &mut Graph, b: &Names, inst: &Instance) {
 }
 
 /// The edge a `${kind.name.attr}` reference makes, if its attribute is not known statically.
-fn template_edge(
-    spec: &Spec,
-    g: &mut Graph,
-    b: &Names,
-    from: NodeId,
-    parts: &[String],
-    span: Span,
-) {
+fn template_edge(spec: &Spec, g: &mut Graph, b: &Names, from: NodeId, parts: &[String], span: Span) {
     let [ns, name, attr] = parts else { return };
-    let Some(known) = attributes(ns)
-        .and_then(|a| a.iter().find(|(n, _)| n == attr))
-        .map(|(_, k)| *k)
-    else {
+    let Some(known) = attributes(ns).and_then(|a| a.iter().find(|(n, _)| n == attr)).map(|(_, k)| *k) else {
         return;
     };
     let Known::At(stage) = known else { return };
@@ -402,9 +275,7 @@ fn template_edge(
 }
 
 fn fixed_ip(spec: &Spec, node: &str) -> bool {
-    spec.instances
-        .iter()
-        .any(|i| i.count.is_none() && i.name.value == node && i.private_ip.is_some())
+    spec.instances.iter().any(|i| i.count.is_none() && i.name.value == node && i.private_ip.is_some())
 }
 
 /// The subnet names a selector picks, each with the span to blame.
@@ -442,24 +313,13 @@ struct Names {
 }
 
 impl Names {
-    fn edge(
-        &self,
-        g: &mut Graph,
-        from: NodeId,
-        map: &BTreeMap<String, NodeId>,
-        name: &str,
-        needs: Stage,
-        span: Span,
-    ) {
+    fn edge(&self, g: &mut Graph, from: NodeId, map: &BTreeMap<String, NodeId>, name: &str, needs: Stage, span: Span) {
         if let Some(&to) = map.get(name) {
             g.add_edge(from, to, needs, span);
         }
     }
 
     fn subnet_vpc<'s>(&self, spec: &'s Spec, subnet: &str) -> Option<&'s String> {
-        spec.subnets
-            .iter()
-            .find(|s| s.name.value == subnet)
-            .map(|s| &s.vpc.value)
+        spec.subnets.iter().find(|s| s.name.value == subnet).map(|s| &s.vpc.value)
     }
 }

@@ -2,11 +2,16 @@
 //! references turned into node ids, so a driver needs nothing but the node and the ids of
 //! its dependencies.
 //!
-//! Kinds whose drivers do not exist yet carry no desired state; callers refuse to provision
-//! a graph that contains them instead of half-building it.
+//! User data is resolved as far as the spec allows: every reference known statically is
+//! filled in here, and the others are listed with the node and attribute they come from, so
+//! the instance driver renders the template from recorded attributes alone.
 
-use strato_spec::model::{RouteTarget, Spec};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use strato_spec::model::{Action, Instance, Node, RouteTarget, Spec, SubnetSelector};
 use strato_spec::net::Cidr;
+use strato_spec::template::{attributes, references, Known};
 use strato_spec::Document;
 
 use crate::{Graph, NodeId};
@@ -55,6 +60,111 @@ pub enum Desired {
     KeyPair {
         public_key: String,
     },
+    /// An existing ACM certificate, or a self-signed one strato generates and imports.
+    Certificate { arn: Option<String>, domains: Vec<String> },
+    DbSubnetGroup { description: String, subnets: Vec<NodeId> },
+    DbInstance(Box<DbInstance>),
+    FileSystem { performance_mode: String, throughput_mode: String, encrypted: bool },
+    MountTarget { file_system: NodeId, subnet: NodeId, security_groups: Vec<NodeId> },
+    Instance(Box<InstanceSpec>),
+    LoadBalancer {
+        internet_facing: bool,
+        subnets: Vec<NodeId>,
+        security_groups: Vec<NodeId>,
+        idle_timeout: Option<i64>,
+        deletion_protection: bool,
+    },
+    TargetGroup(Box<TargetGroupSpec>),
+    Listener {
+        load_balancer: NodeId,
+        port: i64,
+        protocol: String,
+        certificate: Option<NodeId>,
+        ssl_policy: Option<String>,
+        action: ListenerAction,
+    },
+    ListenerRule { listener: NodeId, priority: i64, hosts: Vec<String>, paths: Vec<String>, forward: NodeId },
+    TargetRegistration { target_group: NodeId, instance: NodeId },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbInstance {
+    /// The RDS identifier: `<deployment>-<name>`.
+    pub identifier: String,
+    pub engine: String,
+    pub engine_version: String,
+    pub instance_class: String,
+    pub storage_gb: i64,
+    pub storage_type: String,
+    pub multi_az: bool,
+    pub storage_encrypted: bool,
+    pub backup_retention_days: i64,
+    pub deletion_protection: bool,
+    pub final_snapshot: bool,
+    pub master_username: String,
+    /// An existing secret; `None` means RDS manages the password.
+    pub master_secret_arn: Option<String>,
+    pub subnet_group: NodeId,
+    pub security_groups: Vec<NodeId>,
+    pub port: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Image {
+    /// Resolved at provision time from a public SSM parameter.
+    SsmParameter(String),
+    Ami(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceSpec {
+    pub instance_type: String,
+    pub image: Image,
+    pub subnet: NodeId,
+    pub private_ip: Option<Ipv4Addr>,
+    pub public_ip: bool,
+    pub security_groups: Vec<NodeId>,
+    pub key_pair: Option<NodeId>,
+    pub root_size_gb: Option<i64>,
+    pub root_volume_type: String,
+    pub root_encrypted: bool,
+    pub user_data: Option<UserData>,
+    /// The entry's own tags, on top of the deployment's.
+    pub tags: Vec<(String, String)>,
+}
+
+/// A user-data template with what is known of its references.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserData {
+    pub template: String,
+    /// `${...}` text to value, for references known from the spec (variables included).
+    pub statics: BTreeMap<String, String>,
+    /// `${...}` text to the node and attribute it is read from once that node exists.
+    pub dynamic: BTreeMap<String, (NodeId, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetGroupSpec {
+    /// The AWS name: `<deployment>-<name>`, at most 32 characters.
+    pub name: String,
+    pub vpc: NodeId,
+    pub protocol: String,
+    pub port: i64,
+    pub health_protocol: String,
+    pub health_path: String,
+    pub health_port: Option<i64>,
+    pub health_interval: i64,
+    pub health_timeout: i64,
+    pub healthy_threshold: i64,
+    pub unhealthy_threshold: i64,
+    pub matcher: String,
+    pub stickiness_seconds: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListenerAction {
+    Forward(NodeId),
+    Redirect { protocol: String, port: Option<i64>, status_code: String },
 }
 
 /// One ingress permission: a protocol and port range from sources.
@@ -80,48 +190,28 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
     };
     for v in &spec.vpcs {
         let Some(cidr) = &v.cidr else { continue };
-        let d = Desired::Vpc {
-            cidr: cidr.value,
-            dns_support: v.dns_support,
-            dns_hostnames: v.dns_hostnames,
-        };
+        let d = Desired::Vpc { cidr: cidr.value, dns_support: v.dns_support, dns_hostnames: v.dns_hostnames };
         set(g, format!("vpc.{}", v.name.value), d);
     }
     for s in &spec.subnets {
         let (Some(vpc), Some(cidr)) = (id(g, format!("vpc.{}", s.vpc.value)), &s.cidr) else {
             continue;
         };
-        let d = Desired::Subnet {
-            vpc,
-            cidr: cidr.value,
-            zone: s.zone.value.clone(),
-        };
+        let d = Desired::Subnet { vpc, cidr: cidr.value, zone: s.zone.value.clone() };
         set(g, format!("subnet.{}", s.name.value), d);
     }
     for igw in &spec.internet_gateways {
         let Some(vpc) = id(g, format!("vpc.{}", igw.vpc.value)) else {
             continue;
         };
-        set(
-            g,
-            format!("internet_gateway.{}", igw.name.value),
-            Desired::InternetGateway { vpc },
-        );
+        set(g, format!("internet_gateway.{}", igw.name.value), Desired::InternetGateway { vpc });
     }
     for nat in &spec.nat_gateways {
-        set(
-            g,
-            format!("elastic_ip.{}", nat.name.value),
-            Desired::ElasticIp,
-        );
+        set(g, format!("elastic_ip.{}", nat.name.value), Desired::ElasticIp);
         let subnet = id(g, format!("subnet.{}", nat.subnet.value));
         let eip = id(g, format!("elastic_ip.{}", nat.name.value));
         if let (Some(subnet), Some(eip)) = (subnet, eip) {
-            set(
-                g,
-                format!("nat_gateway.{}", nat.name.value),
-                Desired::NatGateway { subnet, eip },
-            );
+            set(g, format!("nat_gateway.{}", nat.name.value), Desired::NatGateway { subnet, eip });
         }
     }
     for rt in &spec.route_tables {
@@ -138,59 +228,35 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
                 continue;
             };
             let target = match &route.target {
-                Some(RouteTarget::InternetGateway(n)) => {
-                    id(g, format!("internet_gateway.{}", n.value))
-                }
+                Some(RouteTarget::InternetGateway(n)) => id(g, format!("internet_gateway.{}", n.value)),
                 Some(RouteTarget::NatGateway(n)) => id(g, format!("nat_gateway.{}", n.value)),
                 None => None,
             };
             let Some(target) = target else { continue };
-            let d = Desired::Route {
-                table,
-                destination: dest.value,
-                target,
-            };
-            set(
-                g,
-                format!("route_table.{}.route[{}]", rt.name.value, dest.value),
-                d,
-            );
+            let d = Desired::Route { table, destination: dest.value, target };
+            set(g, format!("route_table.{}.route[{}]", rt.name.value, dest.value), d);
         }
         for s in &rt.subnets {
             let Some(subnet) = id(g, format!("subnet.{}", s.value)) else {
                 continue;
             };
             let d = Desired::RouteTableAssociation { table, subnet };
-            set(
-                g,
-                format!("route_table.{}.association[{}]", rt.name.value, s.value),
-                d,
-            );
+            set(g, format!("route_table.{}.association[{}]", rt.name.value, s.value), d);
         }
     }
     for sg in &spec.security_groups {
         let Some(vpc) = id(g, format!("vpc.{}", sg.vpc.value)) else {
             continue;
         };
-        let description = sg
-            .description
-            .as_ref()
-            .map_or_else(|| format!("strato: {}", sg.name.value), |d| d.value.clone());
+        let description =
+            sg.description.as_ref().map_or_else(|| format!("strato: {}", sg.name.value), |d| d.value.clone());
         let group_address = format!("security_group.{}", sg.name.value);
-        set(
-            g,
-            group_address.clone(),
-            Desired::SecurityGroup { vpc, description },
-        );
+        set(g, group_address.clone(), Desired::SecurityGroup { vpc, description });
         let Some(group) = id(g, group_address) else {
             continue;
         };
         let rules = permissions(spec, g, &sg.ingress);
-        set(
-            g,
-            format!("security_group.{}.rules", sg.name.value),
-            Desired::SecurityGroupRules { group, rules },
-        );
+        set(g, format!("security_group.{}.rules", sg.name.value), Desired::SecurityGroupRules { group, rules });
     }
     for kp in &spec.key_pairs {
         let key = match (&kp.public_key_file, &kp.public_key) {
@@ -199,35 +265,319 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
             _ => None,
         };
         if let Some(key) = key {
-            let d = Desired::KeyPair {
-                public_key: key.trim().to_string(),
-            };
+            let d = Desired::KeyPair { public_key: key.trim().to_string() };
             set(g, format!("key_pair.{}", kp.name.value), d);
+        }
+    }
+    let deployment = spec.deployment.name.value.as_str();
+    let ids = |g: &Graph, prefix: &str, names: &[strato_spec::Sp<String>]| -> Vec<NodeId> {
+        names.iter().filter_map(|n| g.find(&format!("{prefix}.{}", n.value))).collect()
+    };
+    for c in &spec.certificates {
+        let d = Desired::Certificate {
+            arn: c.arn.as_ref().map(|a| a.value.clone()),
+            domains: c.domains.iter().map(|d| d.value.clone()).collect(),
+        };
+        set(g, format!("certificate.{}", c.name.value), d);
+    }
+    for dsg in &spec.db_subnet_groups {
+        let subnets = selected(spec, g, &dsg.subnets);
+        let description =
+            dsg.description.as_ref().map_or_else(|| format!("strato: {}", dsg.name.value), |d| d.value.clone());
+        set(g, format!("db_subnet_group.{}", dsg.name.value), Desired::DbSubnetGroup { description, subnets });
+    }
+    for db in &spec.databases {
+        let Some(subnet_group) = id(g, format!("db_subnet_group.{}", db.subnet_group.value)) else { continue };
+        let d = DbInstance {
+            identifier: format!("{deployment}-{}", db.name.value),
+            engine: db.engine.value.clone(),
+            engine_version: db.engine_version.value.clone(),
+            instance_class: db.instance_class.value.clone(),
+            storage_gb: db.storage_gb.as_ref().map_or(20, |s| s.value),
+            storage_type: db.storage_type.value.clone(),
+            multi_az: db.multi_az,
+            storage_encrypted: db.storage_encrypted,
+            backup_retention_days: db.backup_retention_days,
+            deletion_protection: db.deletion_protection,
+            final_snapshot: db.final_snapshot,
+            master_username: db.master_username.value.clone(),
+            master_secret_arn: db.master_secret_arn.as_ref().map(|a| a.value.clone()),
+            subnet_group,
+            security_groups: ids(g, "security_group", &db.security_groups),
+            port: db.port.as_ref().map(|p| p.value),
+        };
+        set(g, format!("database.{}", db.name.value), Desired::DbInstance(Box::new(d)));
+    }
+    for fs in &spec.file_systems {
+        let fs_address = format!("file_system.{}", fs.name.value);
+        let d = Desired::FileSystem {
+            performance_mode: fs.performance_mode.value.clone(),
+            throughput_mode: fs.throughput_mode.value.clone(),
+            encrypted: fs.encrypted,
+        };
+        set(g, fs_address.clone(), d);
+        let Some(file_system) = id(g, fs_address) else { continue };
+        let security_groups = ids(g, "security_group", &fs.security_groups);
+        for subnet in selected(spec, g, &fs.mount_targets) {
+            let name = g.node(subnet).address.as_str().trim_start_matches("subnet.").to_string();
+            let d = Desired::MountTarget { file_system, subnet, security_groups: security_groups.clone() };
+            set(g, format!("file_system.{}.mount_target[{name}]", fs.name.value), d);
+        }
+    }
+    for inst in &spec.instances {
+        for node in inst.nodes() {
+            if let Some(d) = instance(doc, g, inst, &node) {
+                set(g, format!("instance.{}", node.name), Desired::Instance(Box::new(d)));
+            }
+        }
+    }
+    for tg in &spec.target_groups {
+        let Some(vpc) = id(g, format!("vpc.{}", tg.vpc.value)) else { continue };
+        let hc = &tg.health_check;
+        let d = TargetGroupSpec {
+            name: format!("{deployment}-{}", tg.name.value),
+            vpc,
+            protocol: tg.protocol.value.clone(),
+            port: tg.port.as_ref().map_or(443, |p| p.value),
+            health_protocol: hc.protocol.as_ref().map_or_else(|| tg.protocol.value.clone(), |p| p.value.clone()),
+            health_path: hc.path.value.clone(),
+            health_port: hc.port.as_ref().map(|p| p.value),
+            health_interval: hc.interval,
+            health_timeout: hc.timeout,
+            healthy_threshold: hc.healthy_threshold,
+            unhealthy_threshold: hc.unhealthy_threshold,
+            matcher: hc.matcher.value.clone(),
+            stickiness_seconds: tg.stickiness.as_ref().map(|s| s.value),
+        };
+        let tg_address = format!("target_group.{}", tg.name.value);
+        set(g, tg_address.clone(), Desired::TargetGroup(Box::new(d)));
+        let Some(target_group) = id(g, tg_address.clone()) else { continue };
+        let prefix = format!("{tg_address}.target[");
+        let registrations: Vec<(String, NodeId)> = g
+            .nodes()
+            .iter()
+            .filter_map(|n| {
+                let node = n.address.as_str().strip_prefix(&prefix)?.strip_suffix(']')?;
+                Some((n.address.to_string(), g.find(&format!("instance.{node}"))?))
+            })
+            .collect();
+        for (address, instance) in registrations {
+            set(g, address, Desired::TargetRegistration { target_group, instance });
+        }
+    }
+    for lb in &spec.load_balancers {
+        let lb_address = format!("load_balancer.{}", lb.name.value);
+        let d = Desired::LoadBalancer {
+            internet_facing: lb.internet_facing(),
+            subnets: selected(spec, g, &lb.subnets),
+            security_groups: ids(g, "security_group", &lb.security_groups),
+            idle_timeout: lb.idle_timeout.as_ref().map(|t| t.value),
+            deletion_protection: lb.deletion_protection,
+        };
+        set(g, lb_address.clone(), d);
+        let Some(load_balancer) = id(g, lb_address.clone()) else { continue };
+        for l in &lb.listeners {
+            let (Some(port), Some(action)) = (&l.port, &l.action) else { continue };
+            let action = match action {
+                Action::Forward(tg) => match id(g, format!("target_group.{}", tg.value)) {
+                    Some(t) => ListenerAction::Forward(t),
+                    None => continue,
+                },
+                Action::Redirect { protocol, port, status_code } => ListenerAction::Redirect {
+                    protocol: protocol.value.clone(),
+                    port: port.as_ref().map(|p| p.value),
+                    status_code: status_code.value.clone(),
+                },
+            };
+            let listener_address = format!("{lb_address}.listener[{}]", port.value);
+            let d = Desired::Listener {
+                load_balancer,
+                port: port.value,
+                protocol: l.protocol.value.clone(),
+                certificate: l.certificate.as_ref().and_then(|c| id(g, format!("certificate.{}", c.value))),
+                ssl_policy: l.ssl_policy.as_ref().map(|p| p.value.clone()),
+                action,
+            };
+            set(g, listener_address.clone(), d);
+            let Some(listener) = id(g, listener_address.clone()) else { continue };
+            for rule in &l.rules {
+                let (Some(priority), Some(forward)) =
+                    (&rule.priority, id(g, format!("target_group.{}", rule.forward.value)))
+                else {
+                    continue;
+                };
+                let d = Desired::ListenerRule {
+                    listener,
+                    priority: priority.value,
+                    hosts: rule.hosts.iter().map(|h| static_text(spec, &h.value)).collect(),
+                    paths: rule.paths.iter().map(|p| p.value.clone()).collect(),
+                    forward,
+                };
+                set(g, format!("{listener_address}.rule[{}]", priority.value), d);
+            }
+        }
+    }
+}
+
+/// The subnet nodes a selector picks.
+fn selected(spec: &Spec, g: &Graph, sel: &SubnetSelector) -> Vec<NodeId> {
+    let names: Vec<&str> = match sel {
+        SubnetSelector::Names(n) => n.iter().map(|n| n.value.as_str()).collect(),
+        SubnetSelector::Tier(t) => {
+            spec.subnets.iter().filter(|s| s.tier.value == t.value).map(|s| s.name.value.as_str()).collect()
+        }
+    };
+    names.into_iter().filter_map(|n| g.find(&format!("subnet.{n}"))).collect()
+}
+
+/// A string whose references are all known from the spec (listener-rule hosts).
+fn static_text(spec: &Spec, text: &str) -> String {
+    strato_spec::template::render(text, |r| deployment_value(spec, r))
+}
+
+fn deployment_value(spec: &Spec, reference: &str) -> Option<String> {
+    let d = &spec.deployment;
+    match reference {
+        "deployment.name" => Some(d.name.value.clone()),
+        "deployment.region" => Some(d.region.value.clone()),
+        "deployment.domain" => d.domain.as_ref().map(|x| x.value.clone()),
+        _ => None,
+    }
+}
+
+/// The value of a reference known from the spec alone, for the node being rendered.
+fn static_value(spec: &Spec, inst: &Instance, node: &Node, parts: &[&str]) -> Option<String> {
+    let deployment = &spec.deployment.name.value;
+    let subnet = spec.subnets.iter().find(|s| s.name.value == node.subnet.value);
+    match parts {
+        ["deployment", _] => deployment_value(spec, &parts.join(".")),
+        ["node", "name"] => Some(node.name.clone()),
+        ["node", "index"] => Some(node.index.to_string()),
+        ["node", "count"] => Some(node.count.to_string()),
+        ["node", "subnet"] => Some(node.subnet.value.clone()),
+        ["node", "zone"] => subnet.map(|s| s.zone.value.clone()),
+        ["var", key] => {
+            inst.user_data.as_ref()?.vars.iter().find(|v| v.key.value == *key).map(|v| v.value.value.clone())
+        }
+        ["vpc", name, "cidr"] => spec.vpcs.iter().find(|v| v.name.value == *name)?.cidr.as_ref().map(|c| c.value.to_string()),
+        ["subnet", name, "cidr"] => {
+            spec.subnets.iter().find(|s| s.name.value == *name)?.cidr.as_ref().map(|c| c.value.to_string())
+        }
+        ["subnet", name, "zone"] => spec.subnets.iter().find(|s| s.name.value == *name).map(|s| s.zone.value.clone()),
+        ["key_pair", name, "name"] => Some(format!("{deployment}-{name}")),
+        ["database", name, "identifier"] => Some(format!("{deployment}-{name}")),
+        ["instance", name, "private_ip"] => spec
+            .instances
+            .iter()
+            .find(|i| i.count.is_none() && i.name.value == *name)?
+            .private_ip
+            .as_ref()
+            .map(|ip| ip.value.to_string()),
+        _ => None,
+    }
+}
+
+fn instance(doc: &Document, g: &Graph, inst: &Instance, node: &Node) -> Option<InstanceSpec> {
+    let spec = &doc.spec;
+    let image = match spec.images.iter().find(|i| i.name.value == inst.image.value) {
+        Some(alias) => match (&alias.ssm_parameter, &alias.ami) {
+            (Some(p), _) => Image::SsmParameter(p.value.clone()),
+            (None, Some(a)) => Image::Ami(a.value.clone()),
+            _ => return None,
+        },
+        None => Image::Ami(inst.image.value.clone()),
+    };
+    let user_data = match &inst.user_data {
+        None => None,
+        Some(ud) => {
+            let file = doc.file(&ud.template.value)?;
+            let template = doc.sources.get(file).text.clone();
+            let mut statics = BTreeMap::new();
+            let mut dynamic = BTreeMap::new();
+            let var_refs = ud.vars.iter().flat_map(|v| doc.references_in_value(&v.value));
+            for r in references(&template, file, 0).into_iter().chain(var_refs) {
+                let text = r.text();
+                let parts: Vec<&str> = text.split('.').collect();
+                if let Some(v) = static_value(spec, inst, node, &parts) {
+                    statics.insert(text, v);
+                    continue;
+                }
+                if let [ns, name, attr] = parts[..] {
+                    let known = attributes(ns).and_then(|a| a.iter().find(|(n, _)| *n == attr)).map(|(_, k)| *k);
+                    if let (Some(Known::At(_)), Some(target)) = (known, g.find(&format!("{ns}.{name}"))) {
+                        dynamic.insert(text.clone(), (target, attr.to_string()));
+                    }
+                }
+            }
+            Some(UserData { template, statics, dynamic })
+        }
+    };
+    Some(InstanceSpec {
+        instance_type: inst.instance_type.value.clone(),
+        image,
+        subnet: g.find(&format!("subnet.{}", node.subnet.value))?,
+        private_ip: inst.private_ip.as_ref().map(|ip| ip.value),
+        public_ip: inst.public_ip,
+        security_groups: inst
+            .security_groups
+            .iter()
+            .filter_map(|n| g.find(&format!("security_group.{}", n.value)))
+            .collect(),
+        key_pair: inst.key_pair.as_ref().and_then(|k| g.find(&format!("key_pair.{}", k.value))),
+        root_size_gb: inst.root_volume.size_gb.as_ref().map(|s| s.value),
+        root_volume_type: inst.root_volume.volume_type.value.clone(),
+        root_encrypted: inst.root_volume.encrypted,
+        user_data,
+        tags: inst.tags.iter().map(|t| (t.key.value.clone(), t.value.value.clone())).collect(),
+    })
+}
+
+impl UserData {
+    /// The rendered text, given the recorded attributes of other objects (`lookup(node,
+    /// attribute)`) and the deployment's CSR challenge. The error names the first reference
+    /// that could not be resolved.
+    pub fn render(
+        &self,
+        csr_challenge: &str,
+        mut lookup: impl FnMut(NodeId, &str) -> Option<String>,
+    ) -> Result<String, String> {
+        let mut missing: Option<String> = None;
+        let mut resolve = |r: &str| -> Option<String> {
+            let v = if r == "deployment.csr_challenge" {
+                Some(csr_challenge.to_string())
+            } else if let Some(v) = self.statics.get(r) {
+                Some(v.clone())
+            } else {
+                self.dynamic.get(r).and_then(|(n, attr)| lookup(*n, attr))
+            };
+            if v.is_none() && missing.is_none() {
+                missing = Some(r.to_string());
+            }
+            v
+        };
+        // Variables may hold references themselves: their values are rendered too.
+        let text = strato_spec::template::render(&self.template, |r| {
+            let v = resolve(r)?;
+            Some(if r.starts_with("var.") { strato_spec::template::render(&v, &mut resolve) } else { v })
+        });
+        match missing {
+            Some(r) => Err(r),
+            None => Ok(text),
         }
     }
 }
 
 /// The permissions of a group's ingress rules: one per protocol and port range.
-fn permissions(
-    spec: &Spec,
-    g: &Graph,
-    rules: &[strato_spec::model::IngressRule],
-) -> Vec<Permission> {
+fn permissions(spec: &Spec, g: &Graph, rules: &[strato_spec::model::IngressRule]) -> Vec<Permission> {
     let mut out = Vec::new();
     for rule in rules {
-        let groups: Vec<NodeId> = rule
-            .from_groups
-            .iter()
-            .filter_map(|n| g.find(&format!("security_group.{}", n.value)))
-            .collect();
+        let groups: Vec<NodeId> =
+            rule.from_groups.iter().filter_map(|n| g.find(&format!("security_group.{}", n.value))).collect();
         let mut cidrs = Vec::new();
         for src in &rule.from_cidrs {
             match src.value.split_once('.') {
                 Some(("vpc", name)) => cidrs.extend(
-                    spec.vpcs
-                        .iter()
-                        .filter(|v| v.name.value == name)
-                        .filter_map(|v| v.cidr.as_ref().map(|c| c.value)),
+                    spec.vpcs.iter().filter(|v| v.name.value == name).filter_map(|v| v.cidr.as_ref().map(|c| c.value)),
                 ),
                 Some(("cidr_set", name)) => cidrs.extend(
                     spec.cidr_sets
@@ -246,10 +596,7 @@ fn permissions(
         let ranges: Vec<(i32, i32)> = if rule.ports.is_empty() {
             vec![(-1, -1)]
         } else {
-            rule.ports
-                .iter()
-                .map(|p| (i32::from(p.value.from), i32::from(p.value.to)))
-                .collect()
+            rule.ports.iter().map(|p| (i32::from(p.value.from), i32::from(p.value.to))).collect()
         };
         for (from_port, to_port) in ranges {
             out.push(Permission {

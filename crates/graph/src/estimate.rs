@@ -55,17 +55,11 @@ impl Default for Durations {
 impl Durations {
     /// Seconds from start until `stage` for this node.
     pub fn until(&self, node: &Node, stage: Stage) -> u32 {
-        let (_, created, ready) = self
-            .table
-            .iter()
-            .find(|(k, _, _)| *k == node.kind)
-            .copied()
-            .unwrap_or((node.kind, 2, 2));
+        let (_, created, ready) =
+            self.table.iter().find(|(k, _, _)| *k == node.kind).copied().unwrap_or((node.kind, 2, 2));
         match stage {
             Stage::Created => created,
-            Stage::Ready if node.kind == Kind::DbInstance && node.multi_az => {
-                self.multi_az_db_ready
-            }
+            Stage::Ready if node.kind == Kind::DbInstance && node.multi_az => self.multi_az_db_ready,
             Stage::Ready => ready,
         }
     }
@@ -98,9 +92,7 @@ impl Graph {
         let n = self.nodes.len();
         let mut start = vec![0u32; n];
         let mut via: Vec<Option<NodeId>> = vec![None; n];
-        let at = |start: &[u32], id: NodeId, stage: Stage| {
-            start[id.0] + d.until(&self.nodes[id.0], stage)
-        };
+        let at = |start: &[u32], id: NodeId, stage: Stage| start[id.0] + d.until(&self.nodes[id.0], stage);
         for &id in &order {
             for e in self.dependencies(id) {
                 let t = at(&start, e.dependency, e.needs);
@@ -111,10 +103,7 @@ impl Graph {
             }
         }
         let done = |id: NodeId| at(&start, id, need[id.0]);
-        let last = order
-            .iter()
-            .copied()
-            .max_by_key(|&id| (done(id), std::cmp::Reverse(id)));
+        let last = order.iter().copied().max_by_key(|&id| (done(id), std::cmp::Reverse(id)));
         let mut critical_path = Vec::new();
         let mut cursor = last;
         while let Some(id) = cursor {
@@ -124,10 +113,7 @@ impl Graph {
         critical_path.reverse();
         Some(Estimate {
             parallel_secs: last.map_or(0, done),
-            serial_secs: order
-                .iter()
-                .map(|&id| d.until(&self.nodes[id.0], need[id.0]))
-                .sum(),
+            serial_secs: order.iter().map(|&id| d.until(&self.nodes[id.0], need[id.0])).sum(),
             critical_path,
         })
     }

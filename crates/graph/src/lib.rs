@@ -19,7 +19,7 @@ use std::fmt;
 
 use strato_spec::{Diagnostic, Document, Span, Stage};
 
-pub use desired::{Desired, Permission};
+pub use desired::{DbInstance, Desired, Image, InstanceSpec, ListenerAction, Permission, TargetGroupSpec, UserData};
 pub use estimate::{minutes, Durations, Estimate};
 pub use render::{to_dot, to_json, to_mermaid};
 
@@ -110,11 +110,7 @@ impl std::str::FromStr for Kind {
 
     /// The kind of a stable name, as written in plans and state files.
     fn from_str(s: &str) -> Result<Kind, String> {
-        Kind::ALL
-            .iter()
-            .copied()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown kind `{s}`"))
+        Kind::ALL.iter().copied().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown kind `{s}`"))
     }
 }
 
@@ -217,13 +213,7 @@ impl Graph {
         }
         let id = NodeId(self.nodes.len());
         self.by_address.insert(address.clone(), id);
-        self.nodes.push(Node {
-            address,
-            kind,
-            span,
-            multi_az: false,
-            desired: None,
-        });
+        self.nodes.push(Node { address, kind, span, multi_az: false, desired: None });
         self.deps.push(Vec::new());
         id
     }
@@ -238,12 +228,7 @@ impl Graph {
             }
         }
         self.deps[dependent.0].push(self.edges.len());
-        self.edges.push(Edge {
-            dependent,
-            dependency,
-            needs,
-            origin,
-        });
+        self.edges.push(Edge { dependent, dependency, needs, origin });
     }
 
     /// Nodes so that every node comes after everything it depends on; among nodes that are
@@ -324,26 +309,16 @@ pub fn check(graph: &Graph) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for cycle in cycles.iter().take(LIMIT) {
         let first = &graph.edges[cycle[0]];
-        let mut names: Vec<String> = cycle
-            .iter()
-            .map(|&e| graph.edges[e].dependent)
-            .map(|n| graph.node(n).address.to_string())
-            .collect();
+        let mut names: Vec<String> =
+            cycle.iter().map(|&e| graph.edges[e].dependent).map(|n| graph.node(n).address.to_string()).collect();
         names.push(graph.node(first.dependent).address.to_string());
-        let mut d = Diagnostic::error(
-            "dependency-cycle",
-            first.origin,
-            format!("dependency cycle: {}", names.join(" -> ")),
-        );
+        let mut d =
+            Diagnostic::error("dependency-cycle", first.origin, format!("dependency cycle: {}", names.join(" -> ")));
         for &e in &cycle[1..] {
             let edge = &graph.edges[e];
             d = d.note(
                 edge.origin,
-                format!(
-                    "{} needs {}",
-                    graph.node(edge.dependent).address,
-                    graph.node(edge.dependency).address
-                ),
+                format!("{} needs {}", graph.node(edge.dependent).address, graph.node(edge.dependency).address),
             );
         }
         let help = if cycle.len() == 1 {

@@ -21,14 +21,9 @@ fn stage_name(s: Stage) -> &'static str {
 fn colour(kind: Kind) -> &'static str {
     use Kind::*;
     match kind {
-        Vpc
-        | Subnet
-        | InternetGateway
-        | ElasticIp
-        | NatGateway
-        | RouteTable
-        | Route
-        | RouteTableAssociation => "#dbeafe",
+        Vpc | Subnet | InternetGateway | ElasticIp | NatGateway | RouteTable | Route | RouteTableAssociation => {
+            "#dbeafe"
+        }
         SecurityGroup | SecurityGroupRules | KeyPair | Certificate => "#fde68a",
         DbSubnetGroup | DbInstance | FileSystem | MountTarget => "#fecaca",
         Instance => "#bbf7d0",
@@ -59,11 +54,7 @@ pub fn to_dot(g: &Graph, title: &str) -> String {
             Stage::Ready => "solid",
             Stage::Created => "dashed",
         };
-        let _ = writeln!(
-            out,
-            "  n{} -> n{} [style={style}];",
-            e.dependency.0, e.dependent.0
-        );
+        let _ = writeln!(out, "  n{} -> n{} [style={style}];", e.dependency.0, e.dependent.0);
     }
     out.push_str("}\n");
     out
@@ -92,11 +83,7 @@ pub fn to_mermaid(g: &Graph) -> String {
         let _ = writeln!(out, "  n{} {arrow} n{}", e.dependency.0, e.dependent.0);
     }
     for t in ["network", "security", "data", "compute", "balancing"] {
-        let kind = Kind::ALL
-            .iter()
-            .copied()
-            .find(|k| tier(*k) == t)
-            .unwrap_or(Kind::Vpc);
+        let kind = Kind::ALL.iter().copied().find(|k| tier(*k) == t).unwrap_or(Kind::Vpc);
         let _ = writeln!(out, "  classDef {t} fill:{},stroke:#475569", colour(kind));
     }
     out

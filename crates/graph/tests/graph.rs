@@ -80,9 +80,7 @@ fn load(extra: &str, templates: &[(&str, &str)]) -> (strato_spec::Document, Grap
 
 fn edge(g: &Graph, from: &str, to: &str) -> Option<Stage> {
     let id = g.find(from).unwrap_or_else(|| panic!("no node {from}"));
-    g.dependencies(id)
-        .find(|e| g.node(e.dependency).address.as_str() == to)
-        .map(|e| e.needs)
+    g.dependencies(id).find(|e| g.node(e.dependency).address.as_str() == to).map(|e| e.needs)
 }
 
 fn instance(name: &str, extra: &str) -> String {
@@ -94,35 +92,13 @@ fn edges_carry_the_stage_the_dependent_needs() {
     let (doc, g) = load(&instance("a", ""), &[]);
     assert!(doc.diagnostics.is_empty(), "{:?}", doc.diagnostics);
     assert_eq!(edge(&g, "subnet.app-a", "vpc.v"), Some(Stage::Created));
-    assert_eq!(
-        edge(&g, "nat_gateway.nat", "elastic_ip.nat"),
-        Some(Stage::Created)
-    );
-    assert_eq!(
-        edge(&g, "nat_gateway.nat", "internet_gateway.igw"),
-        Some(Stage::Created)
-    );
-    assert_eq!(
-        edge(
-            &g,
-            "route_table.private.route[0.0.0.0/0]",
-            "nat_gateway.nat"
-        ),
-        Some(Stage::Ready)
-    );
-    assert_eq!(
-        edge(&g, "instance.a", "route_table.private.association[app-a]"),
-        Some(Stage::Created)
-    );
-    assert_eq!(
-        edge(&g, "instance.a", "route_table.private.route[0.0.0.0/0]"),
-        Some(Stage::Created)
-    );
+    assert_eq!(edge(&g, "nat_gateway.nat", "elastic_ip.nat"), Some(Stage::Created));
+    assert_eq!(edge(&g, "nat_gateway.nat", "internet_gateway.igw"), Some(Stage::Created));
+    assert_eq!(edge(&g, "route_table.private.route[0.0.0.0/0]", "nat_gateway.nat"), Some(Stage::Ready));
+    assert_eq!(edge(&g, "instance.a", "route_table.private.association[app-a]"), Some(Stage::Created));
+    assert_eq!(edge(&g, "instance.a", "route_table.private.route[0.0.0.0/0]"), Some(Stage::Created));
     assert_eq!(edge(&g, "instance.a", "vpc.v"), None);
-    assert_eq!(
-        g.node(g.find("elastic_ip.nat").unwrap()).kind,
-        Kind::ElasticIp
-    );
+    assert_eq!(g.node(g.find("elastic_ip.nat").unwrap()).kind, Kind::ElasticIp);
 }
 
 #[test]
@@ -136,10 +112,7 @@ fn template_references_become_edges_unless_known_statically() {
     let (doc, g) = load(
         &spec,
         &[
-            (
-                "u.sh",
-                "echo ${instance.fixed.private_ip} ${subnet.app-a.cidr} ${HOME}",
-            ),
+            ("u.sh", "echo ${instance.fixed.private_ip} ${subnet.app-a.cidr} ${HOME}"),
             ("f.sh", "echo ${instance.fixed.private_ip} ${node.name}"),
             ("p.sh", "echo ${var.x}"),
         ],
@@ -147,17 +120,11 @@ fn template_references_become_edges_unless_known_statically() {
     assert!(doc.diagnostics.is_empty(), "{:?}", doc.diagnostics);
     // A fixed address and a CIDR are in the spec: no waiting.
     assert_eq!(edge(&g, "instance.db-user", "instance.fixed"), None);
-    assert_eq!(
-        edge(&g, "instance.db-user", "subnet.app-a"),
-        Some(Stage::Created)
-    );
+    assert_eq!(edge(&g, "instance.db-user", "subnet.app-a"), Some(Stage::Created));
     // Its own fixed address: no self edge, so no cycle.
     assert_eq!(edge(&g, "instance.fixed", "instance.fixed"), None);
     // A variable that refers to another instance's assigned address waits for it.
-    assert_eq!(
-        edge(&g, "instance.plain", "instance.db-user"),
-        Some(Stage::Created)
-    );
+    assert_eq!(edge(&g, "instance.plain", "instance.db-user"), Some(Stage::Created));
     assert!(check(&g).is_empty());
 }
 
@@ -201,37 +168,18 @@ fn estimate_counts_each_object_until_the_stage_its_dependents_need() {
     assert!(doc.diagnostics.is_empty());
     let d = Durations::default();
     let est = g.estimate(&d).unwrap();
-    let path: Vec<&str> = est
-        .critical_path
-        .iter()
-        .map(|&id| g.node(id).address.as_str())
-        .collect();
+    let path: Vec<&str> = est.critical_path.iter().map(|&id| g.node(id).address.as_str()).collect();
     // The NAT gateway must be available before the private route, and the instance waits
     // for the route: vpc 2 + subnet 2 + igw 4 + nat ready 100 + route 2 + instance created 3.
     assert_eq!(
         path,
-        [
-            "vpc.v",
-            "internet_gateway.igw",
-            "nat_gateway.nat",
-            "route_table.private.route[0.0.0.0/0]",
-            "instance.a"
-        ]
+        ["vpc.v", "internet_gateway.igw", "nat_gateway.nat", "route_table.private.route[0.0.0.0/0]", "instance.a"]
     );
     assert_eq!(est.parallel_secs, 2 + 4 + 100 + 2 + 3);
     let serial: u32 = g
         .nodes()
         .iter()
-        .map(|n| {
-            d.until(
-                n,
-                if n.kind == Kind::NatGateway {
-                    Stage::Ready
-                } else {
-                    Stage::Created
-                },
-            )
-        })
+        .map(|n| d.until(n, if n.kind == Kind::NatGateway { Stage::Ready } else { Stage::Created }))
         .sum();
     assert_eq!(est.serial_secs, serial);
 }
@@ -240,12 +188,7 @@ fn estimate_counts_each_object_until_the_stage_its_dependents_need() {
 fn topological_order_puts_dependencies_first() {
     let (_, g) = load(&instance("a", ""), &[]);
     let order = g.topological_order().unwrap();
-    let pos = |a: &str| {
-        order
-            .iter()
-            .position(|&id| g.node(id).address.as_str() == a)
-            .unwrap()
-    };
+    let pos = |a: &str| order.iter().position(|&id| g.node(id).address.as_str() == a).unwrap();
     for e in g.edges() {
         assert!(
             pos(g.node(e.dependency).address.as_str()) < pos(g.node(e.dependent).address.as_str()),

@@ -19,29 +19,19 @@ fn reference_text() -> String {
 /// The whole pipeline the CLI runs before touching AWS.
 fn run(text: String) {
     let doc = strato_spec::load_str("fuzz.toml", &reference_path(), text);
-    let graph = if doc.parsed {
-        Graph::from_document(&doc)
-    } else {
-        Graph::default()
-    };
+    let graph = if doc.parsed { Graph::from_document(&doc) } else { Graph::default() };
     let mut diags: Vec<_> = doc.diagnostics.iter().cloned().collect();
     diags.extend(check(&graph));
     let _ = graph.estimate(&Durations::default());
     let _ = graph.topological_order();
     for d in &diags {
         let file = &doc.sources.get(d.span.file).text;
-        assert!(
-            d.span.start <= d.span.end && d.span.end <= file.len(),
-            "span out of file: {d:?}"
-        );
+        assert!(d.span.start <= d.span.end && d.span.end <= file.len(), "span out of file: {d:?}");
     }
     let _ = render_human(&doc.sources, &diags);
     let _ = render_json(&doc.sources, &diags);
     if diags.is_empty() {
-        assert!(
-            graph.topological_order().is_some(),
-            "a valid spec has an order"
-        );
+        assert!(graph.topological_order().is_some(), "a valid spec has an order");
     }
 }
 
@@ -140,13 +130,11 @@ const VALUES: &[&str] = &[
 ];
 
 fn document() -> impl Strategy<Value = String> {
-    let entry = (0..KEYS.len(), 0..VALUES.len())
-        .prop_map(|(k, v)| format!("{} = {}\n", KEYS[k], VALUES[v]));
+    let entry = (0..KEYS.len(), 0..VALUES.len()).prop_map(|(k, v)| format!("{} = {}\n", KEYS[k], VALUES[v]));
     let table = (0..TABLES.len(), prop::collection::vec(entry, 0..8))
         .prop_map(|(t, entries)| format!("[[{}]]\n{}", TABLES[t], entries.concat()));
     let header = "[deployment]\nname = \"d\"\nregion = \"us-east-1\"\nzones = [\"us-east-1a\", \"us-east-1b\"]\n";
-    prop::collection::vec(table, 0..12)
-        .prop_map(move |tables| format!("{header}{}", tables.concat()))
+    prop::collection::vec(table, 0..12).prop_map(move |tables| format!("{header}{}", tables.concat()))
 }
 
 #[derive(Debug, Clone)]
@@ -162,8 +150,7 @@ fn mutated_reference() -> impl Strategy<Value = String> {
         (0usize..2000, 1usize..20).prop_map(|(a, n)| Mutation::DeleteLines(a, n)),
         (0usize..2000).prop_map(Mutation::DuplicateLine),
         (0usize..40000, any::<char>()).prop_map(|(i, c)| Mutation::ReplaceByte(i, c)),
-        (0usize..40000, "[\\[\\]{}=\"',.$ a-z0-9\n-]{0,12}")
-            .prop_map(|(i, s)| Mutation::Insert(i, s)),
+        (0usize..40000, "[\\[\\]{}=\"',.$ a-z0-9\n-]{0,12}").prop_map(|(i, s)| Mutation::Insert(i, s)),
     ];
     prop::collection::vec(m, 1..6).prop_map(|ms| {
         let mut text = reference_text();

@@ -45,14 +45,7 @@ pub struct Table<'a, 'i> {
 
 impl<'a, 'i> Table<'a, 'i> {
     pub fn new(table: &'a DeTable<'i>, span: Span, what: impl Into<String>) -> Self {
-        Table {
-            table,
-            span,
-            what: what.into(),
-            asked: Vec::new(),
-            all_known: false,
-            missing: Vec::new(),
-        }
+        Table { table, span, what: what.into(), asked: Vec::new(), all_known: false, missing: Vec::new() }
     }
 
     /// Renames the table for messages once its name is known.
@@ -110,8 +103,7 @@ impl<'a, 'i> Table<'a, 'i> {
             self.missing(key, "a string");
             return Sp::new(String::new(), self.span);
         }
-        self.opt_str(cx, key)
-            .unwrap_or_else(|| Sp::new(String::new(), self.span))
+        self.opt_str(cx, key).unwrap_or_else(|| Sp::new(String::new(), self.span))
     }
 
     pub fn opt_bool(&mut self, cx: &mut Ctx, key: &'static str) -> Option<Sp<bool>> {
@@ -155,13 +147,7 @@ impl<'a, 'i> Table<'a, 'i> {
     ) -> Option<Sp<i64>> {
         let i = self.opt_int(cx, key)?;
         if !range.contains(&i.value) {
-            let msg = format!(
-                "`{key}` in {} is {}, outside {}..={}",
-                self.what,
-                i.value,
-                range.start(),
-                range.end()
-            );
+            let msg = format!("`{key}` in {} is {}, outside {}..={}", self.what, i.value, range.start(), range.end());
             cx.error(code, i.span, msg);
             return None;
         }
@@ -171,11 +157,7 @@ impl<'a, 'i> Table<'a, 'i> {
     pub fn opt_table(&mut self, cx: &mut Ctx, key: &'static str) -> Option<Table<'a, 'i>> {
         let v = self.get(key)?;
         match v.get_ref() {
-            DeValue::Table(t) => Some(Table::new(
-                t,
-                cx.span(v.span()),
-                format!("`{key}` of {}", self.what),
-            )),
+            DeValue::Table(t) => Some(Table::new(t, cx.span(v.span()), format!("`{key}` of {}", self.what))),
             _ => {
                 self.wrong_type(cx, key, v, "a table");
                 None
@@ -206,13 +188,7 @@ impl<'a, 'i> Table<'a, 'i> {
         self.get(key)
     }
 
-    fn array(
-        &self,
-        cx: &mut Ctx,
-        key: &str,
-        v: &'a Spanned<DeValue<'i>>,
-        want: &str,
-    ) -> Option<&'a DeArray<'i>> {
+    fn array(&self, cx: &mut Ctx, key: &str, v: &'a Spanned<DeValue<'i>>, want: &str) -> Option<&'a DeArray<'i>> {
         match v.get_ref() {
             DeValue::Array(a) => Some(a),
             _ => {
@@ -245,12 +221,7 @@ impl<'a, 'i> Table<'a, 'i> {
     /// keys as known.
     pub fn entries(
         &mut self,
-    ) -> impl Iterator<
-        Item = (
-            &'a Spanned<std::borrow::Cow<'i, str>>,
-            &'a Spanned<DeValue<'i>>,
-        ),
-    > {
+    ) -> impl Iterator<Item = (&'a Spanned<std::borrow::Cow<'i, str>>, &'a Spanned<DeValue<'i>>)> {
         self.all_known = true;
         self.table.iter()
     }
@@ -298,10 +269,7 @@ pub fn int_of(v: &DeValue) -> Option<Result<i64, ()>> {
         DeValue::Integer(i) => {
             let digits: String = i.as_str().chars().filter(|c| *c != '_').collect();
             let digits = digits.trim_start_matches('+');
-            let body = digits
-                .trim_start_matches("0x")
-                .trim_start_matches("0o")
-                .trim_start_matches("0b");
+            let body = digits.trim_start_matches("0x").trim_start_matches("0o").trim_start_matches("0b");
             Some(i64::from_str_radix(body, i.radix()).map_err(|_| ()))
         }
         _ => None,

@@ -20,11 +20,7 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: FileId, range: Range<usize>) -> Span {
-        Span {
-            file,
-            start: range.start,
-            end: range.end.max(range.start),
-        }
+        Span { file, start: range.start, end: range.end.max(range.start) }
     }
 }
 
@@ -66,12 +62,7 @@ impl SourceFile {
     fn new(name: String, path: PathBuf, text: String) -> SourceFile {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        SourceFile {
-            name,
-            path,
-            text,
-            line_starts,
-        }
+        SourceFile { name, path, text, line_starts }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -79,20 +70,13 @@ impl SourceFile {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
-        let col = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count());
+        let col = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count());
         (line + 1, col + 1)
     }
 
     fn line_text(&self, line: usize) -> &str {
         let start = self.line_starts[line - 1];
-        let end = self
-            .line_starts
-            .get(line)
-            .copied()
-            .unwrap_or(self.text.len());
+        let end = self.line_starts.get(line).copied().unwrap_or(self.text.len());
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
 }
@@ -106,11 +90,7 @@ pub struct SourceMap {
 impl SourceMap {
     pub fn add(&mut self, name: impl Into<String>, path: impl AsRef<Path>, text: String) -> FileId {
         let id = FileId(self.files.len() as u32);
-        self.files.push(SourceFile::new(
-            name.into(),
-            path.as_ref().to_path_buf(),
-            text,
-        ));
+        self.files.push(SourceFile::new(name.into(), path.as_ref().to_path_buf(), text));
         id
     }
 
@@ -119,10 +99,7 @@ impl SourceMap {
     }
 
     pub fn find(&self, path: &Path) -> Option<FileId> {
-        self.files
-            .iter()
-            .position(|f| f.path == path)
-            .map(|i| FileId(i as u32))
+        self.files.iter().position(|f| f.path == path).map(|i| FileId(i as u32))
     }
 
     /// The text a span covers.
@@ -161,14 +138,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Error,
-            code,
-            message: message.into(),
-            span,
-            notes: Vec::new(),
-            help: None,
-        }
+        Diagnostic { severity: Severity::Error, code, message: message.into(), span, notes: Vec::new(), help: None }
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
@@ -228,12 +198,7 @@ impl Diagnostics {
 /// Sorts diagnostics by file and position and drops exact duplicates.
 pub fn sort(list: &mut Vec<Diagnostic>) {
     list.sort_by(|a, b| {
-        (a.span.file, a.span.start, a.code, &a.message).cmp(&(
-            b.span.file,
-            b.span.start,
-            b.code,
-            &b.message,
-        ))
+        (a.span.file, a.span.start, a.code, &a.message).cmp(&(b.span.file, b.span.start, b.code, &b.message))
     });
     list.dedup();
 }
@@ -263,27 +228,15 @@ pub fn render_human(map: &SourceMap, diags: &[Diagnostic]) -> String {
         }
         out.push('\n');
     }
-    let errors = diags
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
+    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
     if errors > 0 {
         let s = if errors == 1 { "" } else { "s" };
-        let _ = writeln!(
-            out,
-            "error: the spec has {errors} problem{s}; nothing was sent to AWS"
-        );
+        let _ = writeln!(out, "error: the spec has {errors} problem{s}; nothing was sent to AWS");
     }
     out
 }
 
-fn render_location(
-    map: &SourceMap,
-    span: Span,
-    note: Option<&str>,
-    gutter: usize,
-    out: &mut String,
-) {
+fn render_location(map: &SourceMap, span: Span, note: Option<&str>, gutter: usize, out: &mut String) {
     let file = map.get(span.file);
     let (line, col) = file.line_col(span.start);
     let _ = writeln!(out, "{:gutter$}--> {}:{line}:{col}", "", file.name);
@@ -291,20 +244,11 @@ fn render_location(
     let _ = writeln!(out, "{:gutter$} |", "");
     let _ = writeln!(out, "{line:>gutter$} | {text}");
     // Underline the span on its first line only.
-    let width = map
-        .snippet(span)
-        .lines()
-        .next()
-        .map_or(1, |s| s.chars().count())
-        .max(1);
+    let width = map.snippet(span).lines().next().map_or(1, |s| s.chars().count()).max(1);
     let width = width.min(text.chars().count().saturating_sub(col - 1).max(1));
     let label = note.map(|n| format!(" {n}")).unwrap_or_default();
     // Keep tabs in the padding so the carets line up under tab-indented text.
-    let pad: String = text
-        .chars()
-        .take(col - 1)
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
-        .collect();
+    let pad: String = text.chars().take(col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
     let _ = writeln!(out, "{:gutter$} | {pad}{}{label}", "", "^".repeat(width));
 }
 
@@ -344,10 +288,7 @@ pub fn render_json(map: &SourceMap, diags: &[Diagnostic]) -> serde_json::Value {
 }
 
 /// The candidate closest to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::normalized_damerau_levenshtein(word, c), c))

@@ -114,10 +114,7 @@ pub fn load_str(name: &str, path: &Path, text: String) -> Document {
     }
     let root_span = Span::new(spec_file, 0..0);
     {
-        let mut cx = decode::Ctx {
-            file: spec_file,
-            diags: &mut doc.diagnostics,
-        };
+        let mut cx = decode::Ctx { file: spec_file, diags: &mut doc.diagnostics };
         let mut table = decode::Table::new(root.get_ref(), root_span, "the spec");
         doc.spec = model::read_spec(&mut cx, &mut table);
         table.finish(&mut cx);
@@ -132,36 +129,17 @@ pub fn load_str(name: &str, path: &Path, text: String) -> Document {
 impl Document {
     /// Reads every file the spec names, once each, into the source map.
     fn load_files(&mut self, spec_name: &str) {
-        let shown_dir = Path::new(spec_name)
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let templates = self
-            .spec
-            .instances
-            .iter()
-            .filter_map(|i| i.user_data.as_ref())
-            .map(|u| &u.template.value);
-        let keys = self
-            .spec
-            .key_pairs
-            .iter()
-            .filter_map(|k| k.public_key_file.as_ref())
-            .map(|f| &f.value);
-        let paths: Vec<String> = templates
-            .chain(keys)
-            .filter(|p| !p.is_empty())
-            .cloned()
-            .collect();
+        let shown_dir = Path::new(spec_name).parent().map(Path::to_path_buf).unwrap_or_default();
+        let templates = self.spec.instances.iter().filter_map(|i| i.user_data.as_ref()).map(|u| &u.template.value);
+        let keys = self.spec.key_pairs.iter().filter_map(|k| k.public_key_file.as_ref()).map(|f| &f.value);
+        let paths: Vec<String> = templates.chain(keys).filter(|p| !p.is_empty()).cloned().collect();
         for p in paths {
             if self.files.contains_key(&p) {
                 continue;
             }
             let full = self.base_dir.join(&p);
-            let entry = std::fs::read_to_string(&full).map(|text| {
-                self.sources
-                    .add(shown_dir.join(&p).display().to_string(), &full, text)
-            });
+            let entry = std::fs::read_to_string(&full)
+                .map(|text| self.sources.add(shown_dir.join(&p).display().to_string(), &full, text));
             self.files.insert(p, entry);
         }
     }

@@ -336,11 +336,7 @@ pub struct Listener {
 #[derive(Debug)]
 pub enum Action {
     Forward(Name),
-    Redirect {
-        protocol: Sp<String>,
-        port: Option<Sp<i64>>,
-        status_code: Sp<String>,
-    },
+    Redirect { protocol: Sp<String>, port: Option<Sp<i64>>, status_code: Sp<String> },
 }
 
 #[derive(Debug, Default)]
@@ -395,11 +391,7 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
         Some(t) => spec.deployment = read_deployment(cx, t),
         None => {
             if !root.has("deployment") {
-                cx.error(
-                    "missing-field",
-                    root.span,
-                    "the spec has no `[deployment]` table",
-                );
+                cx.error("missing-field", root.span, "the spec has no `[deployment]` table");
             }
         }
     }
@@ -419,11 +411,7 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
                             other => cx.error(
                                 "wrong-type",
                                 cx.span(item.span()),
-                                format!(
-                                    "cidr_set `{}` must list CIDR strings, not {}",
-                                    name.value,
-                                    other.type_str()
-                                ),
+                                format!("cidr_set `{}` must list CIDR strings, not {}", name.value, other.type_str()),
                             ),
                         }
                     }
@@ -431,11 +419,7 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
                 other => cx.error(
                     "wrong-type",
                     cx.span(value.span()),
-                    format!(
-                        "cidr_set `{}` must be an array of CIDR strings, not {}",
-                        name.value,
-                        other.type_str()
-                    ),
+                    format!("cidr_set `{}` must be an array of CIDR strings, not {}", name.value, other.type_str()),
                 ),
             }
             spec.cidr_sets.push(CidrSet { name, blocks });
@@ -446,17 +430,10 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
             let name = Sp::new(key.get_ref().to_string(), cx.span(key.span()));
             match value.get_ref() {
                 DeValue::Table(inner) => {
-                    let mut it = Table::new(
-                        inner,
-                        cx.span(value.span()),
-                        format!("image `{}`", name.value),
-                    );
+                    let mut it = Table::new(inner, cx.span(value.span()), format!("image `{}`", name.value));
                     let ssm_parameter = it.opt_str(cx, "ssm_parameter");
                     let ami = it.opt_str(cx, "ami");
-                    if let Some(a) = ami
-                        .as_ref()
-                        .filter(|a| !crate::validate::is_ami_id(&a.value))
-                    {
+                    if let Some(a) = ami.as_ref().filter(|a| !crate::validate::is_ami_id(&a.value)) {
                         let msg = format!("`{}` is not an AMI id", a.value);
                         cx.error("bad-value", a.span, msg);
                     }
@@ -464,18 +441,11 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
                         cx.error(
                             "bad-value",
                             it.span,
-                            format!(
-                                "image `{}` needs exactly one of `ssm_parameter` and `ami`",
-                                name.value
-                            ),
+                            format!("image `{}` needs exactly one of `ssm_parameter` and `ami`", name.value),
                         );
                     }
                     it.finish(cx);
-                    spec.images.push(Image {
-                        name,
-                        ssm_parameter,
-                        ami,
-                    });
+                    spec.images.push(Image { name, ssm_parameter, ami });
                 }
                 other => cx.error(
                     "wrong-type",
@@ -521,18 +491,11 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
             cx.error(
                 "bad-value",
                 t.span,
-                format!(
-                    "{} needs exactly one of `public_key_file` and `public_key`",
-                    t.what
-                ),
+                format!("{} needs exactly one of `public_key_file` and `public_key`", t.what),
             );
         }
         t.finish(cx);
-        spec.key_pairs.push(KeyPair {
-            name,
-            public_key_file,
-            public_key,
-        });
+        spec.key_pairs.push(KeyPair { name, public_key_file, public_key });
     }
     for mut t in root.tables(cx, "certificate", "a certificate") {
         let name = named(cx, &mut t, "certificate");
@@ -540,12 +503,7 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
         let self_signed = t.opt_bool(cx, "self_signed");
         let domains = t.str_list(cx, "domains");
         t.finish(cx);
-        spec.certificates.push(Certificate {
-            name,
-            arn,
-            self_signed,
-            domains,
-        });
+        spec.certificates.push(Certificate { name, arn, self_signed, domains });
     }
     for mut t in root.tables(cx, "db_subnet_group", "a DB subnet group") {
         let name = named(cx, &mut t, "DB subnet group");
@@ -553,32 +511,15 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
         let subnets_span = t.value_span(cx, "subnets");
         let subnets = subnet_selector(cx, &mut t, "subnets", true);
         t.finish(cx);
-        spec.db_subnet_groups.push(DbSubnetGroup {
-            name,
-            description,
-            subnets,
-            subnets_span,
-        });
+        spec.db_subnet_groups.push(DbSubnetGroup { name, description, subnets, subnets_span });
     }
     for t in root.tables(cx, "database", "a database") {
         spec.databases.push(read_database(cx, t));
     }
     for mut t in root.tables(cx, "file_system", "a file system") {
         let name = named(cx, &mut t, "file system");
-        let performance_mode = one_of(
-            cx,
-            &mut t,
-            "performance_mode",
-            &["generalPurpose", "maxIO"],
-            "generalPurpose",
-        );
-        let throughput_mode = one_of(
-            cx,
-            &mut t,
-            "throughput_mode",
-            &["bursting", "elastic"],
-            "elastic",
-        );
+        let performance_mode = one_of(cx, &mut t, "performance_mode", &["generalPurpose", "maxIO"], "generalPurpose");
+        let throughput_mode = one_of(cx, &mut t, "throughput_mode", &["bursting", "elastic"], "elastic");
         if performance_mode.value == "maxIO" && throughput_mode.value == "elastic" {
             let msg = format!(
                 "{} combines `maxIO` with elastic throughput, which EFS offers only with `generalPurpose`",
@@ -625,11 +566,7 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
                     let value = ot.str(cx, "value");
                     let description = ot.opt_str(cx, "description");
                     ot.finish(cx);
-                    spec.outputs.push(Output {
-                        name,
-                        value,
-                        description,
-                    });
+                    spec.outputs.push(Output { name, value, description });
                 }
                 other => cx.error(
                     "wrong-type",
@@ -661,8 +598,7 @@ fn check_name(cx: &mut Ctx, name: &Name, kind: &str) {
     let ok = n.len() <= 63
         && n.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && !n.ends_with('-')
-        && n.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !ok {
         let msg = format!("{kind} name `{n}` is not a valid name");
         let d = crate::diag::Diagnostic::error("bad-name", name.span, msg).help(
@@ -681,18 +617,11 @@ fn tags(cx: &mut Ctx, t: &mut Table) -> Vec<Tag> {
     for (key, value) in tt.entries() {
         let key = Sp::new(key.get_ref().to_string(), cx.span(key.span()));
         match value.get_ref() {
-            DeValue::String(s) => out.push(Tag {
-                key,
-                value: Sp::new(s.to_string(), cx.span(value.span())),
-            }),
+            DeValue::String(s) => out.push(Tag { key, value: Sp::new(s.to_string(), cx.span(value.span())) }),
             other => cx.error(
                 "wrong-type",
                 cx.span(value.span()),
-                format!(
-                    "tag `{}` must be a string, not {}",
-                    key.value,
-                    other.type_str()
-                ),
+                format!("tag `{}` must be a string, not {}", key.value, other.type_str()),
             ),
         }
     }
@@ -700,13 +629,7 @@ fn tags(cx: &mut Ctx, t: &mut Table) -> Vec<Tag> {
 }
 
 /// A string field limited to a few values; absent gives `default`.
-fn one_of(
-    cx: &mut Ctx,
-    t: &mut Table,
-    key: &'static str,
-    options: &[&str],
-    default: &str,
-) -> Sp<String> {
+fn one_of(cx: &mut Ctx, t: &mut Table, key: &'static str, options: &[&str], default: &str) -> Sp<String> {
     match t.opt_str(cx, key) {
         None => Sp::new(default.to_string(), t.span),
         Some(v) if options.contains(&v.value.as_str()) => v,
@@ -714,12 +637,7 @@ fn one_of(
             let mut d = crate::diag::Diagnostic::error(
                 "bad-value",
                 v.span,
-                format!(
-                    "`{key}` in {} is `{}`; expected one of: {}",
-                    t.what,
-                    v.value,
-                    options.join(", ")
-                ),
+                format!("`{key}` in {} is `{}`; expected one of: {}", t.what, v.value, options.join(", ")),
             );
             if let Some(s) = did_you_mean(&v.value, options.iter().copied()) {
                 d = d.help(format!("did you mean `{s}`?"));
@@ -736,11 +654,7 @@ fn parse_cidr(cx: &mut Ctx, text: &str, span: Span) -> Option<Sp<Cidr>> {
     match text.parse::<Cidr>() {
         Ok(c) => Some(Sp::new(c, span)),
         Err(e) => {
-            let mut d = crate::diag::Diagnostic::error(
-                "bad-cidr",
-                span,
-                format!("`{text}` is not a valid CIDR block"),
-            );
+            let mut d = crate::diag::Diagnostic::error("bad-cidr", span, format!("`{text}` is not a valid CIDR block"));
             d = d.help(e.to_string());
             cx.diags.push(d);
             None
@@ -760,18 +674,10 @@ fn port_field(cx: &mut Ctx, t: &mut Table, key: &'static str) -> Option<Sp<i64>>
     t.opt_int_in(cx, key, 1..=65535, "port-out-of-range")
 }
 
-fn subnet_selector(
-    cx: &mut Ctx,
-    t: &mut Table,
-    key: &'static str,
-    required: bool,
-) -> SubnetSelector {
+fn subnet_selector(cx: &mut Ctx, t: &mut Table, key: &'static str, required: bool) -> SubnetSelector {
     let Some(v) = t.raw(key) else {
         if required {
-            let msg = format!(
-                "{} has no `{key}` (a list of subnet names or {{ tier = \"...\" }}, required)",
-                t.what
-            );
+            let msg = format!("{} has no `{key}` (a list of subnet names or {{ tier = \"...\" }}, required)", t.what);
             t.report_missing(key, msg);
         }
         return SubnetSelector::default();
@@ -785,11 +691,7 @@ fn subnet_selector(
                     other => cx.error(
                         "wrong-type",
                         cx.span(item.span()),
-                        format!(
-                            "`{key}` in {} lists subnet names, not {}",
-                            t.what,
-                            other.type_str()
-                        ),
+                        format!("`{key}` in {} lists subnet names, not {}", t.what, other.type_str()),
                     ),
                 }
             }
@@ -826,30 +728,18 @@ fn read_deployment(cx: &mut Ctx, mut t: Table) -> Deployment {
     let zones = t.str_list(cx, "zones");
     if zones.is_empty() && t.has("zones") {
         let span = t.value_span(cx, "zones");
-        cx.error(
-            "missing-field",
-            span,
-            "the deployment lists no availability zones",
-        );
+        cx.error("missing-field", span, "the deployment lists no availability zones");
     } else if zones.is_empty() {
         t.report_missing(
             "zones",
-            "the deployment table has no `zones` (a list of availability zones, required)"
-                .to_string(),
+            "the deployment table has no `zones` (a list of availability zones, required)".to_string(),
         );
     }
     let domain = t.opt_str(cx, "domain");
     let tags = tags(cx, &mut t);
     let span = t.span;
     t.finish(cx);
-    Deployment {
-        name,
-        region,
-        zones,
-        domain,
-        tags,
-        span,
-    }
+    Deployment { name, region, zones, domain, tags, span }
 }
 
 fn read_vpc(cx: &mut Ctx, mut t: Table) -> Vpc {
@@ -859,13 +749,7 @@ fn read_vpc(cx: &mut Ctx, mut t: Table) -> Vpc {
     let dns_hostnames = t.bool_or(cx, "dns_hostnames", true);
     let tags = tags(cx, &mut t);
     t.finish(cx);
-    Vpc {
-        name,
-        cidr,
-        dns_support,
-        dns_hostnames,
-        tags,
-    }
+    Vpc { name, cidr, dns_support, dns_hostnames, tags }
 }
 
 fn read_subnet(cx: &mut Ctx, mut t: Table) -> Subnet {
@@ -876,14 +760,7 @@ fn read_subnet(cx: &mut Ctx, mut t: Table) -> Subnet {
     let cidr = cidr_field(cx, &mut t, "cidr");
     let tags = tags(cx, &mut t);
     t.finish(cx);
-    Subnet {
-        name,
-        vpc,
-        tier,
-        zone,
-        cidr,
-        tags,
-    }
+    Subnet { name, vpc, tier, zone, cidr, tags }
 }
 
 fn read_route_table(cx: &mut Ctx, mut t: Table) -> RouteTable {
@@ -902,29 +779,17 @@ fn read_route_table(cx: &mut Ctx, mut t: Table) -> RouteTable {
                 cx.error(
                     "bad-value",
                     rt.span,
-                    format!(
-                        "{} needs exactly one target: `internet_gateway` or `nat_gateway`",
-                        rt.what
-                    ),
+                    format!("{} needs exactly one target: `internet_gateway` or `nat_gateway`", rt.what),
                 );
                 None
             }
         };
         let span = rt.span;
         rt.finish(cx);
-        routes.push(Route {
-            destination,
-            target,
-            span,
-        });
+        routes.push(Route { destination, target, span });
     }
     t.finish(cx);
-    RouteTable {
-        name,
-        vpc,
-        routes,
-        subnets,
-    }
+    RouteTable { name, vpc, routes, subnets }
 }
 
 fn read_security_group(cx: &mut Ctx, mut t: Table) -> SecurityGroup {
@@ -932,18 +797,8 @@ fn read_security_group(cx: &mut Ctx, mut t: Table) -> SecurityGroup {
     let vpc = t.str(cx, "vpc");
     let description = t.opt_str(cx, "description");
     let mut ingress = Vec::new();
-    for mut rt in t.tables(
-        cx,
-        "ingress",
-        &format!("an ingress rule of security group `{}`", name.value),
-    ) {
-        let protocol = one_of(
-            cx,
-            &mut rt,
-            "protocol",
-            &["tcp", "udp", "icmp", "all"],
-            "tcp",
-        );
+    for mut rt in t.tables(cx, "ingress", &format!("an ingress rule of security group `{}`", name.value)) {
+        let protocol = one_of(cx, &mut rt, "protocol", &["tcp", "udp", "icmp", "all"], "tcp");
         let ports = read_ports(cx, &mut rt, &protocol.value);
         let from_groups = rt.str_list(cx, "from_groups");
         let from_cidrs = rt.str_list(cx, "from_cidrs");
@@ -951,33 +806,17 @@ fn read_security_group(cx: &mut Ctx, mut t: Table) -> SecurityGroup {
             cx.error(
                 "missing-field",
                 rt.span,
-                format!(
-                    "{} has no source: give `from_groups` or `from_cidrs`",
-                    rt.what
-                ),
+                format!("{} has no source: give `from_groups` or `from_cidrs`", rt.what),
             );
         }
         let description = rt.opt_str(cx, "description");
         let open_to_world = rt.opt_bool(cx, "open_to_world");
         let span = rt.span;
         rt.finish(cx);
-        ingress.push(IngressRule {
-            protocol,
-            ports,
-            from_groups,
-            from_cidrs,
-            description,
-            open_to_world,
-            span,
-        });
+        ingress.push(IngressRule { protocol, ports, from_groups, from_cidrs, description, open_to_world, span });
     }
     t.finish(cx);
-    SecurityGroup {
-        name,
-        vpc,
-        description,
-        ingress,
-    }
+    SecurityGroup { name, vpc, description, ingress }
 }
 
 /// `ports = [443, "8000-8100"]`: single ports as integers, ranges as `"from-to"` strings.
@@ -990,11 +829,8 @@ fn read_ports(cx: &mut Ctx, t: &mut Table, protocol: &str) -> Vec<Sp<PortRange>>
         return Vec::new();
     };
     let DeValue::Array(items) = v.get_ref() else {
-        let msg = format!(
-            "`ports` in {} must be an array like [443, \"8000-8100\"], not {}",
-            t.what,
-            v.get_ref().type_str()
-        );
+        let msg =
+            format!("`ports` in {} must be an array like [443, \"8000-8100\"], not {}", t.what, v.get_ref().type_str());
         cx.error("wrong-type", cx.span(v.span()), msg);
         return Vec::new();
     };
@@ -1007,10 +843,7 @@ fn read_ports(cx: &mut Ctx, t: &mut Table, protocol: &str) -> Vec<Sp<PortRange>>
         cx.error(
             "bad-value",
             cx.span(v.span()),
-            format!(
-                "{} opens every port of `{protocol}`; remove `ports`",
-                t.what
-            ),
+            format!("{} opens every port of `{protocol}`; remove `ports`", t.what),
         );
         return Vec::new();
     }
@@ -1022,76 +855,47 @@ fn read_ports(cx: &mut Ctx, t: &mut Table, protocol: &str) -> Vec<Sp<PortRange>>
                 Some(Ok(p)) => Some((p, p)),
                 _ => Some((i64::MAX, i64::MAX)),
             },
-            DeValue::String(s) => match s
-                .split_once('-')
-                .map(|(a, b)| (a.trim().parse::<i64>(), b.trim().parse::<i64>()))
-            {
-                Some((Ok(a), Ok(b))) if a <= b => Some((a, b)),
-                _ => {
-                    let msg = format!("`{s}` in {} is not a port range like \"8000-8100\"", t.what);
-                    cx.error("bad-value", span, msg);
-                    None
+            DeValue::String(s) => {
+                match s.split_once('-').map(|(a, b)| (a.trim().parse::<i64>(), b.trim().parse::<i64>())) {
+                    Some((Ok(a), Ok(b))) if a <= b => Some((a, b)),
+                    _ => {
+                        let msg = format!("`{s}` in {} is not a port range like \"8000-8100\"", t.what);
+                        cx.error("bad-value", span, msg);
+                        None
+                    }
                 }
-            },
+            }
             other => {
-                let msg = format!(
-                    "`ports` in {} lists integers or \"from-to\" strings, not {}",
-                    t.what,
-                    other.type_str()
-                );
+                let msg =
+                    format!("`ports` in {} lists integers or \"from-to\" strings, not {}", t.what, other.type_str());
                 cx.error("wrong-type", span, msg);
                 None
             }
         };
         let Some((from, to)) = range else { continue };
         if !(1..=65535).contains(&from) || !(1..=65535).contains(&to) {
-            cx.error(
-                "port-out-of-range",
-                span,
-                format!("port in {} is outside 1..=65535", t.what),
-            );
+            cx.error("port-out-of-range", span, format!("port in {} is outside 1..=65535", t.what));
             continue;
         }
-        out.push(Sp::new(
-            PortRange {
-                from: from as u16,
-                to: to as u16,
-            },
-            span,
-        ));
+        out.push(Sp::new(PortRange { from: from as u16, to: to as u16 }, span));
     }
     out
 }
 
 fn read_database(cx: &mut Ctx, mut t: Table) -> Database {
     let name = named(cx, &mut t, "database");
-    let engine = one_of(
-        cx,
-        &mut t,
-        "engine",
-        &["mysql", "mariadb", "postgres"],
-        "mysql",
-    );
+    let engine = one_of(cx, &mut t, "engine", &["mysql", "mariadb", "postgres"], "mysql");
     let engine_version = t.str(cx, "engine_version");
     let instance_class = t.str(cx, "instance_class");
     let storage_gb = t.opt_int_in(cx, "storage_gb", 20..=65536, "out-of-range");
-    let storage_type = one_of(
-        cx,
-        &mut t,
-        "storage_type",
-        &["gp2", "gp3", "io1", "io2"],
-        "gp3",
-    );
+    let storage_type = one_of(cx, &mut t, "storage_type", &["gp2", "gp3", "io1", "io2"], "gp3");
     let multi_az = t.bool_or(cx, "multi_az", false);
     let storage_encrypted = t.bool_or(cx, "storage_encrypted", true);
-    let backup_retention_days = t
-        .opt_int_in(cx, "backup_retention_days", 0..=35, "out-of-range")
-        .map_or(7, |v| v.value);
+    let backup_retention_days =
+        t.opt_int_in(cx, "backup_retention_days", 0..=35, "out-of-range").map_or(7, |v| v.value);
     let deletion_protection = t.bool_or(cx, "deletion_protection", false);
     let final_snapshot = t.bool_or(cx, "final_snapshot", true);
-    let master_username = t
-        .opt_str(cx, "master_username")
-        .unwrap_or_else(|| Sp::new("admin".into(), t.span));
+    let master_username = t.opt_str(cx, "master_username").unwrap_or_else(|| Sp::new("admin".into(), t.span));
     let master_secret_arn = t.opt_str(cx, "master_secret_arn");
     let subnet_group = t.str(cx, "subnet_group");
     let security_groups = t.str_list(cx, "security_groups");
@@ -1129,26 +933,17 @@ fn read_instance(cx: &mut Ctx, mut t: Table) -> Instance {
         (_, Some(s), false) | (Some(_), Some(s), true) => cx.error(
             "bad-value",
             s.span,
-            format!(
-                "{} takes `subnet` for a single node or `count` with `subnets`, not both",
-                t.what
-            ),
+            format!("{} takes `subnet` for a single node or `count` with `subnets`, not both", t.what),
         ),
         (None, None, false) => cx.error(
             "missing-field",
             t.value_span(cx, "subnets"),
-            format!(
-                "{} lists `subnets` but has no `count`; a single node takes `subnet`",
-                t.what
-            ),
+            format!("{} lists `subnets` but has no `count`; a single node takes `subnet`", t.what),
         ),
         (Some(_), None, true) => cx.error(
             "missing-field",
             t.span,
-            format!(
-                "{} has a `count` but no `subnets` to spread its nodes over",
-                t.what
-            ),
+            format!("{} has a `count` but no `subnets` to spread its nodes over", t.what),
         ),
         (None, None, true) => {
             let msg = format!("{} has no `subnet` (or `count` with `subnets`)", t.what);
@@ -1159,27 +954,18 @@ fn read_instance(cx: &mut Ctx, mut t: Table) -> Instance {
     let image = t.str(cx, "image");
     let key_pair = t.opt_str(cx, "key_pair");
     let security_groups = t.str_list(cx, "security_groups");
-    let private_ip =
-        t.opt_str(cx, "private_ip")
-            .and_then(|ip| match ip.value.parse::<Ipv4Addr>() {
-                Ok(a) => Some(Sp::new(a, ip.span)),
-                Err(_) => {
-                    cx.error(
-                        "bad-value",
-                        ip.span,
-                        format!("`{}` is not an IPv4 address", ip.value),
-                    );
-                    None
-                }
-            });
+    let private_ip = t.opt_str(cx, "private_ip").and_then(|ip| match ip.value.parse::<Ipv4Addr>() {
+        Ok(a) => Some(Sp::new(a, ip.span)),
+        Err(_) => {
+            cx.error("bad-value", ip.span, format!("`{}` is not an IPv4 address", ip.value));
+            None
+        }
+    });
     if let (Some(ip), Some(_)) = (&private_ip, &counted) {
         cx.error(
             "bad-value",
             ip.span,
-            format!(
-                "{} has a `count`; a fixed `private_ip` fits a single node only",
-                t.what
-            ),
+            format!("{} has a `count`; a fixed `private_ip` fits a single node only", t.what),
         );
     }
     let public_ip = t.bool_or(cx, "public_ip", false);
@@ -1189,17 +975,9 @@ fn read_instance(cx: &mut Ctx, mut t: Table) -> Instance {
             let volume_type = one_of(cx, &mut rt, "type", &["gp3", "gp2", "io1", "io2"], "gp3");
             let encrypted = rt.bool_or(cx, "encrypted", true);
             rt.finish(cx);
-            RootVolume {
-                size_gb,
-                volume_type,
-                encrypted,
-            }
+            RootVolume { size_gb, volume_type, encrypted }
         }
-        None => RootVolume {
-            size_gb: None,
-            volume_type: Sp::new("gp3".into(), t.span),
-            encrypted: true,
-        },
+        None => RootVolume { size_gb: None, volume_type: Sp::new("gp3".into(), t.span), encrypted: true },
     };
     let user_data = t.opt_table(cx, "user_data").map(|mut ut| {
         let template = ut.str(cx, "template");
@@ -1235,26 +1013,15 @@ fn tags_named(cx: &mut Ctx, t: &mut Table, key: &'static str) -> Vec<Tag> {
     for (k, value) in tt.entries() {
         let k = Sp::new(k.get_ref().to_string(), cx.span(k.span()));
         match value.get_ref() {
-            DeValue::String(s) => out.push(Tag {
-                key: k,
-                value: Sp::new(s.to_string(), cx.span(value.span())),
-            }),
-            DeValue::Integer(i) => out.push(Tag {
-                key: k,
-                value: Sp::new(i.as_str().to_string(), cx.span(value.span())),
-            }),
-            DeValue::Boolean(b) => out.push(Tag {
-                key: k,
-                value: Sp::new(b.to_string(), cx.span(value.span())),
-            }),
+            DeValue::String(s) => out.push(Tag { key: k, value: Sp::new(s.to_string(), cx.span(value.span())) }),
+            DeValue::Integer(i) => {
+                out.push(Tag { key: k, value: Sp::new(i.as_str().to_string(), cx.span(value.span())) })
+            }
+            DeValue::Boolean(b) => out.push(Tag { key: k, value: Sp::new(b.to_string(), cx.span(value.span())) }),
             other => cx.error(
                 "wrong-type",
                 cx.span(value.span()),
-                format!(
-                    "`{key}.{}` must be a string, not {}",
-                    k.value,
-                    other.type_str()
-                ),
+                format!("`{key}.{}` must be a string, not {}", k.value, other.type_str()),
             ),
         }
     }
@@ -1267,67 +1034,35 @@ fn read_load_balancer(cx: &mut Ctx, mut t: Table) -> LoadBalancer {
         cx.error(
             "bad-name",
             name.span,
-            format!(
-                "load balancer name `{}` is longer than AWS's 32 characters",
-                name.value
-            ),
+            format!("load balancer name `{}` is longer than AWS's 32 characters", name.value),
         );
     }
-    let scheme = one_of(
-        cx,
-        &mut t,
-        "scheme",
-        &["internet-facing", "internal"],
-        "internal",
-    );
+    let scheme = one_of(cx, &mut t, "scheme", &["internet-facing", "internal"], "internal");
     let subnets_span = t.value_span(cx, "subnets");
     let subnets = subnet_selector(cx, &mut t, "subnets", true);
     let security_groups = t.str_list(cx, "security_groups");
     let idle_timeout = t.opt_int_in(cx, "idle_timeout", 1..=4000, "out-of-range");
     let deletion_protection = t.bool_or(cx, "deletion_protection", false);
     let mut listeners = Vec::new();
-    for mut lt in t.tables(
-        cx,
-        "listener",
-        &format!("a listener of load balancer `{}`", name.value),
-    ) {
+    for mut lt in t.tables(cx, "listener", &format!("a listener of load balancer `{}`", name.value)) {
         let port = port_field(cx, &mut lt, "port");
         if port.is_none() && !lt.has("port") {
             let msg = format!("{} has no `port` (1..=65535, required)", lt.what);
             lt.report_missing("port", msg);
         }
         if let Some(p) = &port {
-            lt.set_what(format!(
-                "listener {} of load balancer `{}`",
-                p.value, name.value
-            ));
+            lt.set_what(format!("listener {} of load balancer `{}`", p.value, name.value));
         }
         let protocol = one_of(cx, &mut lt, "protocol", &["HTTP", "HTTPS"], "HTTP");
         let certificate = lt.opt_str(cx, "certificate");
         let ssl_policy = lt.opt_str(cx, "ssl_policy");
         let forward = lt.opt_str(cx, "forward");
         let redirect = lt.opt_table(cx, "redirect").map(|mut rt| {
-            let protocol = one_of(
-                cx,
-                &mut rt,
-                "protocol",
-                &["HTTP", "HTTPS", "#{protocol}"],
-                "HTTPS",
-            );
+            let protocol = one_of(cx, &mut rt, "protocol", &["HTTP", "HTTPS", "#{protocol}"], "HTTPS");
             let port = port_field(cx, &mut rt, "port");
-            let status_code = one_of(
-                cx,
-                &mut rt,
-                "status_code",
-                &["HTTP_301", "HTTP_302"],
-                "HTTP_301",
-            );
+            let status_code = one_of(cx, &mut rt, "status_code", &["HTTP_301", "HTTP_302"], "HTTP_301");
             rt.finish(cx);
-            Action::Redirect {
-                protocol,
-                port,
-                status_code,
-            }
+            Action::Redirect { protocol, port, status_code }
         });
         let action = match (forward, redirect) {
             (Some(f), None) => Some(Action::Forward(f)),
@@ -1336,10 +1071,7 @@ fn read_load_balancer(cx: &mut Ctx, mut t: Table) -> LoadBalancer {
                 cx.error(
                     "bad-value",
                     lt.span,
-                    format!(
-                        "{} needs exactly one default action: `forward` or `redirect`",
-                        lt.what
-                    ),
+                    format!("{} needs exactly one default action: `forward` or `redirect`", lt.what),
                 );
                 None
             }
@@ -1354,46 +1086,19 @@ fn read_load_balancer(cx: &mut Ctx, mut t: Table) -> LoadBalancer {
             let hosts = rt.str_list(cx, "hosts");
             let paths = rt.str_list(cx, "paths");
             if hosts.is_empty() && paths.is_empty() {
-                cx.error(
-                    "missing-field",
-                    rt.span,
-                    format!("{} has no condition: give `hosts` or `paths`", rt.what),
-                );
+                cx.error("missing-field", rt.span, format!("{} has no condition: give `hosts` or `paths`", rt.what));
             }
             let forward = rt.str(cx, "forward");
             let span = rt.span;
             rt.finish(cx);
-            rules.push(ListenerRule {
-                priority,
-                hosts,
-                paths,
-                forward,
-                span,
-            });
+            rules.push(ListenerRule { priority, hosts, paths, forward, span });
         }
         let span = lt.span;
         lt.finish(cx);
-        listeners.push(Listener {
-            port,
-            protocol,
-            certificate,
-            ssl_policy,
-            action,
-            rules,
-            span,
-        });
+        listeners.push(Listener { port, protocol, certificate, ssl_policy, action, rules, span });
     }
     t.finish(cx);
-    LoadBalancer {
-        name,
-        scheme,
-        subnets,
-        subnets_span,
-        security_groups,
-        idle_timeout,
-        deletion_protection,
-        listeners,
-    }
+    LoadBalancer { name, scheme, subnets, subnets_span, security_groups, idle_timeout, deletion_protection, listeners }
 }
 
 fn read_target_group(cx: &mut Ctx, mut t: Table) -> TargetGroup {
@@ -1402,10 +1107,7 @@ fn read_target_group(cx: &mut Ctx, mut t: Table) -> TargetGroup {
         cx.error(
             "bad-name",
             name.span,
-            format!(
-                "target group name `{}` is longer than AWS's 32 characters",
-                name.value
-            ),
+            format!("target group name `{}` is longer than AWS's 32 characters", name.value),
         );
     }
     let vpc = t.str(cx, "vpc");
@@ -1423,43 +1125,21 @@ fn read_target_group(cx: &mut Ctx, mut t: Table) -> TargetGroup {
                     cx.error(
                         "bad-value",
                         p.span,
-                        format!(
-                            "`protocol` in {} is `{}`; expected HTTP or HTTPS",
-                            ht.what, p.value
-                        ),
+                        format!("`protocol` in {} is `{}`; expected HTTP or HTTPS", ht.what, p.value),
                     );
                 }
             }
-            let path = ht
-                .opt_str(cx, "path")
-                .unwrap_or_else(|| Sp::new("/".into(), ht.span));
+            let path = ht.opt_str(cx, "path").unwrap_or_else(|| Sp::new("/".into(), ht.span));
             let port = port_field(cx, &mut ht, "port");
-            let interval = ht
-                .opt_int_in(cx, "interval", 5..=300, "out-of-range")
-                .map_or(30, |v| v.value);
-            let timeout = ht
-                .opt_int_in(cx, "timeout", 2..=120, "out-of-range")
-                .map_or(5, |v| v.value);
-            let healthy_threshold = ht
-                .opt_int_in(cx, "healthy_threshold", 2..=10, "out-of-range")
-                .map_or(3, |v| v.value);
-            let unhealthy_threshold = ht
-                .opt_int_in(cx, "unhealthy_threshold", 2..=10, "out-of-range")
-                .map_or(3, |v| v.value);
-            let matcher = ht
-                .opt_str(cx, "matcher")
-                .unwrap_or_else(|| Sp::new("200".into(), ht.span));
+            let interval = ht.opt_int_in(cx, "interval", 5..=300, "out-of-range").map_or(30, |v| v.value);
+            let timeout = ht.opt_int_in(cx, "timeout", 2..=120, "out-of-range").map_or(5, |v| v.value);
+            let healthy_threshold =
+                ht.opt_int_in(cx, "healthy_threshold", 2..=10, "out-of-range").map_or(3, |v| v.value);
+            let unhealthy_threshold =
+                ht.opt_int_in(cx, "unhealthy_threshold", 2..=10, "out-of-range").map_or(3, |v| v.value);
+            let matcher = ht.opt_str(cx, "matcher").unwrap_or_else(|| Sp::new("200".into(), ht.span));
             ht.finish(cx);
-            HealthCheck {
-                protocol,
-                path,
-                port,
-                interval,
-                timeout,
-                healthy_threshold,
-                unhealthy_threshold,
-                matcher,
-            }
+            HealthCheck { protocol, path, port, interval, timeout, healthy_threshold, unhealthy_threshold, matcher }
         }
         None => HealthCheck {
             protocol: None,
@@ -1483,13 +1163,5 @@ fn read_target_group(cx: &mut Ctx, mut t: Table) -> TargetGroup {
     };
     let targets = t.str_list(cx, "targets");
     t.finish(cx);
-    TargetGroup {
-        name,
-        vpc,
-        protocol,
-        port,
-        health_check,
-        stickiness,
-        targets,
-    }
+    TargetGroup { name, vpc, protocol, port, health_check, stickiness, targets }
 }

@@ -104,10 +104,7 @@ impl FromStr for Cidr {
             return Err(CidrError::Prefix);
         }
         let raw = u32::from(addr);
-        let cidr = Cidr {
-            network: raw,
-            prefix,
-        };
+        let cidr = Cidr { network: raw, prefix };
         let network = raw & cidr.mask();
         if network != raw {
             return Err(CidrError::HostBits(Cidr { network, prefix }));
@@ -128,10 +125,7 @@ mod tests {
         assert!(!sub.contains(&vpc));
         assert!(vpc.overlaps(&sub));
         assert!(!sub.overlaps(&"10.0.31.0/24".parse().unwrap()));
-        assert_eq!(
-            "10.0.1.7/24".parse::<Cidr>(),
-            Err(CidrError::HostBits("10.0.1.0/24".parse().unwrap()))
-        );
+        assert_eq!("10.0.1.7/24".parse::<Cidr>(), Err(CidrError::HostBits("10.0.1.0/24".parse().unwrap())));
         assert_eq!("10.0.0.0/33".parse::<Cidr>(), Err(CidrError::Prefix));
         assert_eq!("10.0.0/16".parse::<Cidr>(), Err(CidrError::Syntax));
         assert_eq!("10.0.0.0/+1".parse::<Cidr>(), Err(CidrError::Syntax));
@@ -142,11 +136,7 @@ mod tests {
     fn knows_the_five_reserved_addresses() {
         let sub: Cidr = "10.0.30.0/24".parse().unwrap();
         for last in [0, 1, 2, 3, 255] {
-            assert!(
-                sub.reserved_reason(Ipv4Addr::new(10, 0, 30, last))
-                    .is_some(),
-                "{last}"
-            );
+            assert!(sub.reserved_reason(Ipv4Addr::new(10, 0, 30, last)).is_some(), "{last}");
         }
         assert_eq!(sub.reserved_reason(Ipv4Addr::new(10, 0, 30, 10)), None);
     }

@@ -33,59 +33,24 @@ use Stage::{Created, Ready};
 pub const NAMESPACES: &[(&str, &[(&str, Known)])] = &[
     (
         "deployment",
-        &[
-            ("name", Statically),
-            ("region", Statically),
-            ("domain", Statically),
-            ("csr_challenge", Statically),
-        ],
+        &[("name", Statically), ("region", Statically), ("domain", Statically), ("csr_challenge", Statically)],
     ),
     ("vpc", &[("id", At(Created)), ("cidr", Statically)]),
-    (
-        "subnet",
-        &[
-            ("id", At(Created)),
-            ("cidr", Statically),
-            ("zone", Statically),
-        ],
-    ),
+    ("subnet", &[("id", At(Created)), ("cidr", Statically), ("zone", Statically)]),
     ("security_group", &[("id", At(Created))]),
-    (
-        "nat_gateway",
-        &[("id", At(Created)), ("public_ip", At(Created))],
-    ),
+    ("nat_gateway", &[("id", At(Created)), ("public_ip", At(Created))]),
     ("key_pair", &[("name", Statically)]),
     ("certificate", &[("arn", At(Created))]),
     (
         "database",
-        &[
-            ("endpoint", At(Ready)),
-            ("port", At(Ready)),
-            ("identifier", Statically),
-            ("master_secret_arn", At(Ready)),
-        ],
+        &[("endpoint", At(Ready)), ("port", At(Ready)), ("identifier", Statically), ("master_secret_arn", At(Ready))],
     ),
-    (
-        "file_system",
-        &[("id", At(Created)), ("dns_name", At(Created))],
-    ),
-    (
-        "load_balancer",
-        &[
-            ("dns_name", At(Created)),
-            ("arn", At(Created)),
-            ("zone_id", At(Created)),
-        ],
-    ),
+    ("file_system", &[("id", At(Created)), ("dns_name", At(Created))]),
+    ("load_balancer", &[("dns_name", At(Created)), ("arn", At(Created)), ("zone_id", At(Created))]),
     ("target_group", &[("arn", At(Created))]),
     (
         "instance",
-        &[
-            ("id", At(Created)),
-            ("private_ip", At(Created)),
-            ("public_ip", At(Created)),
-            ("private_dns", At(Created)),
-        ],
+        &[("id", At(Created)), ("private_ip", At(Created)), ("public_ip", At(Created)), ("private_dns", At(Created))],
     ),
     // Only inside user-data templates: the node being rendered and its `vars`.
     (
@@ -103,10 +68,7 @@ pub const NAMESPACES: &[(&str, &[(&str, Known)])] = &[
 
 /// The attributes of a namespace, if it is one.
 pub fn attributes(namespace: &str) -> Option<&'static [(&'static str, Known)]> {
-    NAMESPACES
-        .iter()
-        .find(|(n, _)| *n == namespace)
-        .map(|(_, a)| *a)
+    NAMESPACES.iter().find(|(n, _)| *n == namespace).map(|(_, a)| *a)
 }
 
 /// One `${...}` reference.
@@ -162,10 +124,8 @@ fn scan(text: &str, mut on_ref: impl FnMut(usize, &str) -> Option<String>) -> St
         if text[i..].starts_with("${") {
             if let Some(len) = text[i + 2..].find('}') {
                 let inner = &text[i + 2..i + 2 + len];
-                let is_ref = inner.contains('.')
-                    && inner
-                        .split('.')
-                        .all(|p| !p.is_empty() && p.chars().all(is_name_char));
+                let is_ref =
+                    inner.contains('.') && inner.split('.').all(|p| !p.is_empty() && p.chars().all(is_name_char));
                 if is_ref {
                     match on_ref(i, inner) {
                         Some(v) => out.push_str(&v),
@@ -198,23 +158,17 @@ mod tests {
 
     #[test]
     fn finds_references_and_leaves_shell_alone() {
-        let text =
-            "host=${database.apim-db.endpoint} home=${HOME} ext=${f%.*} lit=$${x.y} ${var.role}";
+        let text = "host=${database.apim-db.endpoint} home=${HOME} ext=${f%.*} lit=$${x.y} ${var.role}";
         let refs = references(text, FileId(0), 10);
         let names: Vec<_> = refs.iter().map(Reference::text).collect();
         assert_eq!(names, ["database.apim-db.endpoint", "var.role"]);
         assert_eq!(refs[0].span.start, 10 + 5);
-        assert_eq!(
-            &text[refs[0].span.start - 10..refs[0].span.end - 10],
-            "${database.apim-db.endpoint}"
-        );
+        assert_eq!(&text[refs[0].span.start - 10..refs[0].span.end - 10], "${database.apim-db.endpoint}");
     }
 
     #[test]
     fn renders_known_references_only() {
-        let out = render("a=${var.x} b=${var.y} c=$${var.x} d=${PATH} é", |r| {
-            (r == "var.x").then(|| "1".into())
-        });
+        let out = render("a=${var.x} b=${var.y} c=$${var.x} d=${PATH} é", |r| (r == "var.x").then(|| "1".into()));
         assert_eq!(out, "a=1 b=${var.y} c=${var.x} d=${PATH} é");
     }
 }

@@ -57,84 +57,24 @@ pub fn check(doc: &Document) -> Diagnostics {
     let spec = &doc.spec;
     let mut diags = Diagnostics::default();
     // Route tables are never referenced by name, but their names must still be unique.
-    unique(
-        &mut diags,
-        "route table",
-        spec.route_tables.iter().map(|r| (&r.name, r)),
-    );
+    unique(&mut diags, "route table", spec.route_tables.iter().map(|r| (&r.name, r)));
     let ix = Index {
         vpcs: unique(&mut diags, "vpc", spec.vpcs.iter().map(|r| (&r.name, r))),
-        subnets: unique(
-            &mut diags,
-            "subnet",
-            spec.subnets.iter().map(|r| (&r.name, r)),
-        ),
-        igws: unique(
-            &mut diags,
-            "internet gateway",
-            spec.internet_gateways.iter().map(|r| (&r.name, r)),
-        ),
-        nats: unique(
-            &mut diags,
-            "NAT gateway",
-            spec.nat_gateways.iter().map(|r| (&r.name, r)),
-        ),
-        groups: unique(
-            &mut diags,
-            "security group",
-            spec.security_groups.iter().map(|r| (&r.name, r)),
-        ),
-        key_pairs: unique(
-            &mut diags,
-            "key pair",
-            spec.key_pairs.iter().map(|r| (&r.name, r)),
-        ),
-        certificates: unique(
-            &mut diags,
-            "certificate",
-            spec.certificates.iter().map(|r| (&r.name, r)),
-        ),
-        db_subnet_groups: unique(
-            &mut diags,
-            "DB subnet group",
-            spec.db_subnet_groups.iter().map(|r| (&r.name, r)),
-        ),
-        databases: unique(
-            &mut diags,
-            "database",
-            spec.databases.iter().map(|r| (&r.name, r)),
-        ),
-        file_systems: unique(
-            &mut diags,
-            "file system",
-            spec.file_systems.iter().map(|r| (&r.name, r)),
-        ),
-        instances: unique(
-            &mut diags,
-            "instance",
-            spec.instances.iter().map(|r| (&r.name, r)),
-        ),
+        subnets: unique(&mut diags, "subnet", spec.subnets.iter().map(|r| (&r.name, r))),
+        igws: unique(&mut diags, "internet gateway", spec.internet_gateways.iter().map(|r| (&r.name, r))),
+        nats: unique(&mut diags, "NAT gateway", spec.nat_gateways.iter().map(|r| (&r.name, r))),
+        groups: unique(&mut diags, "security group", spec.security_groups.iter().map(|r| (&r.name, r))),
+        key_pairs: unique(&mut diags, "key pair", spec.key_pairs.iter().map(|r| (&r.name, r))),
+        certificates: unique(&mut diags, "certificate", spec.certificates.iter().map(|r| (&r.name, r))),
+        db_subnet_groups: unique(&mut diags, "DB subnet group", spec.db_subnet_groups.iter().map(|r| (&r.name, r))),
+        databases: unique(&mut diags, "database", spec.databases.iter().map(|r| (&r.name, r))),
+        file_systems: unique(&mut diags, "file system", spec.file_systems.iter().map(|r| (&r.name, r))),
+        instances: unique(&mut diags, "instance", spec.instances.iter().map(|r| (&r.name, r))),
         nodes: BTreeMap::new(),
-        load_balancers: unique(
-            &mut diags,
-            "load balancer",
-            spec.load_balancers.iter().map(|r| (&r.name, r)),
-        ),
-        target_groups: unique(
-            &mut diags,
-            "target group",
-            spec.target_groups.iter().map(|r| (&r.name, r)),
-        ),
-        cidr_sets: unique(
-            &mut diags,
-            "cidr set",
-            spec.cidr_sets.iter().map(|r| (&r.name, r)),
-        ),
-        images: unique(
-            &mut diags,
-            "image",
-            spec.images.iter().map(|r| (&r.name, r)),
-        ),
+        load_balancers: unique(&mut diags, "load balancer", spec.load_balancers.iter().map(|r| (&r.name, r))),
+        target_groups: unique(&mut diags, "target group", spec.target_groups.iter().map(|r| (&r.name, r))),
+        cidr_sets: unique(&mut diags, "cidr set", spec.cidr_sets.iter().map(|r| (&r.name, r))),
+        images: unique(&mut diags, "image", spec.images.iter().map(|r| (&r.name, r))),
     };
     let mut c = Checker { doc, ix, diags };
     c.index_nodes();
@@ -162,15 +102,9 @@ fn unique<'a, T>(
         }
         match seen.get(name.value.as_str()) {
             Some((first, _)) => diags.push(
-                Diagnostic::error(
-                    "duplicate-name",
-                    name.span,
-                    format!("{kind} `{}` is defined twice", name.value),
-                )
-                .note(first.span, "first defined here")
-                .help(format!(
-                    "names are unique among {kind}s; rename one of them"
-                )),
+                Diagnostic::error("duplicate-name", name.span, format!("{kind} `{}` is defined twice", name.value))
+                    .note(first.span, "first defined here")
+                    .help(format!("names are unique among {kind}s; rename one of them")),
             ),
             None => {
                 seen.insert(&name.value, (name, item));
@@ -198,19 +132,11 @@ fn lookup<'m, T: ?Sized>(
     None
 }
 
-fn dangling<'k>(
-    kind: &str,
-    name: &Name,
-    user: &str,
-    known: impl Iterator<Item = &'k str> + Clone,
-) -> Diagnostic {
+fn dangling<'k>(kind: &str, name: &Name, user: &str, known: impl Iterator<Item = &'k str> + Clone) -> Diagnostic {
     let d = Diagnostic::error(
         "dangling-reference",
         name.span,
-        format!(
-            "{user} refers to {kind} `{}`, which the spec does not define",
-            name.value
-        ),
+        format!("{user} refers to {kind} `{}`, which the spec does not define", name.value),
     );
     match did_you_mean(&name.value, known.clone()) {
         Some(s) => d.help(format!("did you mean `{s}`?")),
@@ -239,22 +165,18 @@ impl<'a> Checker<'a> {
         // File order, so that "first defined here" points at the first one written. Entries
         // whose own name is a duplicate are reported already.
         let doc: &'a Document = self.doc;
-        let entries = doc.spec.instances.iter().filter(|i| {
-            self.ix
-                .instances
-                .get(i.name.value.as_str())
-                .is_some_and(|first| std::ptr::eq(*first, *i))
-        });
+        let entries = doc
+            .spec
+            .instances
+            .iter()
+            .filter(|i| self.ix.instances.get(i.name.value.as_str()).is_some_and(|first| std::ptr::eq(*first, *i)));
         let entries: Vec<&'a Instance> = entries.collect();
         for inst in entries {
             for node in inst.nodes() {
                 if let Some(prev) = first.get(&node.name) {
                     let msg = format!("instance `{}` is defined twice", node.name);
-                    let d = Diagnostic::error("duplicate-name", inst.name.span, msg)
-                        .note(*prev, "first defined here");
-                    self.push(d.help(
-                        "a `count` entry names its nodes `<name>-1`, `<name>-2`, ...; rename one",
-                    ));
+                    let d = Diagnostic::error("duplicate-name", inst.name.span, msg).note(*prev, "first defined here");
+                    self.push(d.help("a `count` entry names its nodes `<name>-1`, `<name>-2`, ...; rename one"));
                     continue;
                 }
                 first.insert(node.name.clone(), inst.name.span);
@@ -270,28 +192,17 @@ impl<'a> Checker<'a> {
         let mut seen = BTreeSet::new();
         for z in &d.zones {
             if region_ok && !is_zone_of(&z.value, &region.value) {
-                let msg = format!(
-                    "zone `{}` is not an availability zone of region `{}`",
-                    z.value, region.value
-                );
+                let msg = format!("zone `{}` is not an availability zone of region `{}`", z.value, region.value);
                 let help = format!("zones of this region look like `{}a`", region.value);
                 self.push(Diagnostic::error("unknown-zone", z.span, msg).help(help));
             }
             if !seen.insert(z.value.as_str()) {
-                self.err(
-                    "duplicate-name",
-                    z.span,
-                    format!("zone `{}` is listed twice", z.value),
-                );
+                self.err("duplicate-name", z.span, format!("zone `{}` is listed twice", z.value));
             }
         }
         if let Some(domain) = &d.domain {
             if !is_dns_name(&domain.value) {
-                self.err(
-                    "bad-value",
-                    domain.span,
-                    format!("`{}` is not a DNS domain name", domain.value),
-                );
+                self.err("bad-value", domain.span, format!("`{}` is not a DNS domain name", domain.value));
             }
         }
     }
@@ -321,24 +232,13 @@ impl<'a> Checker<'a> {
         let d = &self.doc.spec.deployment;
         let zones = &d.zones;
         // Without zones (or without a deployment) that problem is reported already.
-        if zone.value.is_empty() || zones.is_empty() || zones.iter().any(|z| z.value == zone.value)
-        {
+        if zone.value.is_empty() || zones.is_empty() || zones.iter().any(|z| z.value == zone.value) {
             return;
         }
-        let msg = format!(
-            "{user} is in zone `{}`, which is not one of the deployment's zones",
-            zone.value
-        );
-        let listed = zones
-            .iter()
-            .map(|z| z.value.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let msg = format!("{user} is in zone `{}`, which is not one of the deployment's zones", zone.value);
+        let listed = zones.iter().map(|z| z.value.as_str()).collect::<Vec<_>>().join(", ");
         let help = if is_zone_of(&zone.value, &d.region.value) {
-            format!(
-                "add `{}` to `[deployment] zones` (now: {listed})",
-                zone.value
-            )
+            format!("add `{}` to `[deployment] zones` (now: {listed})", zone.value)
         } else if let Some(s) = did_you_mean(&zone.value, zones.iter().map(|z| z.value.as_str())) {
             format!("did you mean `{s}`? The deployment's zones are: {listed}")
         } else {
@@ -351,20 +251,13 @@ impl<'a> Checker<'a> {
     /// be told because a name involved is already reported as dangling.
     fn has_internet_route(&self, subnet: &str) -> Option<bool> {
         self.ix.subnets.get(subnet)?;
-        let table = self
-            .doc
-            .spec
-            .route_tables
-            .iter()
-            .find(|rt| rt.subnets.iter().any(|s| s.value == subnet));
+        let table = self.doc.spec.route_tables.iter().find(|rt| rt.subnets.iter().any(|s| s.value == subnet));
         let Some(table) = table else {
             return Some(false);
         };
         let mut unknown = false;
         for route in &table.routes {
-            if let (Some(d), Some(RouteTarget::InternetGateway(igw))) =
-                (&route.destination, &route.target)
-            {
+            if let (Some(d), Some(RouteTarget::InternetGateway(igw))) = (&route.destination, &route.target) {
                 if d.value.is_world() {
                     if self.ix.igws.contains_key(igw.value.as_str()) {
                         return Some(true);
@@ -379,14 +272,11 @@ impl<'a> Checker<'a> {
     /// Reports `user` in `subnet` when the subnet cannot reach the internet directly.
     fn needs_internet_route(&mut self, subnet: &Name, user: &str, why: &str) {
         if self.has_internet_route(&subnet.value) == Some(false) {
-            let msg = format!(
-                "{user} is in subnet `{}`, which has no route to an internet gateway",
-                subnet.value
-            );
+            let msg = format!("{user} is in subnet `{}`, which has no route to an internet gateway", subnet.value);
             let d = Diagnostic::error("no-internet-route", subnet.span, msg);
-            self.push(d.help(format!(
-                "{why}; put it in a subnet whose route table sends 0.0.0.0/0 to the internet gateway"
-            )));
+            self.push(
+                d.help(format!("{why}; put it in a subnet whose route table sends 0.0.0.0/0 to the internet gateway")),
+            );
         }
     }
 
@@ -406,11 +296,8 @@ impl<'a> Checker<'a> {
         for vpc in &spec.vpcs {
             if let Some(c) = &vpc.cidr {
                 if !(16..=28).contains(&c.value.prefix()) {
-                    let msg = format!(
-                        "VPC block `{}` has a /{} prefix; AWS allows /16 to /28",
-                        c.value,
-                        c.value.prefix()
-                    );
+                    let msg =
+                        format!("VPC block `{}` has a /{} prefix; AWS allows /16 to /28", c.value, c.value.prefix());
                     self.err("bad-cidr", c.span, msg);
                 }
             }
@@ -428,17 +315,13 @@ impl<'a> Checker<'a> {
                             s.name.value, c.value, vpc.name.value, vc.value
                         );
                         self.push(
-                            Diagnostic::error("subnet-outside-vpc", c.span, msg)
-                                .note(vc.span, "the VPC's block"),
+                            Diagnostic::error("subnet-outside-vpc", c.span, msg).note(vc.span, "the VPC's block"),
                         );
                     }
                 }
                 if !(16..=28).contains(&c.value.prefix()) {
-                    let msg = format!(
-                        "subnet block `{}` has a /{} prefix; AWS allows /16 to /28",
-                        c.value,
-                        c.value.prefix()
-                    );
+                    let msg =
+                        format!("subnet block `{}` has a /{} prefix; AWS allows /16 to /28", c.value, c.value.prefix());
                     self.err("bad-cidr", c.span, msg);
                 }
                 by_vpc.entry(vpc.name.value.as_str()).or_default().push(s);
@@ -456,8 +339,7 @@ impl<'a> Checker<'a> {
                             b.name.value, cb.value, a.name.value, ca.value
                         );
                         self.push(
-                            Diagnostic::error("overlapping-subnets", cb.span, msg)
-                                .note(ca.span, "overlaps this block"),
+                            Diagnostic::error("overlapping-subnets", cb.span, msg).note(ca.span, "overlaps this block"),
                         );
                     }
                 }
@@ -468,14 +350,8 @@ impl<'a> Checker<'a> {
             let user = format!("internet gateway `{}`", igw.name.value);
             if lookup(&mut self.diags, &self.ix.vpcs, "vpc", &igw.vpc, &user).is_some() {
                 if let Some(prev) = igw_of_vpc.insert(&igw.vpc.value, &igw.name) {
-                    let msg = format!(
-                        "VPC `{}` gets a second internet gateway; AWS attaches only one",
-                        igw.vpc.value
-                    );
-                    self.push(
-                        Diagnostic::error("bad-value", igw.vpc.span, msg)
-                            .note(prev.span, "the first one"),
-                    );
+                    let msg = format!("VPC `{}` gets a second internet gateway; AWS attaches only one", igw.vpc.value);
+                    self.push(Diagnostic::error("bad-value", igw.vpc.span, msg).note(prev.span, "the first one"));
                 }
             }
         }
@@ -483,23 +359,16 @@ impl<'a> Checker<'a> {
             let user = format!("NAT gateway `{}`", nat.name.value);
             let why = "a public NAT gateway reaches the internet through the internet gateway";
             self.needs_internet_route(&nat.subnet, &user, why);
-            if let Some(subnet) = lookup(
-                &mut self.diags,
-                &self.ix.subnets,
-                "subnet",
-                &nat.subnet,
-                &user,
-            ) {
-                if !igw_of_vpc.contains_key(subnet.vpc.value.as_str())
-                    && !subnet.vpc.value.is_empty()
-                {
+            if let Some(subnet) = lookup(&mut self.diags, &self.ix.subnets, "subnet", &nat.subnet, &user) {
+                if !igw_of_vpc.contains_key(subnet.vpc.value.as_str()) && !subnet.vpc.value.is_empty() {
                     let msg = format!(
                         "NAT gateway `{}` is in VPC `{}`, which has no internet gateway",
                         nat.name.value, subnet.vpc.value
                     );
-                    self.push(Diagnostic::error("bad-value", nat.subnet.span, msg).help(
-                        "a public NAT gateway needs an internet gateway attached to its VPC",
-                    ));
+                    self.push(
+                        Diagnostic::error("bad-value", nat.subnet.span, msg)
+                            .help("a public NAT gateway needs an internet gateway attached to its VPC"),
+                    );
                 }
             }
         }
@@ -511,14 +380,8 @@ impl<'a> Checker<'a> {
             for route in &rt.routes {
                 if let Some(d) = &route.destination {
                     if let Some(prev) = destinations.insert(d.value, d.span) {
-                        let msg = format!(
-                            "route table `{}` has two routes to `{}`",
-                            rt.name.value, d.value
-                        );
-                        self.push(
-                            Diagnostic::error("bad-value", d.span, msg)
-                                .note(prev, "the first route"),
-                        );
+                        let msg = format!("route table `{}` has two routes to `{}`", rt.name.value, d.value);
+                        self.push(Diagnostic::error("bad-value", d.span, msg).note(prev, "the first route"));
                     }
                 }
                 let target_vpc = match &route.target {
@@ -526,11 +389,9 @@ impl<'a> Checker<'a> {
                         lookup(&mut self.diags, &self.ix.igws, "internet gateway", n, &user)
                             .map(|g| (n, g.vpc.value.as_str()))
                     }
-                    Some(RouteTarget::NatGateway(n)) => {
-                        lookup(&mut self.diags, &self.ix.nats, "NAT gateway", n, &user)
-                            .and_then(|g| self.vpc_of_subnet(&g.subnet.value))
-                            .map(|v| (n, v))
-                    }
+                    Some(RouteTarget::NatGateway(n)) => lookup(&mut self.diags, &self.ix.nats, "NAT gateway", n, &user)
+                        .and_then(|g| self.vpc_of_subnet(&g.subnet.value))
+                        .map(|v| (n, v)),
                     None => None,
                 };
                 if let Some((n, v)) = target_vpc {
@@ -544,11 +405,9 @@ impl<'a> Checker<'a> {
                 }
             }
             for s in &rt.subnets {
-                if let Some(subnet) = lookup(&mut self.diags, &self.ix.subnets, "subnet", s, &user)
-                {
+                if let Some(subnet) = lookup(&mut self.diags, &self.ix.subnets, "subnet", s, &user) {
                     let subnet_vpc = self.vpc_of_subnet(&subnet.name.value);
-                    if subnet_vpc.is_some_and(|v| v != rt.vpc.value)
-                        && self.ix.vpcs.contains_key(rt.vpc.value.as_str())
+                    if subnet_vpc.is_some_and(|v| v != rt.vpc.value) && self.ix.vpcs.contains_key(rt.vpc.value.as_str())
                     {
                         let msg = format!(
                             "subnet `{}` is in VPC `{}`, route table `{}` in VPC `{}`",
@@ -557,11 +416,9 @@ impl<'a> Checker<'a> {
                         self.err("bad-value", s.span, msg);
                     }
                     if let Some(prev) = associated.insert(&s.value, s) {
-                        let msg =
-                            format!("subnet `{}` is associated with two route tables", s.value);
+                        let msg = format!("subnet `{}` is associated with two route tables", s.value);
                         self.push(
-                            Diagnostic::error("bad-value", s.span, msg)
-                                .note(prev.span, "already associated here"),
+                            Diagnostic::error("bad-value", s.span, msg).note(prev.span, "already associated here"),
                         );
                     }
                 }
@@ -571,10 +428,7 @@ impl<'a> Checker<'a> {
 
     /// Every block a `from_cidrs` entry stands for, each with where it is written.
     fn source_blocks(&mut self, src: &Sp<String>, user: &str) -> Vec<Sp<Cidr>> {
-        let named = src
-            .value
-            .split_once('.')
-            .filter(|(ns, _)| matches!(*ns, "vpc" | "cidr_set"));
+        let named = src.value.split_once('.').filter(|(ns, _)| matches!(*ns, "vpc" | "cidr_set"));
         if let Some((ns, name)) = named {
             let name = Sp::new(name.to_string(), src.span);
             return match ns {
@@ -590,10 +444,7 @@ impl<'a> Checker<'a> {
         match src.value.parse::<Cidr>() {
             Ok(c) => vec![Sp::new(c, src.span)],
             Err(e) => {
-                let msg = format!(
-                    "`{}` in {user} is not a CIDR block, `vpc.<name>` or `cidr_set.<name>`",
-                    src.value
-                );
+                let msg = format!("`{}` in {user} is not a CIDR block, `vpc.<name>` or `cidr_set.<name>`", src.value);
                 self.push(Diagnostic::error("bad-cidr", src.span, msg).help(e.to_string()));
                 Vec::new()
             }
@@ -615,18 +466,12 @@ impl<'a> Checker<'a> {
             lookup(&mut self.diags, &self.ix.vpcs, "vpc", &sg.vpc, &user);
             if let Some(d) = &sg.description {
                 if d.value.len() > 255 || !d.value.is_ascii() {
-                    self.err(
-                        "bad-value",
-                        d.span,
-                        "a security group description is at most 255 ASCII characters",
-                    );
+                    self.err("bad-value", d.span, "a security group description is at most 255 ASCII characters");
                 }
             }
             for rule in &sg.ingress {
                 for g in &rule.from_groups {
-                    if let Some(src) =
-                        lookup(&mut self.diags, &self.ix.groups, "security group", g, &user)
-                    {
+                    if let Some(src) = lookup(&mut self.diags, &self.ix.groups, "security group", g, &user) {
                         if src.vpc.value != sg.vpc.value
                             && self.known_vpc(&src.vpc.value)
                             && self.known_vpc(&sg.vpc.value)
@@ -641,26 +486,17 @@ impl<'a> Checker<'a> {
                 }
                 let mut world = None;
                 for src in &rule.from_cidrs {
-                    if let Some(block) = self
-                        .source_blocks(src, &user)
-                        .into_iter()
-                        .find(|b| b.value.is_world())
-                    {
+                    if let Some(block) = self.source_blocks(src, &user).into_iter().find(|b| b.value.is_world()) {
                         world = Some((src.span, block.span));
                     }
                 }
                 // A protocol that failed to read is reported already.
-                let Some((world_span, block_span)) =
-                    world.filter(|_| !rule.protocol.value.is_empty())
-                else {
+                let Some((world_span, block_span)) = world.filter(|_| !rule.protocol.value.is_empty()) else {
                     continue;
                 };
                 let web_only = !rule.ports.is_empty()
                     && rule.protocol.value == "tcp"
-                    && rule
-                        .ports
-                        .iter()
-                        .all(|p| p.value.from == p.value.to && matches!(p.value.from, 80 | 443));
+                    && rule.ports.iter().all(|p| p.value.from == p.value.to && matches!(p.value.from, 80 | 443));
                 let allowed = web_only && public_lb_groups.contains(sg.name.value.as_str());
                 let consented = rule.open_to_world.as_ref().is_some_and(|o| o.value);
                 if allowed || consented {
@@ -689,10 +525,7 @@ impl<'a> Checker<'a> {
         let spec = &self.doc.spec;
         for kp in &spec.key_pairs {
             let key = match (&kp.public_key_file, &kp.public_key) {
-                (Some(file), _) => match (
-                    self.doc.file_text(&file.value),
-                    self.doc.file_error(&file.value),
-                ) {
+                (Some(file), _) => match (self.doc.file_text(&file.value), self.doc.file_error(&file.value)) {
                     (Some(text), _) => Some((text.to_string(), file.span)),
                     (None, Some(e)) => {
                         self.push(file_error("public key file", file, e));
@@ -706,9 +539,10 @@ impl<'a> Checker<'a> {
             if let Some((text, span)) = key {
                 if text.contains("PRIVATE KEY") {
                     let msg = format!("key pair `{}` points at a private key", kp.name.value);
-                    self.push(Diagnostic::error("bad-value", span, msg).help(
-                        "give the public half (`.pub`); the private key never leaves your machine",
-                    ));
+                    self.push(
+                        Diagnostic::error("bad-value", span, msg)
+                            .help("give the public half (`.pub`); the private key never leaves your machine"),
+                    );
                 } else if !looks_like_public_key(&text) {
                     let msg = format!("key pair `{}` is not an OpenSSH public key", kp.name.value);
                     self.push(
@@ -732,10 +566,7 @@ impl<'a> Checker<'a> {
                 }
                 (None, true) => {
                     if cert.domains.is_empty() {
-                        let msg = format!(
-                            "self-signed certificate `{}` has no `domains`",
-                            cert.name.value
-                        );
+                        let msg = format!("self-signed certificate `{}` has no `domains`", cert.name.value);
                         self.err("missing-field", cert.name.span, msg);
                     }
                 }
@@ -750,11 +581,7 @@ impl<'a> Checker<'a> {
             for d in &cert.domains {
                 let name = d.value.strip_prefix("*.").unwrap_or(&d.value);
                 if !is_dns_name(name) {
-                    self.err(
-                        "bad-value",
-                        d.span,
-                        format!("`{}` is not a DNS name", d.value),
-                    );
+                    self.err("bad-value", d.span, format!("`{}` is not a DNS name", d.value));
                 }
             }
         }
@@ -763,37 +590,20 @@ impl<'a> Checker<'a> {
     /// The subnets a selector picks, reporting dangling names and empty tiers.
     fn select(&mut self, sel: &SubnetSelector, user: &str) -> Vec<&'a Subnet> {
         match sel {
-            SubnetSelector::Names(names) => names
-                .iter()
-                .filter_map(|n| lookup(&mut self.diags, &self.ix.subnets, "subnet", n, user))
-                .collect(),
+            SubnetSelector::Names(names) => {
+                names.iter().filter_map(|n| lookup(&mut self.diags, &self.ix.subnets, "subnet", n, user)).collect()
+            }
             SubnetSelector::Tier(tier) => {
-                let picked: Vec<&Subnet> = self
-                    .ix
-                    .subnets
-                    .values()
-                    .copied()
-                    .filter(|s| s.tier.value == tier.value)
-                    .collect();
+                let picked: Vec<&Subnet> =
+                    self.ix.subnets.values().copied().filter(|s| s.tier.value == tier.value).collect();
                 if picked.is_empty() && !tier.value.is_empty() {
-                    let tiers: BTreeSet<&str> = self
-                        .ix
-                        .subnets
-                        .values()
-                        .map(|s| s.tier.value.as_str())
-                        .collect();
-                    let msg = format!(
-                        "{user} selects subnet tier `{}`, which has no subnets",
-                        tier.value
-                    );
+                    let tiers: BTreeSet<&str> = self.ix.subnets.values().map(|s| s.tier.value.as_str()).collect();
+                    let msg = format!("{user} selects subnet tier `{}`, which has no subnets", tier.value);
                     let mut d = Diagnostic::error("dangling-reference", tier.span, msg);
                     if let Some(s) = did_you_mean(&tier.value, tiers.iter().copied()) {
                         d = d.help(format!("did you mean `{s}`?"));
                     } else {
-                        d = d.help(format!(
-                            "tiers in the spec: {}",
-                            tiers.into_iter().collect::<Vec<_>>().join(", ")
-                        ));
+                        d = d.help(format!("tiers in the spec: {}", tiers.into_iter().collect::<Vec<_>>().join(", ")));
                     }
                     self.push(d);
                 }
@@ -803,21 +613,13 @@ impl<'a> Checker<'a> {
     }
 
     /// Subnets that must span two or more zones, one subnet per zone, all in one VPC.
-    fn spread(
-        &mut self,
-        subnets: &[&Subnet],
-        span: Span,
-        user: &str,
-        one_per_zone: bool,
-    ) -> Option<&'a str> {
+    fn spread(&mut self, subnets: &[&Subnet], span: Span, user: &str, one_per_zone: bool) -> Option<&'a str> {
         let mut zones: BTreeMap<&str, &str> = BTreeMap::new();
         for s in subnets {
             if let Some(prev) = zones.insert(&s.zone.value, &s.name.value) {
                 if one_per_zone {
-                    let msg = format!(
-                        "{user} has two subnets in zone `{}`: `{prev}` and `{}`",
-                        s.zone.value, s.name.value
-                    );
+                    let msg =
+                        format!("{user} has two subnets in zone `{}`: `{prev}` and `{}`", s.zone.value, s.name.value);
                     self.push(
                         Diagnostic::error("bad-value", span, msg)
                             .help("AWS takes one subnet per availability zone here"),
@@ -826,32 +628,18 @@ impl<'a> Checker<'a> {
             }
         }
         if !subnets.is_empty() && zones.len() < 2 {
-            let msg = format!(
-                "{user} spans {} availability zone(s); AWS requires at least two",
-                zones.len()
-            );
-            let list: Vec<_> = subnets
-                .iter()
-                .map(|s| format!("{} ({})", s.name.value, s.zone.value))
-                .collect();
-            self.push(
-                Diagnostic::error("too-few-zones", span, msg)
-                    .help(format!("its subnets: {}", list.join(", "))),
-            );
+            let msg = format!("{user} spans {} availability zone(s); AWS requires at least two", zones.len());
+            let list: Vec<_> = subnets.iter().map(|s| format!("{} ({})", s.name.value, s.zone.value)).collect();
+            self.push(Diagnostic::error("too-few-zones", span, msg).help(format!("its subnets: {}", list.join(", "))));
         }
         self.one_vpc(subnets, span, user)
     }
 
     fn one_vpc(&mut self, subnets: &[&Subnet], span: Span, user: &str) -> Option<&'a str> {
-        let vpcs: BTreeSet<&'a str> = subnets
-            .iter()
-            .filter_map(|s| self.vpc_of_subnet(&s.name.value))
-            .collect();
+        let vpcs: BTreeSet<&'a str> = subnets.iter().filter_map(|s| self.vpc_of_subnet(&s.name.value)).collect();
         if vpcs.len() > 1 {
-            let msg = format!(
-                "{user} uses subnets of several VPCs: {}",
-                vpcs.iter().copied().collect::<Vec<_>>().join(", ")
-            );
+            let msg =
+                format!("{user} uses subnets of several VPCs: {}", vpcs.iter().copied().collect::<Vec<_>>().join(", "));
             self.err("bad-value", span, msg);
             return None;
         }
@@ -896,39 +684,22 @@ impl<'a> Checker<'a> {
                 } else {
                     "DB classes look like `db.m5.large` or `db.r6g.xlarge`".to_string()
                 };
-                self.push(
-                    Diagnostic::error("bad-instance-class", db.instance_class.span, msg).help(help),
-                );
+                self.push(Diagnostic::error("bad-instance-class", db.instance_class.span, msg).help(help));
             }
-            if !db.engine_version.value.is_empty()
-                && !db
-                    .engine_version
-                    .value
-                    .starts_with(|c: char| c.is_ascii_digit())
+            if !db.engine_version.value.is_empty() && !db.engine_version.value.starts_with(|c: char| c.is_ascii_digit())
             {
                 let msg = format!("`{}` is not an engine version", db.engine_version.value);
                 self.push(
-                    Diagnostic::error("bad-value", db.engine_version.span, msg)
-                        .help("for example `8.0` or `8.0.39`"),
+                    Diagnostic::error("bad-value", db.engine_version.span, msg).help("for example `8.0` or `8.0.39`"),
                 );
             }
             if let Some(arn) = &db.master_secret_arn {
                 if !arn.value.starts_with("arn:") || !arn.value.contains(":secretsmanager:") {
-                    self.err(
-                        "bad-value",
-                        arn.span,
-                        format!("`{}` is not a Secrets Manager secret ARN", arn.value),
-                    );
+                    self.err("bad-value", arn.span, format!("`{}` is not a Secrets Manager secret ARN", arn.value));
                 }
             }
-            let vpc = lookup(
-                &mut self.diags,
-                &self.ix.db_subnet_groups,
-                "DB subnet group",
-                &db.subnet_group,
-                &user,
-            )
-            .and_then(|g| group_vpc.get(g.name.value.as_str()).copied().flatten());
+            let vpc = lookup(&mut self.diags, &self.ix.db_subnet_groups, "DB subnet group", &db.subnet_group, &user)
+                .and_then(|g| group_vpc.get(g.name.value.as_str()).copied().flatten());
             self.groups_in(&db.security_groups, vpc, &user);
         }
         for fs in &spec.file_systems {
@@ -957,21 +728,16 @@ impl<'a> Checker<'a> {
         let mut fixed_ips: BTreeMap<Ipv4Addr, Span> = BTreeMap::new();
         for inst in &spec.instances {
             let user = format!("instance `{}`", inst.name.value);
-            if !inst.instance_type.value.is_empty() && !is_instance_type(&inst.instance_type.value)
-            {
+            if !inst.instance_type.value.is_empty() && !is_instance_type(&inst.instance_type.value) {
                 let msg = format!("`{}` is not an EC2 instance type", inst.instance_type.value);
                 let help = match size_typo(&inst.instance_type.value) {
                     Some(fixed) => format!("did you mean `{fixed}`?"),
                     None => "instance types look like `t3.micro` or `c5.xlarge`".to_string(),
                 };
-                self.push(
-                    Diagnostic::error("bad-instance-type", inst.instance_type.span, msg).help(help),
-                );
+                self.push(Diagnostic::error("bad-instance-type", inst.instance_type.span, msg).help(help));
             }
             let image = &inst.image;
-            if !image.value.is_empty()
-                && !is_ami_id(&image.value)
-                && !self.ix.images.contains_key(image.value.as_str())
+            if !image.value.is_empty() && !is_ami_id(&image.value) && !self.ix.images.contains_key(image.value.as_str())
             {
                 let aliases = self.ix.images.keys().copied();
                 let msg = format!(
@@ -1004,8 +770,7 @@ impl<'a> Checker<'a> {
                                 ip.value, s.name.value, c.value
                             );
                             self.push(
-                                Diagnostic::error("ip-outside-subnet", ip.span, msg)
-                                    .note(c.span, "the subnet's block"),
+                                Diagnostic::error("ip-outside-subnet", ip.span, msg).note(c.span, "the subnet's block"),
                             );
                         } else if let Some(why) = c.value.reserved_reason(ip.value) {
                             let msg = format!("private IP `{}` of {user} is {why}", ip.value);
@@ -1020,20 +785,14 @@ impl<'a> Checker<'a> {
             if let Some(ip) = &inst.private_ip {
                 if let Some(prev) = fixed_ips.insert(ip.value, ip.span) {
                     let msg = format!("private IP `{}` is given to two instances", ip.value);
-                    self.push(
-                        Diagnostic::error("bad-value", ip.span, msg).note(prev, "also given here"),
-                    );
+                    self.push(Diagnostic::error("bad-value", ip.span, msg).note(prev, "also given here"));
                 }
             }
             if vpcs.len() > 1 {
                 let msg = format!("{user} spreads over subnets of several VPCs");
                 self.err("bad-value", inst.name.span, msg);
             }
-            let vpc = if vpcs.len() == 1 {
-                vpcs.into_iter().next()
-            } else {
-                None
-            };
+            let vpc = if vpcs.len() == 1 { vpcs.into_iter().next() } else { None };
             self.groups_in(&inst.security_groups, vpc, &user);
             if let Some(ud) = &inst.user_data {
                 self.user_data(inst, ud);
@@ -1046,10 +805,7 @@ impl<'a> Checker<'a> {
         for var in &ud.vars {
             for r in self.doc.references_in_value(&var.value) {
                 if r.parts[0] == "var" {
-                    let msg = format!(
-                        "`${{{}}}`: a variable cannot refer to another variable",
-                        r.text()
-                    );
+                    let msg = format!("`${{{}}}`: a variable cannot refer to another variable", r.text());
                     self.err("unknown-template-reference", r.span, msg);
                 } else {
                     self.reference(&r, RefContext::UserData(inst));
@@ -1090,10 +846,9 @@ impl<'a> Checker<'a> {
                 for s in &subnets {
                     // A subnet picked by tier is blamed at the selector.
                     let at = match &lb.subnets {
-                        SubnetSelector::Names(names) => names
-                            .iter()
-                            .find(|n| n.value == s.name.value)
-                            .map_or(s.name.span, |n| n.span),
+                        SubnetSelector::Names(names) => {
+                            names.iter().find(|n| n.value == s.name.value).map_or(s.name.span, |n| n.span)
+                        }
                         SubnetSelector::Tier(t) => t.span,
                     };
                     self.needs_internet_route(&Sp::new(s.name.value.clone(), at), &user, why);
@@ -1109,9 +864,7 @@ impl<'a> Checker<'a> {
                 if let Some(p) = &l.port {
                     if let Some(prev) = ports.insert(p.value, p.span) {
                         let msg = format!("{user} has two listeners on port {}", p.value);
-                        self.push(
-                            Diagnostic::error("bad-value", p.span, msg).note(prev, "the first one"),
-                        );
+                        self.push(Diagnostic::error("bad-value", p.span, msg).note(prev, "the first one"));
                     }
                 }
                 match (&l.certificate, l.protocol.value.as_str()) {
@@ -1123,23 +876,15 @@ impl<'a> Checker<'a> {
                         );
                     }
                     (Some(c), "HTTP") => {
-                        let msg = format!(
-                            "HTTP {luser} names certificate `{}`, which only HTTPS listeners use",
-                            c.value
-                        );
+                        let msg =
+                            format!("HTTP {luser} names certificate `{}`, which only HTTPS listeners use", c.value);
                         self.push(
                             Diagnostic::error("bad-value", c.span, msg)
                                 .help("set `protocol = \"HTTPS\"` or remove `certificate`"),
                         );
                     }
                     (Some(c), _) => {
-                        lookup(
-                            &mut self.diags,
-                            &self.ix.certificates,
-                            "certificate",
-                            c,
-                            &luser,
-                        );
+                        lookup(&mut self.diags, &self.ix.certificates, "certificate", c, &luser);
                     }
                     _ => {}
                 }
@@ -1151,10 +896,7 @@ impl<'a> Checker<'a> {
                     if let Some(p) = &rule.priority {
                         if let Some(prev) = priorities.insert(p.value, p.span) {
                             let msg = format!("{luser} has two rules with priority {}", p.value);
-                            self.push(
-                                Diagnostic::error("bad-value", p.span, msg)
-                                    .note(prev, "the first one"),
-                            );
+                            self.push(Diagnostic::error("bad-value", p.span, msg).note(prev, "the first one"));
                         }
                     }
                     self.forward(&rule.forward, vpc, &format!("a rule of {luser}"), &user);
@@ -1169,13 +911,7 @@ impl<'a> Checker<'a> {
     }
 
     fn forward(&mut self, tg: &Name, lb_vpc: Option<&str>, user: &str, lb: &str) {
-        if let Some(t) = lookup(
-            &mut self.diags,
-            &self.ix.target_groups,
-            "target group",
-            tg,
-            user,
-        ) {
+        if let Some(t) = lookup(&mut self.diags, &self.ix.target_groups, "target group", tg, user) {
             if let Some(vpc) = lb_vpc {
                 if t.vpc.value != vpc && self.known_vpc(&t.vpc.value) {
                     let msg = format!(
@@ -1193,13 +929,8 @@ impl<'a> Checker<'a> {
         for tg in &spec.target_groups {
             let user = format!("target group `{}`", tg.name.value);
             lookup(&mut self.diags, &self.ix.vpcs, "vpc", &tg.vpc, &user);
-            if tg.health_check.path.value.is_empty() || !tg.health_check.path.value.starts_with('/')
-            {
-                self.err(
-                    "bad-value",
-                    tg.health_check.path.span,
-                    "a health check path starts with `/`",
-                );
+            if tg.health_check.path.value.is_empty() || !tg.health_check.path.value.starts_with('/') {
+                self.err("bad-value", tg.health_check.path.span, "a health check path starts with `/`");
             }
             let mut seen = BTreeSet::new();
             for target in &tg.targets {
@@ -1242,10 +973,7 @@ impl<'a> Checker<'a> {
                     } else {
                         format!("targets `{}` are", names.join("`, `"))
                     };
-                    let msg = format!(
-                        "{what} in VPC `{vpc}`, outside the VPC `{}` of {user}",
-                        tg.vpc.value
-                    );
+                    let msg = format!("{what} in VPC `{vpc}`, outside the VPC `{}` of {user}", tg.vpc.value);
                     self.push(
                         Diagnostic::error("target-outside-vpc", target.span, msg)
                             .note(tg.vpc.span, "the target group's VPC"),
@@ -1271,13 +999,8 @@ impl<'a> Checker<'a> {
         let text = r.text();
         let bad = |msg: String| Diagnostic::error("unknown-template-reference", r.span, msg);
         let Some(attrs) = attributes(ns) else {
-            let all: Vec<&str> = crate::template::NAMESPACES
-                .iter()
-                .map(|(n, _)| *n)
-                .collect();
-            let mut d = bad(format!(
-                "`${{{text}}}` refers to `{ns}`, which is not something a template can refer to"
-            ));
+            let all: Vec<&str> = crate::template::NAMESPACES.iter().map(|(n, _)| *n).collect();
+            let mut d = bad(format!("`${{{text}}}` refers to `{ns}`, which is not something a template can refer to"));
             d = match did_you_mean(ns, all.iter().copied()) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
                 None => d.help(format!("references start with one of: {}", all.join(", "))),
@@ -1288,16 +1011,12 @@ impl<'a> Checker<'a> {
         match (ns, cx) {
             ("node" | "var", RefContext::UserData(_)) => {}
             ("node" | "var", _) => {
-                self.push(bad(format!(
-                    "`${{{text}}}` is only available inside user-data templates"
-                )));
+                self.push(bad(format!("`${{{text}}}` is only available inside user-data templates")));
                 return;
             }
             ("deployment", _) => {}
             (_, RefContext::HostHeader) => {
-                self.push(bad(format!(
-                    "`${{{text}}}`: host names can only use `${{deployment.*}}`"
-                )));
+                self.push(bad(format!("`${{{text}}}`: host names can only use `${{deployment.*}}`")));
                 return;
             }
             _ => {}
@@ -1306,31 +1025,16 @@ impl<'a> Checker<'a> {
             let RefContext::UserData(inst) = cx else {
                 return;
             };
-            let vars = inst
-                .user_data
-                .as_ref()
-                .map(|u| u.vars.as_slice())
-                .unwrap_or_default();
+            let vars = inst.user_data.as_ref().map(|u| u.vars.as_slice()).unwrap_or_default();
             if r.parts.len() != 2 || !vars.iter().any(|v| v.key.value == r.parts[1]) {
-                let msg = format!(
-                    "`${{{text}}}` is not one of the `vars` of instance `{}`",
-                    inst.name.value
-                );
+                let msg = format!("`${{{text}}}` is not one of the `vars` of instance `{}`", inst.name.value);
                 let mut d = bad(msg);
                 let keys: Vec<&str> = vars.iter().map(|v| v.key.value.as_str()).collect();
-                d = match did_you_mean(
-                    r.parts.get(1).map_or("", String::as_str),
-                    keys.iter().copied(),
-                ) {
+                d = match did_you_mean(r.parts.get(1).map_or("", String::as_str), keys.iter().copied()) {
                     Some(s) => d.help(format!("did you mean `${{var.{s}}}`?")),
-                    None => d.help(format!(
-                        "its vars: {}",
-                        if keys.is_empty() {
-                            "none".into()
-                        } else {
-                            keys.join(", ")
-                        }
-                    )),
+                    None => {
+                        d.help(format!("its vars: {}", if keys.is_empty() { "none".into() } else { keys.join(", ") }))
+                    }
                 };
                 self.push(d);
             }
@@ -1339,16 +1043,12 @@ impl<'a> Checker<'a> {
         let (name, attr) = match (ns, r.parts.len()) {
             ("deployment" | "node", 2) => (None, r.parts[1].as_str()),
             ("deployment" | "node", _) => {
-                self.push(bad(format!(
-                    "`${{{text}}}` should be `${{{ns}.<attribute>}}`"
-                )));
+                self.push(bad(format!("`${{{text}}}` should be `${{{ns}.<attribute>}}`")));
                 return;
             }
             (_, 3) => (Some(r.parts[1].as_str()), r.parts[2].as_str()),
             _ => {
-                self.push(bad(format!(
-                    "`${{{text}}}` should be `${{{ns}.<name>.<attribute>}}`"
-                )));
+                self.push(bad(format!("`${{{text}}}` should be `${{{ns}.<name>.<attribute>}}`")));
                 return;
             }
         };
@@ -1358,19 +1058,14 @@ impl<'a> Checker<'a> {
                 let d = match (self.ix.instances.get(name), ns) {
                     (Some(inst), "instance") => {
                         let nodes: Vec<_> = inst.nodes().into_iter().map(|n| n.name).collect();
-                        let msg = format!(
-                            "`${{{text}}}`: `{name}` stands for {} instances, not one",
-                            nodes.len()
-                        );
+                        let msg = format!("`${{{text}}}`: `{name}` stands for {} instances, not one", nodes.len());
                         bad(msg).help(format!("name one of them: {}", nodes.join(", ")))
                     }
                     _ => {
                         let d = bad(format!("`${{{text}}}` refers to {kind} `{name}`, which the spec does not define"));
                         match did_you_mean(name, known.iter().map(String::as_str)) {
                             Some(s) => d.help(format!("did you mean `${{{ns}.{s}.{attr}}}`?")),
-                            None if known.is_empty() => {
-                                d.help(format!("the spec defines no {kind}"))
-                            }
+                            None if known.is_empty() => d.help(format!("the spec defines no {kind}")),
                             None => d.help(format!("defined {kind}s: {}", known.join(", "))),
                         }
                     }
@@ -1401,9 +1096,7 @@ impl<'a> Checker<'a> {
             }
         }
         if ns == "deployment" && attr == "domain" && self.doc.spec.deployment.domain.is_none() {
-            self.push(bad(format!(
-                "`${{{text}}}` is used but `[deployment] domain` is not set"
-            )));
+            self.push(bad(format!("`${{{text}}}` is used but `[deployment] domain` is not set")));
         }
     }
 
@@ -1493,18 +1186,14 @@ const KNOWN_REGIONS: &[&str] = &[
 
 /// `us-east-1a` is a zone of `us-east-1`.
 fn is_zone_of(zone: &str, region: &str) -> bool {
-    zone.len() == region.len() + 1
-        && zone.starts_with(region)
-        && zone.ends_with(|c: char| c.is_ascii_lowercase())
+    zone.len() == region.len() + 1 && zone.starts_with(region) && zone.ends_with(|c: char| c.is_ascii_lowercase())
 }
 
 fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
         && parts[parts.len() - 1].parse::<u8>().is_ok()
 }
 
@@ -1527,27 +1216,17 @@ pub fn is_instance_type(s: &str) -> bool {
     };
     let family_ok = family.starts_with(|c: char| c.is_ascii_lowercase())
         && family.chars().any(|c| c.is_ascii_digit())
-        && family
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    let size_ok = matches!(
-        size,
-        "nano" | "micro" | "small" | "medium" | "large" | "xlarge" | "metal"
-    ) || size
-        .strip_suffix("xlarge")
-        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-        || size
-            .strip_prefix("metal-")
-            .is_some_and(|n| n.ends_with("xl"));
+        && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let size_ok = matches!(size, "nano" | "micro" | "small" | "medium" | "large" | "xlarge" | "metal")
+        || size.strip_suffix("xlarge").is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        || size.strip_prefix("metal-").is_some_and(|n| n.ends_with("xl"));
     family_ok && size_ok
 }
 
 /// The type meant when only the size is misspelt (`t3.mirco` -> `t3.micro`).
 fn size_typo(s: &str) -> Option<String> {
     let (family, size) = s.split_once('.')?;
-    const SIZES: &[&str] = &[
-        "nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "metal",
-    ];
+    const SIZES: &[&str] = &["nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "metal"];
     let fixed = format!("{family}.{}", did_you_mean(size, SIZES.iter().copied())?);
     is_instance_type(&fixed).then_some(fixed)
 }
@@ -1559,8 +1238,7 @@ pub fn is_db_class(s: &str) -> bool {
 
 /// `ami-0123456789abcdef0` (or the older 8-digit form).
 pub fn is_ami_id(s: &str) -> bool {
-    s.strip_prefix("ami-")
-        .is_some_and(|h| matches!(h.len(), 8 | 17) && h.chars().all(|c| c.is_ascii_hexdigit()))
+    s.strip_prefix("ami-").is_some_and(|h| matches!(h.len(), 8 | 17) && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn is_acm_arn(s: &str) -> bool {
@@ -1572,9 +1250,7 @@ fn is_acm_arn(s: &str) -> bool {
         && is_region(parts[3])
         && parts[4].len() == 12
         && parts[4].chars().all(|c| c.is_ascii_digit())
-        && parts[5]
-            .strip_prefix("certificate/")
-            .is_some_and(|id| !id.is_empty())
+        && parts[5].strip_prefix("certificate/").is_some_and(|id| !id.is_empty())
 }
 
 fn looks_like_public_key(text: &str) -> bool {
@@ -1585,9 +1261,7 @@ fn looks_like_public_key(text: &str) -> bool {
     let mut fields = line.split_whitespace();
     let kind = fields.next().unwrap_or("");
     let body = fields.next().unwrap_or("");
-    lines.next().is_none()
-        && (kind.starts_with("ssh-") || kind.starts_with("ecdsa-sha2-"))
-        && body.starts_with("AAAA")
+    lines.next().is_none() && (kind.starts_with("ssh-") || kind.starts_with("ecdsa-sha2-")) && body.starts_with("AAAA")
 }
 
 #[cfg(test)]
@@ -1596,25 +1270,10 @@ mod tests {
 
     #[test]
     fn recognises_instance_types_and_classes() {
-        for ok in [
-            "t3.micro",
-            "c5.xlarge",
-            "m5.24xlarge",
-            "m7i-flex.large",
-            "c6gn.metal",
-            "t2.large",
-        ] {
+        for ok in ["t3.micro", "c5.xlarge", "m5.24xlarge", "m7i-flex.large", "c6gn.metal", "t2.large"] {
             assert!(is_instance_type(ok), "{ok}");
         }
-        for bad in [
-            "t3",
-            "t3.",
-            "T3.micro",
-            "t3.huge",
-            "micro.t3",
-            "c5.x2large",
-            "db.m5.large",
-        ] {
+        for bad in ["t3", "t3.", "T3.micro", "t3.huge", "micro.t3", "c5.x2large", "db.m5.large"] {
             assert!(!is_instance_type(bad), "{bad}");
         }
         assert!(is_db_class("db.m5.large"));
@@ -1629,9 +1288,7 @@ mod tests {
         assert!(is_region("us-gov-west-1"));
         assert!(!is_region("us-east"));
         assert!(!is_region("useast1"));
-        assert!(is_acm_arn(
-            "arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234"
-        ));
+        assert!(is_acm_arn("arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234"));
         assert!(!is_acm_arn("arn:aws:acm:us-east-1:1234:certificate/abcd"));
         assert!(is_ami_id("ami-0123456789abcdef0"));
         assert!(!is_ami_id("ami-xyz"));

@@ -97,19 +97,9 @@ impl State {
 
 #[derive(Debug)]
 pub enum Error {
-    Io {
-        path: PathBuf,
-        action: &'static str,
-        source: std::io::Error,
-    },
-    Corrupt {
-        path: PathBuf,
-        message: String,
-    },
-    Version {
-        path: PathBuf,
-        found: u32,
-    },
+    Io { path: PathBuf, action: &'static str, source: std::io::Error },
+    Corrupt { path: PathBuf, message: String },
+    Version { path: PathBuf, found: u32 },
 }
 
 impl std::fmt::Display for Error {
@@ -141,9 +131,7 @@ pub fn state_path(dir: &Path, deployment: &str) -> PathBuf {
 }
 
 pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 impl Store {
@@ -153,10 +141,7 @@ impl Store {
         let path = state_path(dir, deployment);
         match Store::load(&path)? {
             Some(store) => Ok(store),
-            None => Ok(Store {
-                path,
-                state: State::new(deployment, region),
-            }),
+            None => Ok(Store { path, state: State::new(deployment, region) }),
         }
     }
 
@@ -165,36 +150,17 @@ impl Store {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(Error::Io {
-                    path: path.to_path_buf(),
-                    action: "read",
-                    source,
-                })
-            }
+            Err(source) => return Err(Error::Io { path: path.to_path_buf(), action: "read", source }),
         };
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Corrupt {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let found = value
-            .get("version")
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(0) as u32;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Corrupt { path: path.to_path_buf(), message: e.to_string() })?;
+        let found = value.get("version").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32;
         if found != FORMAT_VERSION {
-            return Err(Error::Version {
-                path: path.to_path_buf(),
-                found,
-            });
+            return Err(Error::Version { path: path.to_path_buf(), found });
         }
-        let state: State = serde_json::from_value(value).map_err(|e| Error::Corrupt {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        Ok(Some(Store {
-            path: path.to_path_buf(),
-            state,
-        }))
+        let state: State = serde_json::from_value(value)
+            .map_err(|e| Error::Corrupt { path: path.to_path_buf(), message: e.to_string() })?;
+        Ok(Some(Store { path: path.to_path_buf(), state }))
     }
 
     pub fn path(&self) -> &Path {
@@ -235,13 +201,7 @@ impl Store {
         match std::fs::remove_file(&self.path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(Error::Io {
-                    path: self.path.clone(),
-                    action: "remove",
-                    source,
-                })
-            }
+            Err(source) => return Err(Error::Io { path: self.path.clone(), action: "remove", source }),
         }
         if let Some(dir) = self.path.parent() {
             let _ = std::fs::remove_dir(dir);
@@ -253,11 +213,7 @@ impl Store {
         self.state.serial += 1;
         let io = |action: &'static str, path: &Path| {
             let path = path.to_path_buf();
-            move |source| Error::Io {
-                path,
-                action,
-                source,
-            }
+            move |source| Error::Io { path, action, source }
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io("create the directory of", &self.path))?;
@@ -284,8 +240,7 @@ mod tests {
     fn temp_dir() -> PathBuf {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir =
-            std::env::temp_dir().join(format!("strato-state-test-{}-{n}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("strato-state-test-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }
@@ -306,10 +261,7 @@ mod tests {
     fn writes_atomically_and_reads_back() {
         let dir = temp_dir();
         let mut store = Store::open(&dir, "d", "us-east-1").unwrap();
-        assert!(
-            !store.path().exists(),
-            "nothing written before the first change"
-        );
+        assert!(!store.path().exists(), "nothing written before the first change");
         store.put("vpc.main", object("vpc-1")).unwrap();
         store.put("subnet.a", object("subnet-1")).unwrap();
         assert!(!store.path().with_extension("json.tmp").exists());
@@ -329,10 +281,7 @@ mod tests {
         let path = state_path(&dir, "d");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, r#"{"version": 99}"#).unwrap();
-        assert!(matches!(
-            Store::open(&dir, "d", "r"),
-            Err(Error::Version { found: 99, .. })
-        ));
+        assert!(matches!(Store::open(&dir, "d", "r"), Err(Error::Version { found: 99, .. })));
         std::fs::write(&path, "{not json").unwrap();
         let err = Store::open(&dir, "d", "r").unwrap_err();
         assert!(matches!(err, Error::Corrupt { .. }), "{err}");

@@ -13,12 +13,7 @@ pub struct ElasticIp;
 
 #[async_trait]
 impl Driver for ElasticIp {
-    async fn create(
-        &self,
-        cx: &Cx<'_>,
-        _desired: &Desired,
-        _token: &str,
-    ) -> Result<Created, AwsError> {
+    async fn create(&self, cx: &Cx<'_>, _desired: &Desired, _token: &str) -> Result<Created, AwsError> {
         let out = cx
             .clients
             .ec2
@@ -56,8 +51,7 @@ impl Driver for ElasticIp {
             .await
             .map_err(|e| from_sdk("DescribeAddresses", e))?;
         Ok(out.addresses().first().map(|a| {
-            Created::new(a.allocation_id().unwrap_or_default())
-                .with("public_ip", a.public_ip().unwrap_or_default())
+            Created::new(a.allocation_id().unwrap_or_default()).with("public_ip", a.public_ip().unwrap_or_default())
         }))
     }
 

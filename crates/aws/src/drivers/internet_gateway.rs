@@ -14,12 +14,7 @@ pub struct InternetGateway;
 
 #[async_trait]
 impl Driver for InternetGateway {
-    async fn create(
-        &self,
-        cx: &Cx<'_>,
-        desired: &Desired,
-        _token: &str,
-    ) -> Result<Created, AwsError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
         let Desired::InternetGateway { vpc } = desired else {
             return Err(mismatch("CreateInternetGateway"));
         };
@@ -35,13 +30,7 @@ impl Driver for InternetGateway {
         let igw_id = out
             .internet_gateway()
             .and_then(|g| g.internet_gateway_id())
-            .ok_or_else(|| {
-                AwsError::new(
-                    "CreateInternetGateway",
-                    Class::Fatal,
-                    "the answer has no gateway id",
-                )
-            })?
+            .ok_or_else(|| AwsError::new("CreateInternetGateway", Class::Fatal, "the answer has no gateway id"))?
             .to_string();
         attach(cx, &igw_id, vpc_id).await?;
         let mut c = Created::new(igw_id).with("vpc_id", vpc_id);
@@ -74,11 +63,7 @@ impl Driver for InternetGateway {
             return Ok(None);
         };
         let igw_id = g.internet_gateway_id().unwrap_or_default().to_string();
-        let attached = g
-            .attachments()
-            .iter()
-            .find_map(|a| a.vpc_id())
-            .map(str::to_string);
+        let attached = g.attachments().iter().find_map(|a| a.vpc_id()).map(str::to_string);
         let vpc_id = match (attached, obj.attribute("vpc_id")) {
             (Some(v), _) => v,
             (None, Some(v)) => {
@@ -121,12 +106,7 @@ impl Driver for InternetGateway {
 
 async fn attach(cx: &Cx<'_>, igw_id: &str, vpc_id: &str) -> Result<(), AwsError> {
     let result = super::vpc::settle(cx, "AttachInternetGateway", || {
-        cx.clients
-            .ec2
-            .attach_internet_gateway()
-            .internet_gateway_id(igw_id)
-            .vpc_id(vpc_id)
-            .send()
+        cx.clients.ec2.attach_internet_gateway().internet_gateway_id(igw_id).vpc_id(vpc_id).send()
     })
     .await;
     match result {

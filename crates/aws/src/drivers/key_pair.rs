@@ -14,12 +14,7 @@ pub struct KeyPair;
 
 #[async_trait]
 impl Driver for KeyPair {
-    async fn create(
-        &self,
-        cx: &Cx<'_>,
-        desired: &Desired,
-        _token: &str,
-    ) -> Result<Created, AwsError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
         let Desired::KeyPair { public_key } = desired else {
             return Err(mismatch("ImportKeyPair"));
         };
@@ -41,10 +36,8 @@ impl Driver for KeyPair {
                 match self.find(cx, &Object::new("key_pair")).await? {
                     Some(found) => found,
                     None => {
-                        let msg = format!(
-                            "a key pair named `{}` exists but was not made by this deployment",
-                            cx.name()
-                        );
+                        let msg =
+                            format!("a key pair named `{}` exists but was not made by this deployment", cx.name());
                         return Err(AwsError::new("ImportKeyPair", Class::AlreadyExists, msg));
                     }
                 }

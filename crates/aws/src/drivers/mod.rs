@@ -23,7 +23,18 @@ use crate::client::Clients;
 use crate::error::{AwsError, Class};
 use crate::poll::Backoff;
 
+mod certificate;
+mod db_instance;
+mod db_subnet_group;
 mod elastic_ip;
+mod file_system;
+mod instance;
+mod listener;
+mod listener_rule;
+mod load_balancer;
+mod mount_target;
+mod target_group;
+mod target_registration;
 mod internet_gateway;
 mod key_pair;
 mod nat_gateway;
@@ -34,6 +45,27 @@ mod security_group;
 mod security_group_rules;
 mod subnet;
 mod vpc;
+
+pub type Attributes = BTreeMap<String, String>;
+
+/// What `destroy` may do beyond deleting.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DestroyOptions {
+    /// Delete databases without a final snapshot.
+    pub skip_final_snapshot: bool,
+    /// Turn deletion protection off (databases, load balancers) instead of refusing.
+    pub lift_deletion_protection: bool,
+}
+
+/// Run-wide facts a driver may need.
+#[derive(Debug, Default)]
+pub struct RunContext {
+    /// The deployment's CSR challenge for Puppet autosigning (user data only).
+    pub csr_challenge: String,
+    pub destroy: DestroyOptions,
+    /// Image ids already resolved from SSM parameters in this run.
+    pub images: std::sync::Mutex<BTreeMap<String, String>>,
+}
 
 /// An object just created (or found): its id and what to record about it.
 #[derive(Clone, Debug, Default)]
@@ -46,11 +78,7 @@ pub struct Created {
 
 impl Created {
     pub fn new(id: impl Into<String>) -> Created {
-        Created {
-            id: id.into(),
-            attributes: BTreeMap::new(),
-            ready: false,
-        }
+        Created { id: id.into(), attributes: BTreeMap::new(), ready: false }
     }
 
     pub fn with(mut self, key: &str, value: impl Into<String>) -> Created {
@@ -80,6 +108,7 @@ pub struct Cx<'a> {
     /// A dependency was created moments ago: AWS may not know it everywhere yet, so
     /// "not found" answers about it are retried for a while.
     pub fresh: bool,
+    pub run: &'a RunContext,
 }
 
 impl Cx<'_> {
@@ -92,13 +121,18 @@ impl Cx<'_> {
         self.objects
             .get(address)
             .and_then(|o| o.id.as_deref())
-            .ok_or_else(|| {
-                AwsError::new(
-                    "resolve dependency",
-                    Class::Fatal,
-                    format!("`{address}` has no recorded id"),
-                )
-            })
+            .ok_or_else(|| AwsError::new("resolve dependency", Class::Fatal, format!("`{address}` has no recorded id")))
+    }
+
+    /// A recorded attribute of a dependency: `id` and `arn` are its id, anything else an
+    /// attribute recorded for it.
+    pub fn attribute_of(&self, node: NodeId, attribute: &str) -> Option<String> {
+        let address = self.graph?.node(node).address.as_str();
+        let obj = self.objects.get(address)?;
+        match attribute {
+            "id" | "arn" | "identifier" => obj.id.clone(),
+            other => obj.attributes.get(other).cloned(),
+        }
     }
 
     pub fn kind_of(&self, node: NodeId) -> Option<Kind> {
@@ -107,20 +141,14 @@ impl Cx<'_> {
 
     /// The `Name` tag value: the deployment and the object's name.
     pub fn name(&self) -> String {
-        let rest = self
-            .address
-            .split_once('.')
-            .map_or(self.address, |(_, r)| r);
+        let rest = self.address.split_once('.').map_or(self.address, |(_, r)| r);
         format!("{}-{rest}", self.deployment)
     }
 
     pub fn tag_list(&self) -> Vec<Tag> {
         let mut tags = vec![
             Tag::builder().key("Name").value(self.name()).build(),
-            Tag::builder()
-                .key(TAG_DEPLOYMENT)
-                .value(self.deployment)
-                .build(),
+            Tag::builder().key(TAG_DEPLOYMENT).value(self.deployment).build(),
             Tag::builder().key(TAG_ADDRESS).value(self.address).build(),
         ];
         for (k, v) in self.tags {
@@ -130,23 +158,14 @@ impl Cx<'_> {
     }
 
     pub fn tag_spec(&self, resource: ResourceType) -> TagSpecification {
-        TagSpecification::builder()
-            .resource_type(resource)
-            .set_tags(Some(self.tag_list()))
-            .build()
+        TagSpecification::builder().resource_type(resource).set_tags(Some(self.tag_list())).build()
     }
 
     /// Filters that find this object by its tags.
     pub fn tag_filters(&self) -> Vec<Filter> {
         vec![
-            Filter::builder()
-                .name(format!("tag:{TAG_DEPLOYMENT}"))
-                .values(self.deployment)
-                .build(),
-            Filter::builder()
-                .name(format!("tag:{TAG_ADDRESS}"))
-                .values(self.address)
-                .build(),
+            Filter::builder().name(format!("tag:{TAG_DEPLOYMENT}")).values(self.deployment).build(),
+            Filter::builder().name(format!("tag:{TAG_ADDRESS}")).values(self.address).build(),
         ]
     }
 
@@ -196,35 +215,24 @@ impl Cx<'_> {
 }
 
 /// How long to wait for kinds that become ready slowly, and how often to look.
-pub const NAT_READY: Backoff = Backoff::new(
-    Duration::from_secs(5),
-    Duration::from_secs(15),
-    Duration::from_secs(15 * 60),
-);
-pub const NAT_GONE: Backoff = Backoff::new(
-    Duration::from_secs(5),
-    Duration::from_secs(15),
-    Duration::from_secs(10 * 60),
-);
-pub const QUICK: Backoff = Backoff::new(
-    Duration::from_secs(1),
-    Duration::from_secs(5),
-    Duration::from_secs(2 * 60),
-);
+pub const NAT_READY: Backoff =
+    Backoff::new(Duration::from_secs(5), Duration::from_secs(15), Duration::from_secs(15 * 60));
+pub const NAT_GONE: Backoff =
+    Backoff::new(Duration::from_secs(5), Duration::from_secs(15), Duration::from_secs(10 * 60));
+pub const RDS_READY: Backoff = Backoff::new(Duration::from_secs(15), Duration::from_secs(30), Duration::from_secs(60 * 60));
+pub const RDS_GONE: Backoff = Backoff::new(Duration::from_secs(15), Duration::from_secs(30), Duration::from_secs(60 * 60));
+pub const SLOW: Backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(15), Duration::from_secs(30 * 60));
+pub const QUICK: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(2 * 60));
 
 #[async_trait]
 pub trait Driver: Send + Sync {
     /// Creates the object as `desired` says; `token` is the run's idempotency token for it.
-    async fn create(
-        &self,
-        cx: &Cx<'_>,
-        desired: &Desired,
-        token: &str,
-    ) -> Result<Created, AwsError>;
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, token: &str) -> Result<Created, AwsError>;
 
-    /// Waits until the object is usable.
-    async fn wait_ready(&self, _cx: &Cx<'_>, _obj: &Object) -> Result<(), AwsError> {
-        Ok(())
+    /// Waits until the object is usable; returns attributes learnt on the way (a database
+    /// endpoint is known only once it is available).
+    async fn wait_ready(&self, _cx: &Cx<'_>, _obj: &Object) -> Result<Attributes, AwsError> {
+        Ok(Attributes::new())
     }
 
     /// Whether the recorded object still exists.
@@ -258,7 +266,17 @@ pub fn driver(kind: Kind) -> Option<&'static dyn Driver> {
         Kind::SecurityGroup => &security_group::SecurityGroup,
         Kind::SecurityGroupRules => &security_group_rules::SecurityGroupRules,
         Kind::KeyPair => &key_pair::KeyPair,
-        _ => return None,
+        Kind::Certificate => &certificate::Certificate,
+        Kind::DbSubnetGroup => &db_subnet_group::DbSubnetGroup,
+        Kind::DbInstance => &db_instance::DbInstance,
+        Kind::FileSystem => &file_system::FileSystem,
+        Kind::MountTarget => &mount_target::MountTarget,
+        Kind::Instance => &instance::Instance,
+        Kind::LoadBalancer => &load_balancer::LoadBalancer,
+        Kind::TargetGroup => &target_group::TargetGroup,
+        Kind::Listener => &listener::Listener,
+        Kind::ListenerRule => &listener_rule::ListenerRule,
+        Kind::TargetRegistration => &target_registration::TargetRegistration,
     })
 }
 
@@ -272,10 +290,7 @@ pub fn gone_ok<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
 }
 
 /// Ok(false) when `result` failed because the object does not exist.
-pub fn exists_from<T>(
-    result: Result<T, AwsError>,
-    present: impl FnOnce(T) -> bool,
-) -> Result<bool, AwsError> {
+pub fn exists_from<T>(result: Result<T, AwsError>, present: impl FnOnce(T) -> bool) -> Result<bool, AwsError> {
     match result {
         Ok(v) => Ok(present(v)),
         Err(e) if e.is(Class::NotFound) => Ok(false),
@@ -285,16 +300,10 @@ pub fn exists_from<T>(
 
 /// The error for a desired state that does not match the driver (a bug, not an AWS error).
 pub fn mismatch(call: &str) -> AwsError {
-    AwsError::new(
-        call,
-        Class::Fatal,
-        "internal error: the object's settings do not match its kind",
-    )
+    AwsError::new(call, Class::Fatal, "internal error: the object's settings do not match its kind")
 }
 
 /// The recorded id, or an error naming the object.
 pub fn id(obj: &Object) -> Result<&str, AwsError> {
-    obj.id
-        .as_deref()
-        .ok_or_else(|| AwsError::new("read state", Class::Fatal, "the object has no recorded id"))
+    obj.id.as_deref().ok_or_else(|| AwsError::new("read state", Class::Fatal, "the object has no recorded id"))
 }

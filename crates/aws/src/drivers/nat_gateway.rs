@@ -16,21 +16,15 @@ pub struct NatGateway;
 
 #[async_trait]
 impl Driver for NatGateway {
-    async fn create(
-        &self,
-        cx: &Cx<'_>,
-        desired: &Desired,
-        token: &str,
-    ) -> Result<Created, AwsError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, token: &str) -> Result<Created, AwsError> {
         let Desired::NatGateway { subnet, eip } = desired else {
             return Err(mismatch("CreateNatGateway"));
         };
         let subnet_id = cx.id_of(*subnet)?;
         let allocation_id = cx.id_of(*eip)?;
         // Right after the subnet is created, AWS may say it "does not exist" this way.
-        let missing_subnet = |e: &AwsError| {
-            e.code_is(&["InvalidParameterValue"]) && e.message.contains("does not exist")
-        };
+        let missing_subnet =
+            |e: &AwsError| e.code_is(&["InvalidParameterValue"]) && e.message.contains("does not exist");
         let out = cx
             .retry_fresh_when(missing_subnet, || async {
                 cx.clients
@@ -45,13 +39,9 @@ impl Driver for NatGateway {
                     .map_err(|e| from_sdk("CreateNatGateway", e))
             })
             .await?;
-        let nat = out.nat_gateway().ok_or_else(|| {
-            AwsError::new(
-                "CreateNatGateway",
-                Class::Fatal,
-                "the answer has no gateway",
-            )
-        })?;
+        let nat = out
+            .nat_gateway()
+            .ok_or_else(|| AwsError::new("CreateNatGateway", Class::Fatal, "the answer has no gateway"))?;
         let mut c = Created::new(nat.nat_gateway_id().unwrap_or_default())
             .with("subnet_id", subnet_id)
             .with("allocation_id", allocation_id);
@@ -59,7 +49,7 @@ impl Driver for NatGateway {
         Ok(c)
     }
 
-    async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+    async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<super::Attributes, AwsError> {
         let nat_id = id(obj)?;
         poll::until(
             "the NAT gateway to be available",
@@ -69,7 +59,7 @@ impl Driver for NatGateway {
             || async {
                 let nat = describe(cx, nat_id).await?;
                 match nat.as_ref().and_then(|n| n.state()) {
-                    Some(NatGatewayState::Available) => Ok(Check::Done(())),
+                    Some(NatGatewayState::Available) => Ok(Check::Done(super::Attributes::new())),
                     Some(NatGatewayState::Pending) => Ok(Check::Pending("pending".into())),
                     Some(state) => {
                         let n = nat.as_ref().expect("state implies a gateway");
@@ -95,21 +85,12 @@ impl Driver for NatGateway {
 
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let nat = describe(cx, id(obj)?).await?;
-        Ok(matches!(
-            nat.and_then(|n| n.state().cloned()),
-            Some(NatGatewayState::Available | NatGatewayState::Pending)
-        ))
+        Ok(matches!(nat.and_then(|n| n.state().cloned()), Some(NatGatewayState::Available | NatGatewayState::Pending)))
     }
 
     async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
         let mut filters = cx.tag_filters();
-        filters.push(
-            Filter::builder()
-                .name("state")
-                .values("pending")
-                .values("available")
-                .build(),
-        );
+        filters.push(Filter::builder().name("state").values("pending").values("available").build());
         let out = cx
             .clients
             .ec2
@@ -119,11 +100,7 @@ impl Driver for NatGateway {
             .await
             .map_err(|e| from_sdk("DescribeNatGateways", e))?;
         Ok(out.nat_gateways().first().map(|n| {
-            let allocation = n
-                .nat_gateway_addresses()
-                .first()
-                .and_then(|a| a.allocation_id())
-                .unwrap_or_default();
+            let allocation = n.nat_gateway_addresses().first().and_then(|a| a.allocation_id()).unwrap_or_default();
             Created::new(n.nat_gateway_id().unwrap_or_default())
                 .with("subnet_id", n.subnet_id().unwrap_or_default())
                 .with("allocation_id", allocation)
@@ -161,17 +138,8 @@ impl Driver for NatGateway {
     }
 }
 
-async fn describe(
-    cx: &Cx<'_>,
-    nat_id: &str,
-) -> Result<Option<aws_sdk_ec2::types::NatGateway>, AwsError> {
-    let out = cx
-        .clients
-        .ec2
-        .describe_nat_gateways()
-        .nat_gateway_ids(nat_id)
-        .send()
-        .await;
+async fn describe(cx: &Cx<'_>, nat_id: &str) -> Result<Option<aws_sdk_ec2::types::NatGateway>, AwsError> {
+    let out = cx.clients.ec2.describe_nat_gateways().nat_gateway_ids(nat_id).send().await;
     match out.map_err(|e| from_sdk("DescribeNatGateways", e)) {
         Ok(o) => Ok(o.nat_gateways().first().cloned()),
         Err(e) if e.is(Class::NotFound) => Ok(None),

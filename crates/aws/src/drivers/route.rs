@@ -13,18 +13,8 @@ pub struct Route;
 
 #[async_trait]
 impl Driver for Route {
-    async fn create(
-        &self,
-        cx: &Cx<'_>,
-        desired: &Desired,
-        _token: &str,
-    ) -> Result<Created, AwsError> {
-        let Desired::Route {
-            table,
-            destination,
-            target,
-        } = desired
-        else {
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
+        let Desired::Route { table, destination, target } = desired else {
             return Err(mismatch("CreateRoute"));
         };
         let rtb = cx.id_of(*table)?;
@@ -32,17 +22,9 @@ impl Driver for Route {
         let nat = cx.kind_of(*target) == Some(Kind::NatGateway);
         let result = cx
             .retry_fresh(|| async {
-                let mut call = cx
-                    .clients
-                    .ec2
-                    .create_route()
-                    .route_table_id(rtb)
-                    .destination_cidr_block(destination.to_string());
-                call = if nat {
-                    call.nat_gateway_id(target_id)
-                } else {
-                    call.gateway_id(target_id)
-                };
+                let mut call =
+                    cx.clients.ec2.create_route().route_table_id(rtb).destination_cidr_block(destination.to_string());
+                call = if nat { call.nat_gateway_id(target_id) } else { call.gateway_id(target_id) };
                 call.send().await.map_err(|e| from_sdk("CreateRoute", e))
             })
             .await;
@@ -65,21 +47,16 @@ impl Driver for Route {
     }
 
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
-        let (Some(rtb), Some(dest), Some(target)) = (
-            obj.attribute("route_table_id"),
-            obj.attribute("destination"),
-            obj.attribute("target_id"),
-        ) else {
+        let (Some(rtb), Some(dest), Some(target)) =
+            (obj.attribute("route_table_id"), obj.attribute("destination"), obj.attribute("target_id"))
+        else {
             return Ok(false);
         };
         route_targets(cx, rtb, dest, target).await
     }
 
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
-        let (Some(rtb), Some(dest)) = (
-            obj.attribute("route_table_id"),
-            obj.attribute("destination"),
-        ) else {
+        let (Some(rtb), Some(dest)) = (obj.attribute("route_table_id"), obj.attribute("destination")) else {
             return Err(AwsError::new(
                 "DeleteRoute",
                 Class::Fatal,
@@ -100,19 +77,8 @@ impl Driver for Route {
 }
 
 /// Whether `rtb` routes `destination` to `target`.
-async fn route_targets(
-    cx: &Cx<'_>,
-    rtb: &str,
-    destination: &str,
-    target: &str,
-) -> Result<bool, AwsError> {
-    let out = cx
-        .clients
-        .ec2
-        .describe_route_tables()
-        .route_table_ids(rtb)
-        .send()
-        .await;
+async fn route_targets(cx: &Cx<'_>, rtb: &str, destination: &str, target: &str) -> Result<bool, AwsError> {
+    let out = cx.clients.ec2.describe_route_tables().route_table_ids(rtb).send().await;
     let out = match out.map_err(|e| from_sdk("DescribeRouteTables", e)) {
         Ok(o) => o,
         Err(e) if e.is(Class::NotFound) => return Ok(false),

@@ -12,12 +12,7 @@ pub struct RouteTable;
 
 #[async_trait]
 impl Driver for RouteTable {
-    async fn create(
-        &self,
-        cx: &Cx<'_>,
-        desired: &Desired,
-        token: &str,
-    ) -> Result<Created, AwsError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, token: &str) -> Result<Created, AwsError> {
         let Desired::RouteTable { vpc } = desired else {
             return Err(mismatch("CreateRouteTable"));
         };
@@ -35,10 +30,7 @@ impl Driver for RouteTable {
                     .map_err(|e| from_sdk("CreateRouteTable", e))
             })
             .await?;
-        let rtb = out
-            .route_table()
-            .and_then(|t| t.route_table_id())
-            .unwrap_or_default();
+        let rtb = out.route_table().and_then(|t| t.route_table_id()).unwrap_or_default();
         let mut c = Created::new(rtb).with("vpc_id", vpc_id);
         c.ready = true;
         Ok(c)
@@ -66,8 +58,7 @@ impl Driver for RouteTable {
             .await
             .map_err(|e| from_sdk("DescribeRouteTables", e))?;
         Ok(out.route_tables().first().map(|t| {
-            Created::new(t.route_table_id().unwrap_or_default())
-                .with("vpc_id", t.vpc_id().unwrap_or_default())
+            Created::new(t.route_table_id().unwrap_or_default()).with("vpc_id", t.vpc_id().unwrap_or_default())
         }))
     }
 

@@ -13,12 +13,7 @@ pub struct RouteTableAssociation;
 
 #[async_trait]
 impl Driver for RouteTableAssociation {
-    async fn create(
-        &self,
-        cx: &Cx<'_>,
-        desired: &Desired,
-        _token: &str,
-    ) -> Result<Created, AwsError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
         let Desired::RouteTableAssociation { table, subnet } = desired else {
             return Err(mismatch("AssociateRouteTable"));
         };
@@ -38,27 +33,17 @@ impl Driver for RouteTableAssociation {
             .await;
         let association = match result {
             Ok(out) => out.association_id().unwrap_or_default().to_string(),
-            Err(e) if e.code_is(&["Resource.AlreadyAssociated"]) => {
-                match association_of(cx, subnet_id).await? {
-                    Some((table_id, assoc)) if table_id == rtb => assoc,
-                    Some((table_id, _)) => {
-                        let msg = format!(
-                            "subnet {subnet_id} is already associated with route table {table_id}"
-                        );
-                        return Err(AwsError::new(
-                            "AssociateRouteTable",
-                            Class::InvalidInput,
-                            msg,
-                        ));
-                    }
-                    None => return Err(e),
+            Err(e) if e.code_is(&["Resource.AlreadyAssociated"]) => match association_of(cx, subnet_id).await? {
+                Some((table_id, assoc)) if table_id == rtb => assoc,
+                Some((table_id, _)) => {
+                    let msg = format!("subnet {subnet_id} is already associated with route table {table_id}");
+                    return Err(AwsError::new("AssociateRouteTable", Class::InvalidInput, msg));
                 }
-            }
+                None => return Err(e),
+            },
             Err(e) => return Err(e),
         };
-        let mut c = Created::new(association)
-            .with("route_table_id", rtb)
-            .with("subnet_id", subnet_id);
+        let mut c = Created::new(association).with("route_table_id", rtb).with("subnet_id", subnet_id);
         c.ready = true;
         Ok(c)
     }
@@ -67,9 +52,7 @@ impl Driver for RouteTableAssociation {
         let Some(subnet_id) = obj.attribute("subnet_id") else {
             return Ok(false);
         };
-        Ok(association_of(cx, subnet_id)
-            .await?
-            .is_some_and(|(_, assoc)| assoc == id(obj).unwrap_or_default()))
+        Ok(association_of(cx, subnet_id).await?.is_some_and(|(_, assoc)| assoc == id(obj).unwrap_or_default()))
     }
 
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
@@ -86,34 +69,21 @@ impl Driver for RouteTableAssociation {
 }
 
 /// The explicit association of a subnet: (route table id, association id).
-async fn association_of(
-    cx: &Cx<'_>,
-    subnet_id: &str,
-) -> Result<Option<(String, String)>, AwsError> {
+async fn association_of(cx: &Cx<'_>, subnet_id: &str) -> Result<Option<(String, String)>, AwsError> {
     let out = cx
         .clients
         .ec2
         .describe_route_tables()
-        .filters(
-            Filter::builder()
-                .name("association.subnet-id")
-                .values(subnet_id)
-                .build(),
-        )
+        .filters(Filter::builder().name("association.subnet-id").values(subnet_id).build())
         .send()
         .await
         .map_err(|e| from_sdk("DescribeRouteTables", e))?;
     Ok(out.route_tables().iter().find_map(|t| {
-        t.associations()
-            .iter()
-            .find(|a| a.subnet_id() == Some(subnet_id))
-            .map(|a| {
-                (
-                    t.route_table_id().unwrap_or_default().to_string(),
-                    a.route_table_association_id()
-                        .unwrap_or_default()
-                        .to_string(),
-                )
-            })
+        t.associations().iter().find(|a| a.subnet_id() == Some(subnet_id)).map(|a| {
+            (
+                t.route_table_id().unwrap_or_default().to_string(),
+                a.route_table_association_id().unwrap_or_default().to_string(),
+            )
+        })
     }))
 }

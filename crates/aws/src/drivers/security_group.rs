@@ -14,12 +14,7 @@ pub struct SecurityGroup;
 
 #[async_trait]
 impl Driver for SecurityGroup {
-    async fn create(
-        &self,
-        cx: &Cx<'_>,
-        desired: &Desired,
-        _token: &str,
-    ) -> Result<Created, AwsError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
         let Desired::SecurityGroup { vpc, description } = desired else {
             return Err(mismatch("CreateSecurityGroup"));
         };
@@ -45,12 +40,11 @@ impl Driver for SecurityGroup {
                 match self.find(cx, &Object::new("security_group")).await? {
                     Some(found) => found.id,
                     None => {
-                        let msg = format!("a security group named `{}` exists in the VPC but was not made by this deployment", cx.name());
-                        return Err(AwsError::new(
-                            "CreateSecurityGroup",
-                            Class::AlreadyExists,
-                            msg,
-                        ));
+                        let msg = format!(
+                            "a security group named `{}` exists in the VPC but was not made by this deployment",
+                            cx.name()
+                        );
+                        return Err(AwsError::new("CreateSecurityGroup", Class::AlreadyExists, msg));
                     }
                 }
             }
@@ -82,10 +76,10 @@ impl Driver for SecurityGroup {
             .send()
             .await
             .map_err(|e| from_sdk("DescribeSecurityGroups", e))?;
-        Ok(out.security_groups().first().map(|g| {
-            Created::new(g.group_id().unwrap_or_default())
-                .with("vpc_id", g.vpc_id().unwrap_or_default())
-        }))
+        Ok(out
+            .security_groups()
+            .first()
+            .map(|g| Created::new(g.group_id().unwrap_or_default()).with("vpc_id", g.vpc_id().unwrap_or_default())))
     }
 
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {

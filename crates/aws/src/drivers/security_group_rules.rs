@@ -15,34 +15,23 @@ pub struct SecurityGroupRules;
 
 #[async_trait]
 impl Driver for SecurityGroupRules {
-    async fn create(
-        &self,
-        cx: &Cx<'_>,
-        desired: &Desired,
-        _token: &str,
-    ) -> Result<Created, AwsError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
         let Desired::SecurityGroupRules { group, rules } = desired else {
             return Err(mismatch("AuthorizeSecurityGroupIngress"));
         };
         let group_id = cx.id_of(*group)?;
         let mut permissions = Vec::new();
         for rule in rules {
-            let mut p = IpPermission::builder()
-                .ip_protocol(&rule.protocol)
-                .from_port(rule.from_port)
-                .to_port(rule.to_port);
+            let mut p =
+                IpPermission::builder().ip_protocol(&rule.protocol).from_port(rule.from_port).to_port(rule.to_port);
             for cidr in &rule.cidrs {
                 p = p.ip_ranges(
-                    IpRange::builder()
-                        .cidr_ip(cidr.to_string())
-                        .set_description(rule.description.clone())
-                        .build(),
+                    IpRange::builder().cidr_ip(cidr.to_string()).set_description(rule.description.clone()).build(),
                 );
             }
             for source in &rule.groups {
-                let pair = UserIdGroupPair::builder()
-                    .group_id(cx.id_of(*source)?)
-                    .set_description(rule.description.clone());
+                let pair =
+                    UserIdGroupPair::builder().group_id(cx.id_of(*source)?).set_description(rule.description.clone());
                 p = p.user_id_group_pairs(pair.build());
             }
             permissions.push(p.build());
@@ -67,9 +56,7 @@ impl Driver for SecurityGroupRules {
                 .filter_map(|r| r.security_group_rule_id())
                 .map(str::to_string)
                 .collect(),
-            Err(e) if e.code_is(&["InvalidPermission.Duplicate"]) => {
-                ingress_rule_ids(cx, group_id).await?
-            }
+            Err(e) if e.code_is(&["InvalidPermission.Duplicate"]) => ingress_rule_ids(cx, group_id).await?,
             Err(e) => return Err(e),
         };
         let mut c = Created::new(ids.join(",")).with("group_id", group_id);
@@ -81,13 +68,7 @@ impl Driver for SecurityGroupRules {
         let Some(group_id) = obj.attribute("group_id") else {
             return Ok(false);
         };
-        let wanted: Vec<&str> = obj
-            .id
-            .as_deref()
-            .unwrap_or_default()
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .collect();
+        let wanted: Vec<&str> = obj.id.as_deref().unwrap_or_default().split(',').filter(|s| !s.is_empty()).collect();
         let present = match ingress_rule_ids(cx, group_id).await {
             Ok(ids) => ids,
             Err(e) if e.is(Class::NotFound) => return Ok(false),
@@ -100,14 +81,8 @@ impl Driver for SecurityGroupRules {
         let Some(group_id) = obj.attribute("group_id") else {
             return Ok(());
         };
-        let ids: Vec<String> = obj
-            .id
-            .as_deref()
-            .unwrap_or_default()
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
+        let ids: Vec<String> =
+            obj.id.as_deref().unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
         if ids.is_empty() {
             return Ok(());
         }

@@ -12,12 +12,7 @@ pub struct Subnet;
 
 #[async_trait]
 impl Driver for Subnet {
-    async fn create(
-        &self,
-        cx: &Cx<'_>,
-        desired: &Desired,
-        _token: &str,
-    ) -> Result<Created, AwsError> {
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
         let Desired::Subnet { vpc, cidr, zone } = desired else {
             return Err(mismatch("CreateSubnet"));
         };
@@ -36,9 +31,8 @@ impl Driver for Subnet {
                     .map_err(|e| from_sdk("CreateSubnet", e))
             })
             .await?;
-        let subnet = out.subnet().ok_or_else(|| {
-            AwsError::new("CreateSubnet", Class::Fatal, "the answer has no subnet")
-        })?;
+        let subnet =
+            out.subnet().ok_or_else(|| AwsError::new("CreateSubnet", Class::Fatal, "the answer has no subnet"))?;
         let mut c = Created::new(subnet.subnet_id().unwrap_or_default())
             .with("vpc_id", vpc_id)
             .with("cidr", cidr.to_string())
@@ -79,13 +73,7 @@ impl Driver for Subnet {
 
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         gone_ok(
-            cx.clients
-                .ec2
-                .delete_subnet()
-                .subnet_id(id(obj)?)
-                .send()
-                .await
-                .map_err(|e| from_sdk("DeleteSubnet", e)),
+            cx.clients.ec2.delete_subnet().subnet_id(id(obj)?).send().await.map_err(|e| from_sdk("DeleteSubnet", e)),
         )
     }
 }

@@ -14,18 +14,8 @@ pub struct Vpc;
 
 #[async_trait]
 impl Driver for Vpc {
-    async fn create(
-        &self,
-        cx: &Cx<'_>,
-        desired: &Desired,
-        _token: &str,
-    ) -> Result<Created, AwsError> {
-        let Desired::Vpc {
-            cidr,
-            dns_support,
-            dns_hostnames,
-        } = desired
-        else {
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
+        let Desired::Vpc { cidr, dns_support, dns_hostnames } = desired else {
             return Err(mismatch("CreateVpc"));
         };
         let out = cx
@@ -37,31 +27,17 @@ impl Driver for Vpc {
             .send()
             .await
             .map_err(|e| from_sdk("CreateVpc", e))?;
-        let vpc = out
-            .vpc()
-            .ok_or_else(|| AwsError::new("CreateVpc", Class::Fatal, "the answer has no VPC"))?;
+        let vpc = out.vpc().ok_or_else(|| AwsError::new("CreateVpc", Class::Fatal, "the answer has no VPC"))?;
         let vpc_id = vpc.vpc_id().unwrap_or_default().to_string();
         let attribute = |on: bool| AttributeBooleanValue::builder().value(on).build();
         if !dns_support {
-            let call = || {
-                cx.clients
-                    .ec2
-                    .modify_vpc_attribute()
-                    .vpc_id(&vpc_id)
-                    .enable_dns_support(attribute(false))
-                    .send()
-            };
+            let call =
+                || cx.clients.ec2.modify_vpc_attribute().vpc_id(&vpc_id).enable_dns_support(attribute(false)).send();
             settle(cx, "ModifyVpcAttribute", call).await?;
         }
         if *dns_hostnames {
-            let call = || {
-                cx.clients
-                    .ec2
-                    .modify_vpc_attribute()
-                    .vpc_id(&vpc_id)
-                    .enable_dns_hostnames(attribute(true))
-                    .send()
-            };
+            let call =
+                || cx.clients.ec2.modify_vpc_attribute().vpc_id(&vpc_id).enable_dns_hostnames(attribute(true)).send();
             settle(cx, "ModifyVpcAttribute", call).await?;
         }
         let mut created = Created::new(&vpc_id).with("cidr", cidr.to_string());
@@ -69,7 +45,7 @@ impl Driver for Vpc {
         Ok(created)
     }
 
-    async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+    async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<super::Attributes, AwsError> {
         let vpc_id = id(obj)?;
         poll::until(
             "the VPC to be available",
@@ -85,31 +61,16 @@ impl Driver for Vpc {
                     .send()
                     .await
                     .map_err(|e| from_sdk("DescribeVpcs", e))?;
-                let state = out
-                    .vpcs()
-                    .first()
-                    .and_then(|v| v.state())
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default();
-                Ok(if state == "available" {
-                    Check::Done(())
-                } else {
-                    Check::Pending(state)
-                })
+                let state =
+                    out.vpcs().first().and_then(|v| v.state()).map(|s| s.as_str().to_string()).unwrap_or_default();
+                Ok(if state == "available" { Check::Done(super::Attributes::new()) } else { Check::Pending(state) })
             },
         )
         .await
     }
 
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
-        let r = cx
-            .clients
-            .ec2
-            .describe_vpcs()
-            .vpc_ids(id(obj)?)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeVpcs", e));
+        let r = cx.clients.ec2.describe_vpcs().vpc_ids(id(obj)?).send().await.map_err(|e| from_sdk("DescribeVpcs", e));
         exists_from(r, |o| !o.vpcs().is_empty())
     }
 
@@ -124,25 +85,13 @@ impl Driver for Vpc {
             .map_err(|e| from_sdk("DescribeVpcs", e))?;
         Ok(out.vpcs().first().and_then(|v| v.vpc_id()).map(|id| {
             let mut c = Created::new(id);
-            c.attributes.extend(
-                out.vpcs()[0]
-                    .cidr_block()
-                    .map(|b| ("cidr".to_string(), b.to_string())),
-            );
+            c.attributes.extend(out.vpcs()[0].cidr_block().map(|b| ("cidr".to_string(), b.to_string())));
             c
         }))
     }
 
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
-        gone_ok(
-            cx.clients
-                .ec2
-                .delete_vpc()
-                .vpc_id(id(obj)?)
-                .send()
-                .await
-                .map_err(|e| from_sdk("DeleteVpc", e)),
-        )
+        gone_ok(cx.clients.ec2.delete_vpc().vpc_id(id(obj)?).send().await.map_err(|e| from_sdk("DeleteVpc", e)))
     }
 }
 
@@ -155,6 +104,5 @@ where
     R: std::fmt::Debug + 'static,
 {
     let own = Cx { fresh: true, ..*cx };
-    own.retry_fresh(|| async { f().await.map_err(|e| from_sdk(call, e)) })
-        .await
+    own.retry_fresh(|| async { f().await.map_err(|e| from_sdk(call, e)) }).await
 }

@@ -1,0 +1,145 @@
+//! Application load balancer: CreateLoadBalancer named `<deployment>-<name>`, then a wait
+//! until `active` (about two minutes). Deletion protection and the idle timeout are set only
+//! when the spec differs from AWS's defaults. Its network interfaces outlive it for a while;
+//! the subnet and group deletes wait for them.
+
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::types::{
+    LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum, Tag,
+};
+use strato_graph::Desired;
+use strato_state::Object;
+
+use super::{id, mismatch, Attributes, Created, Cx, Driver, SLOW};
+use crate::error::{from_sdk, AwsError, Class};
+use crate::poll::{self, Check};
+
+pub struct LoadBalancer;
+
+pub(super) fn elb_tags(cx: &Cx<'_>) -> Vec<Tag> {
+    cx.tag_list().into_iter().filter_map(|t| Some(Tag::builder().key(t.key()?).value(t.value()?).build())).collect()
+}
+
+#[async_trait]
+impl Driver for LoadBalancer {
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
+        let Desired::LoadBalancer { internet_facing, subnets, security_groups, idle_timeout, deletion_protection } = desired
+        else {
+            return Err(mismatch("CreateLoadBalancer"));
+        };
+        let subnet_ids: Vec<String> = subnets.iter().map(|s| cx.id_of(*s).map(str::to_string)).collect::<Result<_, _>>()?;
+        let groups: Vec<String> = security_groups.iter().map(|g| cx.id_of(*g).map(str::to_string)).collect::<Result<_, _>>()?;
+        let scheme = if *internet_facing { LoadBalancerSchemeEnum::InternetFacing } else { LoadBalancerSchemeEnum::Internal };
+        // Creating a load balancer that exists with the same settings returns it: idempotent.
+        let out = cx
+            .retry_fresh(|| async {
+                cx.clients
+                    .elb
+                    .create_load_balancer()
+                    .name(cx.name())
+                    .r#type(LoadBalancerTypeEnum::Application)
+                    .scheme(scheme.clone())
+                    .set_subnets(Some(subnet_ids.clone()))
+                    .set_security_groups(Some(groups.clone()))
+                    .set_tags(Some(elb_tags(cx)))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("CreateLoadBalancer", e))
+            })
+            .await?;
+        let lb = out
+            .load_balancers()
+            .first()
+            .ok_or_else(|| AwsError::new("CreateLoadBalancer", Class::Fatal, "no load balancer in the answer"))?;
+        let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+        let mut attributes = Vec::new();
+        if *deletion_protection {
+            attributes.push(attribute("deletion_protection.enabled", "true"));
+        }
+        if let Some(t) = idle_timeout {
+            attributes.push(attribute("idle_timeout.timeout_seconds", &t.to_string()));
+        }
+        if !attributes.is_empty() {
+            cx.clients
+                .elb
+                .modify_load_balancer_attributes()
+                .load_balancer_arn(&arn)
+                .set_attributes(Some(attributes))
+                .send()
+                .await
+                .map_err(|e| from_sdk("ModifyLoadBalancerAttributes", e))?;
+        }
+        let mut c = Created::new(arn)
+            .with("dns_name", lb.dns_name().unwrap_or_default())
+            .with("zone_id", lb.canonical_hosted_zone_id().unwrap_or_default())
+            .with("scheme", scheme.as_str())
+            .with("deletion_protection", deletion_protection.to_string());
+        c.ready = lb.state().and_then(|s| s.code()) == Some(&LoadBalancerStateEnum::Active);
+        Ok(c)
+    }
+
+    async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
+        let arn = id(obj)?;
+        poll::until("the load balancer to be active", &SLOW, cx.cancel, |s| cx.status(s), || async {
+            let Some(lb) = describe(cx, arn).await? else { return Ok(Check::Pending("not visible yet".into())) };
+            match lb.state().and_then(|s| s.code()) {
+                Some(LoadBalancerStateEnum::Active) => Ok(Check::Done(Attributes::new())),
+                Some(LoadBalancerStateEnum::Failed) => {
+                    let why = lb.state().and_then(|s| s.reason()).unwrap_or("");
+                    Err(AwsError::new("CreateLoadBalancer", Class::Fatal, format!("the load balancer failed: {why}")))
+                }
+                other => Ok(Check::Pending(other.map_or("provisioning", |s| s.as_str()).to_string())),
+            }
+        })
+        .await
+    }
+
+    async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
+        Ok(describe(cx, id(obj)?).await?.is_some())
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+        let arn = id(obj)?;
+        if obj.attribute("deletion_protection") == Some("true") {
+            if !cx.run.destroy.lift_deletion_protection {
+                let msg = "the load balancer has deletion protection; run destroy with --lift-deletion-protection to turn it off and delete it";
+                return Err(AwsError::new("DeleteLoadBalancer", Class::InvalidInput, msg));
+            }
+            let r = cx
+                .clients
+                .elb
+                .modify_load_balancer_attributes()
+                .load_balancer_arn(arn)
+                .attributes(attribute("deletion_protection.enabled", "false"))
+                .send()
+                .await;
+            super::gone_ok(r.map_err(|e| from_sdk("ModifyLoadBalancerAttributes", e)))?;
+        }
+        let r = cx.clients.elb.delete_load_balancer().load_balancer_arn(arn).send().await;
+        super::gone_ok(r.map_err(|e| from_sdk("DeleteLoadBalancer", e)))
+    }
+
+    async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+        let arn = id(obj)?;
+        poll::until("the load balancer to be deleted", &SLOW, cx.cancel, |s| cx.status(s), || async {
+            Ok(if describe(cx, arn).await?.is_none() { Check::Done(()) } else { Check::Pending("deleting".into()) })
+        })
+        .await
+    }
+}
+
+fn attribute(key: &str, value: &str) -> LoadBalancerAttribute {
+    LoadBalancerAttribute::builder().key(key).value(value).build()
+}
+
+async fn describe(
+    cx: &Cx<'_>,
+    arn: &str,
+) -> Result<Option<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>, AwsError> {
+    let r = cx.clients.elb.describe_load_balancers().load_balancer_arns(arn).send().await;
+    match r.map_err(|e| from_sdk("DescribeLoadBalancers", e)) {
+        Ok(o) => Ok(o.load_balancers().first().cloned()),
+        Err(e) if e.is(Class::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,101 @@
+//! EFS mount target: one per file system and zone, in its subnet behind its groups. The
+//! engine limits EFS calls, so creates for one file system do not pile up; each is waited
+//! for until `available`, and after delete until gone (then the file system can go).
+
+use async_trait::async_trait;
+use aws_sdk_efs::types::LifeCycleState;
+use strato_graph::Desired;
+use strato_state::Object;
+
+use super::{id, mismatch, Attributes, Created, Cx, Driver, SLOW};
+use crate::error::{from_sdk, AwsError, Class};
+use crate::poll::{self, Check};
+
+pub struct MountTarget;
+
+#[async_trait]
+impl Driver for MountTarget {
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
+        let Desired::MountTarget { file_system, subnet, security_groups } = desired else {
+            return Err(mismatch("CreateMountTarget"));
+        };
+        let fs_id = cx.id_of(*file_system)?;
+        let subnet_id = cx.id_of(*subnet)?;
+        let groups: Vec<String> = security_groups.iter().map(|g| cx.id_of(*g).map(str::to_string)).collect::<Result<_, _>>()?;
+        let result = cx
+            .retry_fresh(|| async {
+                cx.clients
+                    .efs
+                    .create_mount_target()
+                    .file_system_id(fs_id)
+                    .subnet_id(subnet_id)
+                    .set_security_groups(Some(groups.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("CreateMountTarget", e))
+            })
+            .await;
+        let (mt_id, state) = match result {
+            Ok(out) => (out.mount_target_id().to_string(), out.life_cycle_state().clone()),
+            Err(e) if e.code_is(&["MountTargetConflict"]) => {
+                let out = cx
+                    .clients
+                    .efs
+                    .describe_mount_targets()
+                    .file_system_id(fs_id)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DescribeMountTargets", e))?;
+                let mt = out.mount_targets().iter().find(|m| m.subnet_id() == subnet_id).ok_or(e)?;
+                (mt.mount_target_id().to_string(), mt.life_cycle_state().clone())
+            }
+            Err(e) => return Err(e),
+        };
+        let mut c = Created::new(mt_id).with("file_system_id", fs_id).with("subnet_id", subnet_id);
+        c.ready = state == LifeCycleState::Available;
+        Ok(c)
+    }
+
+    async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
+        let mt_id = id(obj)?;
+        poll::until("the mount target to be available", &SLOW, cx.cancel, |s| cx.status(s), || async {
+            Ok(match state(cx, mt_id).await? {
+                Some(LifeCycleState::Available) => Check::Done(Attributes::new()),
+                Some(LifeCycleState::Error) => {
+                    return Err(AwsError::new("CreateMountTarget", Class::Fatal, format!("mount target {mt_id} is `error`")))
+                }
+                Some(s) => Check::Pending(s.as_str().to_string()),
+                None => Check::Pending("not visible yet".into()),
+            })
+        })
+        .await
+    }
+
+    async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
+        Ok(matches!(state(cx, id(obj)?).await?, Some(LifeCycleState::Available | LifeCycleState::Creating)))
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+        let r = cx.clients.efs.delete_mount_target().mount_target_id(id(obj)?).send().await;
+        super::gone_ok(r.map_err(|e| from_sdk("DeleteMountTarget", e)))
+    }
+
+    async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+        let mt_id = id(obj)?;
+        poll::until("the mount target to be deleted", &SLOW, cx.cancel, |s| cx.status(s), || async {
+            Ok(match state(cx, mt_id).await? {
+                None | Some(LifeCycleState::Deleted) => Check::Done(()),
+                Some(s) => Check::Pending(s.as_str().to_string()),
+            })
+        })
+        .await
+    }
+}
+
+async fn state(cx: &Cx<'_>, mt_id: &str) -> Result<Option<LifeCycleState>, AwsError> {
+    match cx.clients.efs.describe_mount_targets().mount_target_id(mt_id).send().await.map_err(|e| from_sdk("DescribeMountTargets", e)) {
+        Ok(o) => Ok(o.mount_targets().first().map(|m| m.life_cycle_state().clone())),
+        Err(e) if e.is(Class::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,75 @@
+//! Target group: CreateTargetGroup named `<deployment>-<name>` with its health check, then
+//! load-balancer-cookie stickiness where the spec asks for it.
+
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum};
+use strato_graph::Desired;
+use strato_state::Object;
+
+use super::load_balancer::elb_tags;
+use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
+use crate::error::{from_sdk, AwsError};
+
+pub struct TargetGroup;
+
+#[async_trait]
+impl Driver for TargetGroup {
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
+        let Desired::TargetGroup(tg) = desired else { return Err(mismatch("CreateTargetGroup")) };
+        let vpc_id = cx.id_of(tg.vpc)?;
+        let out = cx
+            .retry_fresh(|| async {
+                cx.clients
+                    .elb
+                    .create_target_group()
+                    .name(&tg.name)
+                    .protocol(ProtocolEnum::from(tg.protocol.as_str()))
+                    .port(tg.port as i32)
+                    .vpc_id(vpc_id)
+                    .target_type(TargetTypeEnum::Instance)
+                    .health_check_enabled(true)
+                    .health_check_protocol(ProtocolEnum::from(tg.health_protocol.as_str()))
+                    .health_check_path(&tg.health_path)
+                    .health_check_port(tg.health_port.map_or_else(|| "traffic-port".to_string(), |p| p.to_string()))
+                    .health_check_interval_seconds(tg.health_interval as i32)
+                    .health_check_timeout_seconds(tg.health_timeout as i32)
+                    .healthy_threshold_count(tg.healthy_threshold as i32)
+                    .unhealthy_threshold_count(tg.unhealthy_threshold as i32)
+                    .matcher(Matcher::builder().http_code(&tg.matcher).build())
+                    .set_tags(Some(elb_tags(cx)))
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("CreateTargetGroup", e))
+            })
+            .await?;
+        let arn = out.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default().to_string();
+        if let Some(seconds) = tg.stickiness_seconds {
+            let attrs = [
+                ("stickiness.enabled", "true".to_string()),
+                ("stickiness.type", "lb_cookie".to_string()),
+                ("stickiness.lb_cookie.duration_seconds", seconds.to_string()),
+            ];
+            cx.clients
+                .elb
+                .modify_target_group_attributes()
+                .target_group_arn(&arn)
+                .set_attributes(Some(attrs.iter().map(|(k, v)| TargetGroupAttribute::builder().key(*k).value(v).build()).collect()))
+                .send()
+                .await
+                .map_err(|e| from_sdk("ModifyTargetGroupAttributes", e))?;
+        }
+        let mut c = Created::new(arn).with("name", tg.name.as_str());
+        c.ready = true;
+        Ok(c)
+    }
+
+    async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
+        let r = cx.clients.elb.describe_target_groups().target_group_arns(id(obj)?).send().await;
+        exists_from(r.map_err(|e| from_sdk("DescribeTargetGroups", e)), |o| !o.target_groups().is_empty())
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+        let r = cx.clients.elb.delete_target_group().target_group_arn(id(obj)?).send().await;
+        gone_ok(r.map_err(|e| from_sdk("DeleteTargetGroup", e)))
+    }
+}

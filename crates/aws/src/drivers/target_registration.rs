@@ -1,0 +1,70 @@
+//! Target registration: RegisterTargets of one running instance in one target group. It
+//! has no id of its own; strato records `<target group arn>|<instance id>`.
+
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
+use strato_graph::Desired;
+use strato_state::Object;
+
+use super::{gone_ok, mismatch, Created, Cx, Driver};
+use crate::error::{from_sdk, AwsError, Class};
+
+pub struct TargetRegistration;
+
+#[async_trait]
+impl Driver for TargetRegistration {
+    async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
+        let Desired::TargetRegistration { target_group, instance } = desired else {
+            return Err(mismatch("RegisterTargets"));
+        };
+        let tg_arn = cx.id_of(*target_group)?;
+        let instance_id = cx.id_of(*instance)?;
+        cx.retry_fresh(|| async {
+            cx.clients
+                .elb
+                .register_targets()
+                .target_group_arn(tg_arn)
+                .targets(TargetDescription::builder().id(instance_id).build())
+                .send()
+                .await
+                .map_err(|e| from_sdk("RegisterTargets", e))
+        })
+        .await?;
+        let mut c = Created::new(format!("{tg_arn}|{instance_id}"))
+            .with("target_group_arn", tg_arn)
+            .with("instance_id", instance_id);
+        c.ready = true;
+        Ok(c)
+    }
+
+    async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
+        let (Some(tg), Some(instance)) = (obj.attribute("target_group_arn"), obj.attribute("instance_id")) else {
+            return Ok(false);
+        };
+        let r = cx.clients.elb.describe_target_health().target_group_arn(tg).send().await;
+        match r.map_err(|e| from_sdk("DescribeTargetHealth", e)) {
+            Ok(o) => Ok(o.target_health_descriptions().iter().any(|t| t.target().and_then(|t| t.id()) == Some(instance))),
+            Err(e) if e.is(Class::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+        let (Some(tg), Some(instance)) = (obj.attribute("target_group_arn"), obj.attribute("instance_id")) else {
+            return Ok(());
+        };
+        let r = cx
+            .clients
+            .elb
+            .deregister_targets()
+            .target_group_arn(tg)
+            .targets(TargetDescription::builder().id(instance).build())
+            .send()
+            .await
+            .map_err(|e| from_sdk("DeregisterTargets", e));
+        match r {
+            Err(e) if e.code_is(&["InvalidTarget"]) => Ok(()),
+            other => gone_ok(other),
+        }
+    }
+}

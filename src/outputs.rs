@@ -1,0 +1,66 @@
+//! The spec's `[outputs]`, rendered from the state: what operators and scripts need once
+//! the platform is up (URLs, addresses, an SSH line).
+
+use std::collections::BTreeMap;
+
+use strato_spec::Spec;
+use strato_state::State;
+
+/// Each output's name and value; a value whose references are not all recorded yet is an
+/// error naming the first missing one.
+pub fn render(spec: &Spec, state: &State) -> Vec<(String, Result<String, String>)> {
+    spec.outputs
+        .iter()
+        .map(|o| {
+            let mut missing = None;
+            let text = strato_spec::template::render(&o.value.value, |r| {
+                let v = resolve(spec, state, r);
+                if v.is_none() && missing.is_none() {
+                    missing = Some(r.to_string());
+                }
+                v
+            });
+            let value = match missing {
+                Some(r) => Err(format!("`${{{r}}}` is not recorded yet")),
+                None => Ok(text),
+            };
+            (o.name.value.clone(), value)
+        })
+        .collect()
+}
+
+fn resolve(spec: &Spec, state: &State, reference: &str) -> Option<String> {
+    let d = &spec.deployment;
+    match reference.split('.').collect::<Vec<_>>()[..] {
+        ["deployment", "name"] => Some(d.name.value.clone()),
+        ["deployment", "region"] => Some(d.region.value.clone()),
+        ["deployment", "domain"] => d.domain.as_ref().map(|x| x.value.clone()),
+        [ns, name, attr] => {
+            let obj = state.objects.get(&format!("{ns}.{name}"))?;
+            match attr {
+                "id" | "arn" | "identifier" => obj.id.clone(),
+                other => obj.attributes.get(other).cloned(),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Outputs as one JSON object: name to value (`null` when not recorded).
+pub fn to_json(rendered: &[(String, Result<String, String>)]) -> serde_json::Value {
+    let map: BTreeMap<&str, serde_json::Value> =
+        rendered.iter().map(|(k, v)| (k.as_str(), v.as_ref().map_or(serde_json::Value::Null, |s| s.clone().into()))).collect();
+    serde_json::json!(map)
+}
+
+/// Outputs as aligned `name = value` lines.
+pub fn to_text(rendered: &[(String, Result<String, String>)]) -> String {
+    let width = rendered.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    rendered
+        .iter()
+        .map(|(k, v)| match v {
+            Ok(v) => format!("  {k:<width$} = {v}\n"),
+            Err(e) => format!("  {k:<width$}   ({e})\n"),
+        })
+        .collect()
+}
