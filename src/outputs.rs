@@ -48,8 +48,10 @@ fn resolve(spec: &Spec, state: &State, reference: &str) -> Option<String> {
 
 /// Outputs as one JSON object: name to value (`null` when not recorded).
 pub fn to_json(rendered: &[(String, Result<String, String>)]) -> serde_json::Value {
-    let map: BTreeMap<&str, serde_json::Value> =
-        rendered.iter().map(|(k, v)| (k.as_str(), v.as_ref().map_or(serde_json::Value::Null, |s| s.clone().into()))).collect();
+    let map: BTreeMap<&str, serde_json::Value> = rendered
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_ref().map_or(serde_json::Value::Null, |s| s.clone().into())))
+        .collect();
     serde_json::json!(map)
 }
 

@@ -113,14 +113,24 @@ pub async fn connect(c: &Connection) -> Clients {
     let calls = Arc::new(CallCounter::default());
     let counting = || Counting(calls.clone());
     Clients {
-        ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(&shared).interceptor(counting()).build()),
-        rds: aws_sdk_rds::Client::from_conf(aws_sdk_rds::config::Builder::from(&shared).interceptor(counting()).build()),
-        efs: aws_sdk_efs::Client::from_conf(aws_sdk_efs::config::Builder::from(&shared).interceptor(counting()).build()),
+        ec2: aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&shared).interceptor(counting()).build(),
+        ),
+        rds: aws_sdk_rds::Client::from_conf(
+            aws_sdk_rds::config::Builder::from(&shared).interceptor(counting()).build(),
+        ),
+        efs: aws_sdk_efs::Client::from_conf(
+            aws_sdk_efs::config::Builder::from(&shared).interceptor(counting()).build(),
+        ),
         elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
             aws_sdk_elasticloadbalancingv2::config::Builder::from(&shared).interceptor(counting()).build(),
         ),
-        acm: aws_sdk_acm::Client::from_conf(aws_sdk_acm::config::Builder::from(&shared).interceptor(counting()).build()),
-        ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(&shared).interceptor(counting()).build()),
+        acm: aws_sdk_acm::Client::from_conf(
+            aws_sdk_acm::config::Builder::from(&shared).interceptor(counting()).build(),
+        ),
+        ssm: aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&shared).interceptor(counting()).build(),
+        ),
         calls: calls.clone(),
         region: c.region.clone(),
     }

@@ -482,3 +482,61 @@ fn random_hex(bytes: usize) -> Result<String, AwsError> {
         .map_err(|e| AwsError::new("generate the CSR challenge", crate::error::Class::Fatal, e.to_string()))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(kind: &str, deps: &[&str], attrs: &[(&str, &str)]) -> Object {
+        let mut o = Object::new(kind);
+        o.status = Status::Ready;
+        o.id = Some(format!("{kind}-id"));
+        o.depends_on = deps.iter().map(|d| d.to_string()).collect();
+        o.attributes = attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        o
+    }
+
+    /// The destroy order follows AWS's rules (shared/aws-behaviour.md section 2), not only
+    /// the reversed dependencies.
+    #[test]
+    fn destroy_order_keeps_awss_rules() {
+        let mut state = State::new("d", "us-east-1");
+        let objects = [
+            ("vpc.main", object("vpc", &[], &[])),
+            ("internet_gateway.igw", object("internet_gateway", &["vpc.main"], &[])),
+            ("subnet.pub", object("subnet", &["vpc.main"], &[])),
+            ("elastic_ip.nat", object("elastic_ip", &[], &[])),
+            ("nat_gateway.nat", object("nat_gateway", &["elastic_ip.nat", "subnet.pub", "internet_gateway.igw"], &[])),
+            ("instance.bastion", object("instance", &["subnet.pub"], &[("public_ip", "1.2.3.4")])),
+            ("instance.private", object("instance", &["subnet.pub"], &[("private_ip", "10.0.0.9")])),
+            ("load_balancer.web", object("load_balancer", &["subnet.pub"], &[("scheme", "internet-facing")])),
+            ("load_balancer.inner", object("load_balancer", &["subnet.pub"], &[("scheme", "internal")])),
+            ("database.db", object("db_instance", &[], &[])),
+        ];
+        for (a, o) in objects {
+            state.objects.insert(a.to_string(), o);
+        }
+        let (tasks, addresses) = destroy_tasks(&state);
+        let task = |a: &str| &tasks[addresses.iter().position(|x| x == a).unwrap()];
+        let waits_for = |a: &str, b: &str| {
+            let j = addresses.iter().position(|x| x == b).unwrap();
+            task(a).deps.iter().any(|(t, n)| t.0 == j && *n == Need::Ready)
+        };
+        // Its NAT gateway must be deleted before an Elastic IP is released.
+        assert!(waits_for("elastic_ip.nat", "nat_gateway.nat"));
+        // The internet gateway goes after everything that maps a public address.
+        for public in ["nat_gateway.nat", "elastic_ip.nat", "instance.bastion", "load_balancer.web"] {
+            assert!(waits_for("internet_gateway.igw", public), "igw after {public}");
+        }
+        assert!(!waits_for("internet_gateway.igw", "instance.private"));
+        assert!(!waits_for("internet_gateway.igw", "load_balancer.inner"));
+        // Subnets after what is in them, the VPC after everything in it.
+        for inside in ["instance.bastion", "nat_gateway.nat", "load_balancer.inner"] {
+            assert!(waits_for("subnet.pub", inside), "subnet after {inside}");
+        }
+        assert!(waits_for("vpc.main", "subnet.pub") && waits_for("vpc.main", "internet_gateway.igw"));
+        // Database deletes are the long pole: they carry the longest estimate.
+        let longest = tasks.iter().max_by_key(|t| t.estimate).unwrap();
+        assert_eq!(longest.name, "database.db");
+    }
+}

@@ -61,11 +61,25 @@ pub enum Desired {
         public_key: String,
     },
     /// An existing ACM certificate, or a self-signed one strato generates and imports.
-    Certificate { arn: Option<String>, domains: Vec<String> },
-    DbSubnetGroup { description: String, subnets: Vec<NodeId> },
+    Certificate {
+        arn: Option<String>,
+        domains: Vec<String>,
+    },
+    DbSubnetGroup {
+        description: String,
+        subnets: Vec<NodeId>,
+    },
     DbInstance(Box<DbInstance>),
-    FileSystem { performance_mode: String, throughput_mode: String, encrypted: bool },
-    MountTarget { file_system: NodeId, subnet: NodeId, security_groups: Vec<NodeId> },
+    FileSystem {
+        performance_mode: String,
+        throughput_mode: String,
+        encrypted: bool,
+    },
+    MountTarget {
+        file_system: NodeId,
+        subnet: NodeId,
+        security_groups: Vec<NodeId>,
+    },
     Instance(Box<InstanceSpec>),
     LoadBalancer {
         internet_facing: bool,
@@ -83,8 +97,17 @@ pub enum Desired {
         ssl_policy: Option<String>,
         action: ListenerAction,
     },
-    ListenerRule { listener: NodeId, priority: i64, hosts: Vec<String>, paths: Vec<String>, forward: NodeId },
-    TargetRegistration { target_group: NodeId, instance: NodeId },
+    ListenerRule {
+        listener: NodeId,
+        priority: i64,
+        hosts: Vec<String>,
+        paths: Vec<String>,
+        forward: NodeId,
+    },
+    TargetRegistration {
+        target_group: NodeId,
+        instance: NodeId,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -459,7 +482,9 @@ fn static_value(spec: &Spec, inst: &Instance, node: &Node, parts: &[&str]) -> Op
         ["var", key] => {
             inst.user_data.as_ref()?.vars.iter().find(|v| v.key.value == *key).map(|v| v.value.value.clone())
         }
-        ["vpc", name, "cidr"] => spec.vpcs.iter().find(|v| v.name.value == *name)?.cidr.as_ref().map(|c| c.value.to_string()),
+        ["vpc", name, "cidr"] => {
+            spec.vpcs.iter().find(|v| v.name.value == *name)?.cidr.as_ref().map(|c| c.value.to_string())
+        }
         ["subnet", name, "cidr"] => {
             spec.subnets.iter().find(|s| s.name.value == *name)?.cidr.as_ref().map(|c| c.value.to_string())
         }

@@ -835,9 +835,20 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// AWS names load balancers and target groups `<deployment>-<name>`, at most 32 characters.
+    fn aws_name_fits(&mut self, name: &Name, kind: &str) {
+        let deployment = &self.doc.spec.deployment.name.value;
+        let full = format!("{deployment}-{}", name.value);
+        if !deployment.is_empty() && !name.value.is_empty() && full.len() > 32 && name.value.len() <= 32 {
+            let msg = format!("{kind} `{}` is named `{full}` in AWS, longer than AWS's 32 characters", name.value);
+            self.push(Diagnostic::error("bad-name", name.span, msg).help("shorten the name or the deployment name"));
+        }
+    }
+
     fn load_balancers(&mut self) {
         let spec = &self.doc.spec;
         for lb in &spec.load_balancers {
+            self.aws_name_fits(&lb.name, "load balancer");
             let user = format!("load balancer `{}`", lb.name.value);
             let subnets = self.select(&lb.subnets, &user);
             let vpc = self.spread(&subnets, lb.subnets_span, &user, true);
@@ -927,6 +938,7 @@ impl<'a> Checker<'a> {
     fn target_groups(&mut self) {
         let spec = &self.doc.spec;
         for tg in &spec.target_groups {
+            self.aws_name_fits(&tg.name, "target group");
             let user = format!("target group `{}`", tg.name.value);
             lookup(&mut self.diags, &self.ix.vpcs, "vpc", &tg.vpc, &user);
             if tg.health_check.path.value.is_empty() || !tg.health_check.path.value.starts_with('/') {

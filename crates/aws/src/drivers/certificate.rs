@@ -18,7 +18,13 @@ impl Driver for Certificate {
     async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
         let Desired::Certificate { arn, domains } = desired else { return Err(mismatch("ImportCertificate")) };
         if let Some(arn) = arn {
-            cx.clients.acm.describe_certificate().certificate_arn(arn).send().await.map_err(|e| from_sdk("DescribeCertificate", e))?;
+            cx.clients
+                .acm
+                .describe_certificate()
+                .certificate_arn(arn)
+                .send()
+                .await
+                .map_err(|e| from_sdk("DescribeCertificate", e))?;
             let mut c = Created::new(arn).with("imported", "false");
             c.ready = true;
             return Ok(c);

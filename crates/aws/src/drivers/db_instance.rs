@@ -28,7 +28,8 @@ impl Driver for DbInstance {
             return Err(AwsError::new("CreateDBInstance", Class::InvalidInput, msg));
         }
         let subnet_group = cx.id_of(db.subnet_group)?;
-        let groups: Vec<String> = db.security_groups.iter().map(|g| cx.id_of(*g).map(str::to_string)).collect::<Result<_, _>>()?;
+        let groups: Vec<String> =
+            db.security_groups.iter().map(|g| cx.id_of(*g).map(str::to_string)).collect::<Result<_, _>>()?;
         let result = cx
             .retry_fresh(|| async {
                 cx.clients
@@ -75,19 +76,25 @@ impl Driver for DbInstance {
 
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
         let ident = id(obj)?;
-        poll::until("the database to be available", &RDS_READY, cx.cancel, |s| cx.status(s), || async {
-            let i = describe(cx, ident).await?.ok_or_else(|| {
-                AwsError::new("DescribeDBInstances", Class::NotFound, format!("database {ident} disappeared"))
-            })?;
-            Ok(match i.db_instance_status() {
-                Some("available") => Check::Done(instance_attributes(&i)),
-                Some("failed" | "incompatible-parameters" | "incompatible-network" | "storage-full") => {
-                    let msg = format!("database {ident} is `{}`", i.db_instance_status().unwrap_or_default());
-                    return Err(AwsError::new("CreateDBInstance", Class::Fatal, msg));
-                }
-                other => Check::Pending(other.unwrap_or("creating").to_string()),
-            })
-        })
+        poll::until(
+            "the database to be available",
+            &RDS_READY,
+            cx.cancel,
+            |s| cx.status(s),
+            || async {
+                let i = describe(cx, ident).await?.ok_or_else(|| {
+                    AwsError::new("DescribeDBInstances", Class::NotFound, format!("database {ident} disappeared"))
+                })?;
+                Ok(match i.db_instance_status() {
+                    Some("available") => Check::Done(instance_attributes(&i)),
+                    Some("failed" | "incompatible-parameters" | "incompatible-network" | "storage-full") => {
+                        let msg = format!("database {ident} is `{}`", i.db_instance_status().unwrap_or_default());
+                        return Err(AwsError::new("CreateDBInstance", Class::Fatal, msg));
+                    }
+                    other => Check::Pending(other.unwrap_or("creating").to_string()),
+                })
+            },
+        )
         .await
     }
 
@@ -130,19 +137,30 @@ impl Driver for DbInstance {
         };
         match call.send().await.map_err(|e| from_sdk("DeleteDBInstance", e)) {
             Ok(_) => Ok(()),
-            Err(e) if e.is(Class::NotFound) || e.code_is(&["InvalidDBInstanceState"]) && e.message.contains("deleting") => Ok(()),
+            Err(e)
+                if e.is(Class::NotFound)
+                    || e.code_is(&["InvalidDBInstanceState"]) && e.message.contains("deleting") =>
+            {
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }
 
     async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let ident = id(obj)?;
-        poll::until("the database to be deleted", &RDS_GONE, cx.cancel, |s| cx.status(s), || async {
-            Ok(match describe(cx, ident).await? {
-                None => Check::Done(()),
-                Some(i) => Check::Pending(i.db_instance_status().unwrap_or("deleting").to_string()),
-            })
-        })
+        poll::until(
+            "the database to be deleted",
+            &RDS_GONE,
+            cx.cancel,
+            |s| cx.status(s),
+            || async {
+                Ok(match describe(cx, ident).await? {
+                    None => Check::Done(()),
+                    Some(i) => Check::Pending(i.db_instance_status().unwrap_or("deleting").to_string()),
+                })
+            },
+        )
         .await
     }
 }
@@ -153,7 +171,9 @@ fn instance_attributes(i: &aws_sdk_rds::types::DbInstance) -> Attributes {
         a.extend(e.address().map(|v| ("endpoint".to_string(), v.to_string())));
         a.extend(e.port().map(|v| ("port".to_string(), v.to_string())));
     }
-    a.extend(i.master_user_secret().and_then(|s| s.secret_arn()).map(|v| ("master_secret_arn".to_string(), v.to_string())));
+    a.extend(
+        i.master_user_secret().and_then(|s| s.secret_arn()).map(|v| ("master_secret_arn".to_string(), v.to_string())),
+    );
     a
 }
 

@@ -17,7 +17,9 @@ pub(super) fn rds_tags(cx: &Cx<'_>) -> Vec<Tag> {
 #[async_trait]
 impl Driver for DbSubnetGroup {
     async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
-        let Desired::DbSubnetGroup { description, subnets } = desired else { return Err(mismatch("CreateDBSubnetGroup")) };
+        let Desired::DbSubnetGroup { description, subnets } = desired else {
+            return Err(mismatch("CreateDBSubnetGroup"));
+        };
         let ids: Vec<String> = subnets.iter().map(|s| cx.id_of(*s).map(str::to_string)).collect::<Result<_, _>>()?;
         let name = cx.name();
         let result = cx

@@ -59,16 +59,26 @@ impl Driver for FileSystem {
 
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
         let fs_id = id(obj)?;
-        poll::until("the file system to be available", &SLOW, cx.cancel, |s| cx.status(s), || async {
-            Ok(match state(cx, fs_id).await? {
-                Some(LifeCycleState::Available) => Check::Done(Attributes::new()),
-                Some(LifeCycleState::Error) => {
-                    return Err(AwsError::new("CreateFileSystem", Class::Fatal, format!("file system {fs_id} is `error`")))
-                }
-                Some(s) => Check::Pending(s.as_str().to_string()),
-                None => Check::Pending("not visible yet".into()),
-            })
-        })
+        poll::until(
+            "the file system to be available",
+            &SLOW,
+            cx.cancel,
+            |s| cx.status(s),
+            || async {
+                Ok(match state(cx, fs_id).await? {
+                    Some(LifeCycleState::Available) => Check::Done(Attributes::new()),
+                    Some(LifeCycleState::Error) => {
+                        return Err(AwsError::new(
+                            "CreateFileSystem",
+                            Class::Fatal,
+                            format!("file system {fs_id} is `error`"),
+                        ))
+                    }
+                    Some(s) => Check::Pending(s.as_str().to_string()),
+                    None => Check::Pending("not visible yet".into()),
+                })
+            },
+        )
         .await
     }
 
@@ -83,18 +93,32 @@ impl Driver for FileSystem {
 
     async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let fs_id = id(obj)?;
-        poll::until("the file system to be deleted", &SLOW, cx.cancel, |s| cx.status(s), || async {
-            Ok(match state(cx, fs_id).await? {
-                None | Some(LifeCycleState::Deleted) => Check::Done(()),
-                Some(s) => Check::Pending(s.as_str().to_string()),
-            })
-        })
+        poll::until(
+            "the file system to be deleted",
+            &SLOW,
+            cx.cancel,
+            |s| cx.status(s),
+            || async {
+                Ok(match state(cx, fs_id).await? {
+                    None | Some(LifeCycleState::Deleted) => Check::Done(()),
+                    Some(s) => Check::Pending(s.as_str().to_string()),
+                })
+            },
+        )
         .await
     }
 }
 
 async fn state(cx: &Cx<'_>, fs_id: &str) -> Result<Option<LifeCycleState>, AwsError> {
-    match cx.clients.efs.describe_file_systems().file_system_id(fs_id).send().await.map_err(|e| from_sdk("DescribeFileSystems", e)) {
+    match cx
+        .clients
+        .efs
+        .describe_file_systems()
+        .file_system_id(fs_id)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DescribeFileSystems", e))
+    {
         Ok(o) => Ok(o.file_systems().first().map(|f| f.life_cycle_state().clone())),
         Err(e) if e.is(Class::NotFound) => Ok(None),
         Err(e) => Err(e),

@@ -26,7 +26,8 @@ impl Driver for Instance {
         let Desired::Instance(spec) = desired else { return Err(mismatch("RunInstances")) };
         let image_id = image(cx, &spec.image).await?;
         let subnet_id = cx.id_of(spec.subnet)?;
-        let groups: Vec<String> = spec.security_groups.iter().map(|g| cx.id_of(*g).map(str::to_string)).collect::<Result<_, _>>()?;
+        let groups: Vec<String> =
+            spec.security_groups.iter().map(|g| cx.id_of(*g).map(str::to_string)).collect::<Result<_, _>>()?;
         let user_data = match &spec.user_data {
             Some(ud) => {
                 let text = ud.render(&cx.run.csr_challenge, |n, attr| cx.attribute_of(n, attr)).map_err(|r| {
@@ -42,7 +43,8 @@ impl Driver for Instance {
         };
         let mut tags = cx.tag_list();
         tags.extend(spec.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()));
-        let tag_spec = |r: ResourceType| TagSpecification::builder().resource_type(r).set_tags(Some(tags.clone())).build();
+        let tag_spec =
+            |r: ResourceType| TagSpecification::builder().resource_type(r).set_tags(Some(tags.clone())).build();
         let root = EbsBlockDevice::builder()
             .volume_size(spec.root_size_gb.map_or(DEFAULT_ROOT_GB, |s| s as i32))
             .volume_type(VolumeType::from(spec.root_volume_type.as_str()))
@@ -70,7 +72,9 @@ impl Driver for Instance {
                     .max_count(1)
                     .client_token(token)
                     .metadata_options(metadata.clone())
-                    .block_device_mappings(BlockDeviceMapping::builder().device_name("/dev/xvda").ebs(root.clone()).build())
+                    .block_device_mappings(
+                        BlockDeviceMapping::builder().device_name("/dev/xvda").ebs(root.clone()).build(),
+                    )
                     .tag_specifications(tag_spec(ResourceType::Instance))
                     .tag_specifications(tag_spec(ResourceType::Volume))
                     .set_key_name(key_name.clone())
@@ -88,7 +92,10 @@ impl Driver for Instance {
                 call.send().await.map_err(|e| from_sdk("RunInstances", e))
             })
             .await?;
-        let i = out.instances().first().ok_or_else(|| AwsError::new("RunInstances", Class::Fatal, "no instance in the answer"))?;
+        let i = out
+            .instances()
+            .first()
+            .ok_or_else(|| AwsError::new("RunInstances", Class::Fatal, "no instance in the answer"))?;
         let mut c = Created::new(i.instance_id().unwrap_or_default()).with("image_id", image_id.as_str());
         c.attributes.extend(addresses(i));
         c.ready = i.state().and_then(|s| s.name()) == Some(&InstanceStateName::Running);
@@ -97,18 +104,26 @@ impl Driver for Instance {
 
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
         let instance_id = id(obj)?;
-        poll::until("the instance to be running", &SLOW, cx.cancel, |s| cx.status(s), || async {
-            let Some(i) = describe(cx, instance_id).await? else { return Ok(Check::Pending("not visible yet".into())) };
-            match i.state().and_then(|s| s.name()) {
-                Some(InstanceStateName::Running) => Ok(Check::Done(addresses(&i))),
-                Some(InstanceStateName::Pending) | None => Ok(Check::Pending("pending".into())),
-                Some(other) => {
-                    let why = i.state_reason().and_then(|r| r.message()).unwrap_or("");
-                    let msg = format!("instance {instance_id} is `{}` {why}", other.as_str());
-                    Err(AwsError::new("RunInstances", Class::Fatal, msg))
+        poll::until(
+            "the instance to be running",
+            &SLOW,
+            cx.cancel,
+            |s| cx.status(s),
+            || async {
+                let Some(i) = describe(cx, instance_id).await? else {
+                    return Ok(Check::Pending("not visible yet".into()));
+                };
+                match i.state().and_then(|s| s.name()) {
+                    Some(InstanceStateName::Running) => Ok(Check::Done(addresses(&i))),
+                    Some(InstanceStateName::Pending) | None => Ok(Check::Pending("pending".into())),
+                    Some(other) => {
+                        let why = i.state_reason().and_then(|r| r.message()).unwrap_or("");
+                        let msg = format!("instance {instance_id} is `{}` {why}", other.as_str());
+                        Err(AwsError::new("RunInstances", Class::Fatal, msg))
+                    }
                 }
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -116,7 +131,12 @@ impl Driver for Instance {
         let i = describe(cx, id(obj)?).await?;
         Ok(matches!(
             i.and_then(|i| i.state().and_then(|s| s.name().cloned())),
-            Some(InstanceStateName::Running | InstanceStateName::Pending | InstanceStateName::Stopped | InstanceStateName::Stopping)
+            Some(
+                InstanceStateName::Running
+                    | InstanceStateName::Pending
+                    | InstanceStateName::Stopped
+                    | InstanceStateName::Stopping
+            )
         ))
     }
 
@@ -145,13 +165,19 @@ impl Driver for Instance {
 
     async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let instance_id = id(obj)?;
-        poll::until("the instance to be terminated", &SLOW, cx.cancel, |s| cx.status(s), || async {
-            let state = describe(cx, instance_id).await?.and_then(|i| i.state().and_then(|s| s.name().cloned()));
-            Ok(match state {
-                None | Some(InstanceStateName::Terminated) => Check::Done(()),
-                Some(s) => Check::Pending(s.as_str().to_string()),
-            })
-        })
+        poll::until(
+            "the instance to be terminated",
+            &SLOW,
+            cx.cancel,
+            |s| cx.status(s),
+            || async {
+                let state = describe(cx, instance_id).await?.and_then(|i| i.state().and_then(|s| s.name().cloned()));
+                Ok(match state {
+                    None | Some(InstanceStateName::Terminated) => Check::Done(()),
+                    Some(s) => Check::Pending(s.as_str().to_string()),
+                })
+            },
+        )
         .await
     }
 }
@@ -165,7 +191,15 @@ fn addresses(i: &aws_sdk_ec2::types::Instance) -> Attributes {
 }
 
 async fn describe(cx: &Cx<'_>, instance_id: &str) -> Result<Option<aws_sdk_ec2::types::Instance>, AwsError> {
-    match cx.clients.ec2.describe_instances().instance_ids(instance_id).send().await.map_err(|e| from_sdk("DescribeInstances", e)) {
+    match cx
+        .clients
+        .ec2
+        .describe_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DescribeInstances", e))
+    {
         Ok(o) => Ok(o.reservations().iter().flat_map(|r| r.instances()).next().cloned()),
         Err(e) if e.is(Class::NotFound) => Ok(None),
         Err(e) => Err(e),

@@ -23,13 +23,17 @@ pub(super) fn elb_tags(cx: &Cx<'_>) -> Vec<Tag> {
 #[async_trait]
 impl Driver for LoadBalancer {
     async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
-        let Desired::LoadBalancer { internet_facing, subnets, security_groups, idle_timeout, deletion_protection } = desired
+        let Desired::LoadBalancer { internet_facing, subnets, security_groups, idle_timeout, deletion_protection } =
+            desired
         else {
             return Err(mismatch("CreateLoadBalancer"));
         };
-        let subnet_ids: Vec<String> = subnets.iter().map(|s| cx.id_of(*s).map(str::to_string)).collect::<Result<_, _>>()?;
-        let groups: Vec<String> = security_groups.iter().map(|g| cx.id_of(*g).map(str::to_string)).collect::<Result<_, _>>()?;
-        let scheme = if *internet_facing { LoadBalancerSchemeEnum::InternetFacing } else { LoadBalancerSchemeEnum::Internal };
+        let subnet_ids: Vec<String> =
+            subnets.iter().map(|s| cx.id_of(*s).map(str::to_string)).collect::<Result<_, _>>()?;
+        let groups: Vec<String> =
+            security_groups.iter().map(|g| cx.id_of(*g).map(str::to_string)).collect::<Result<_, _>>()?;
+        let scheme =
+            if *internet_facing { LoadBalancerSchemeEnum::InternetFacing } else { LoadBalancerSchemeEnum::Internal };
         // Creating a load balancer that exists with the same settings returns it: idempotent.
         let out = cx
             .retry_fresh(|| async {
@@ -80,17 +84,27 @@ impl Driver for LoadBalancer {
 
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
         let arn = id(obj)?;
-        poll::until("the load balancer to be active", &SLOW, cx.cancel, |s| cx.status(s), || async {
-            let Some(lb) = describe(cx, arn).await? else { return Ok(Check::Pending("not visible yet".into())) };
-            match lb.state().and_then(|s| s.code()) {
-                Some(LoadBalancerStateEnum::Active) => Ok(Check::Done(Attributes::new())),
-                Some(LoadBalancerStateEnum::Failed) => {
-                    let why = lb.state().and_then(|s| s.reason()).unwrap_or("");
-                    Err(AwsError::new("CreateLoadBalancer", Class::Fatal, format!("the load balancer failed: {why}")))
+        poll::until(
+            "the load balancer to be active",
+            &SLOW,
+            cx.cancel,
+            |s| cx.status(s),
+            || async {
+                let Some(lb) = describe(cx, arn).await? else { return Ok(Check::Pending("not visible yet".into())) };
+                match lb.state().and_then(|s| s.code()) {
+                    Some(LoadBalancerStateEnum::Active) => Ok(Check::Done(Attributes::new())),
+                    Some(LoadBalancerStateEnum::Failed) => {
+                        let why = lb.state().and_then(|s| s.reason()).unwrap_or("");
+                        Err(AwsError::new(
+                            "CreateLoadBalancer",
+                            Class::Fatal,
+                            format!("the load balancer failed: {why}"),
+                        ))
+                    }
+                    other => Ok(Check::Pending(other.map_or("provisioning", |s| s.as_str()).to_string())),
                 }
-                other => Ok(Check::Pending(other.map_or("provisioning", |s| s.as_str()).to_string())),
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -121,9 +135,15 @@ impl Driver for LoadBalancer {
 
     async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let arn = id(obj)?;
-        poll::until("the load balancer to be deleted", &SLOW, cx.cancel, |s| cx.status(s), || async {
-            Ok(if describe(cx, arn).await?.is_none() { Check::Done(()) } else { Check::Pending("deleting".into()) })
-        })
+        poll::until(
+            "the load balancer to be deleted",
+            &SLOW,
+            cx.cancel,
+            |s| cx.status(s),
+            || async {
+                Ok(if describe(cx, arn).await?.is_none() { Check::Done(()) } else { Check::Pending("deleting".into()) })
+            },
+        )
         .await
     }
 }

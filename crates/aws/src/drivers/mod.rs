@@ -29,14 +29,12 @@ mod db_subnet_group;
 mod elastic_ip;
 mod file_system;
 mod instance;
+mod internet_gateway;
+mod key_pair;
 mod listener;
 mod listener_rule;
 mod load_balancer;
 mod mount_target;
-mod target_group;
-mod target_registration;
-mod internet_gateway;
-mod key_pair;
 mod nat_gateway;
 mod route;
 mod route_table;
@@ -44,6 +42,8 @@ mod route_table_association;
 mod security_group;
 mod security_group_rules;
 mod subnet;
+mod target_group;
+mod target_registration;
 mod vpc;
 
 pub type Attributes = BTreeMap<String, String>;
@@ -219,8 +219,10 @@ pub const NAT_READY: Backoff =
     Backoff::new(Duration::from_secs(5), Duration::from_secs(15), Duration::from_secs(15 * 60));
 pub const NAT_GONE: Backoff =
     Backoff::new(Duration::from_secs(5), Duration::from_secs(15), Duration::from_secs(10 * 60));
-pub const RDS_READY: Backoff = Backoff::new(Duration::from_secs(15), Duration::from_secs(30), Duration::from_secs(60 * 60));
-pub const RDS_GONE: Backoff = Backoff::new(Duration::from_secs(15), Duration::from_secs(30), Duration::from_secs(60 * 60));
+pub const RDS_READY: Backoff =
+    Backoff::new(Duration::from_secs(15), Duration::from_secs(30), Duration::from_secs(60 * 60));
+pub const RDS_GONE: Backoff =
+    Backoff::new(Duration::from_secs(15), Duration::from_secs(30), Duration::from_secs(60 * 60));
 pub const SLOW: Backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(15), Duration::from_secs(30 * 60));
 pub const QUICK: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(2 * 60));
 
@@ -287,6 +289,68 @@ pub fn gone_ok<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
         Err(e) if e.is(Class::NotFound) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// How long AWS-managed network interfaces (of deleted load balancers, NAT gateways, mount
+/// targets, databases) may take to be released.
+pub const INTERFACES_GONE: Backoff =
+    Backoff::new(Duration::from_secs(5), Duration::from_secs(15), Duration::from_secs(15 * 60));
+
+/// Deletes with `call`. When AWS answers that something still uses the object, waits until
+/// no network interface matches `filter` (they are released asynchronously after their
+/// owner is deleted), naming the ones that hold it, then tries again.
+pub async fn delete_after_interfaces<T, F, Fut>(
+    cx: &Cx<'_>,
+    filter: Filter,
+    what: &str,
+    mut call: F,
+) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    for _ in 0..3 {
+        match call().await {
+            Err(e) if e.is(Class::InUse) => {
+                let waiting = format!("the network interfaces in {what} to be released");
+                crate::poll::until(
+                    &waiting,
+                    &INTERFACES_GONE,
+                    cx.cancel,
+                    |s| cx.status(s),
+                    || async {
+                        let out = cx
+                            .clients
+                            .ec2
+                            .describe_network_interfaces()
+                            .filters(filter.clone())
+                            .send()
+                            .await
+                            .map_err(|e| crate::error::from_sdk("DescribeNetworkInterfaces", e))?;
+                        let held: Vec<String> = out
+                            .network_interfaces()
+                            .iter()
+                            .map(|n| {
+                                format!(
+                                    "{} ({})",
+                                    n.network_interface_id().unwrap_or("?"),
+                                    n.description().unwrap_or("no description")
+                                )
+                            })
+                            .collect();
+                        Ok(if held.is_empty() {
+                            crate::poll::Check::Done(())
+                        } else {
+                            crate::poll::Check::Pending(format!("held by {}", held.join(", ")))
+                        })
+                    },
+                )
+                .await?;
+            }
+            other => return gone_ok(other),
+        }
+    }
+    gone_ok(call().await)
 }
 
 /// Ok(false) when `result` failed because the object does not exist.

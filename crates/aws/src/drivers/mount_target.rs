@@ -21,7 +21,8 @@ impl Driver for MountTarget {
         };
         let fs_id = cx.id_of(*file_system)?;
         let subnet_id = cx.id_of(*subnet)?;
-        let groups: Vec<String> = security_groups.iter().map(|g| cx.id_of(*g).map(str::to_string)).collect::<Result<_, _>>()?;
+        let groups: Vec<String> =
+            security_groups.iter().map(|g| cx.id_of(*g).map(str::to_string)).collect::<Result<_, _>>()?;
         let result = cx
             .retry_fresh(|| async {
                 cx.clients
@@ -58,16 +59,26 @@ impl Driver for MountTarget {
 
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
         let mt_id = id(obj)?;
-        poll::until("the mount target to be available", &SLOW, cx.cancel, |s| cx.status(s), || async {
-            Ok(match state(cx, mt_id).await? {
-                Some(LifeCycleState::Available) => Check::Done(Attributes::new()),
-                Some(LifeCycleState::Error) => {
-                    return Err(AwsError::new("CreateMountTarget", Class::Fatal, format!("mount target {mt_id} is `error`")))
-                }
-                Some(s) => Check::Pending(s.as_str().to_string()),
-                None => Check::Pending("not visible yet".into()),
-            })
-        })
+        poll::until(
+            "the mount target to be available",
+            &SLOW,
+            cx.cancel,
+            |s| cx.status(s),
+            || async {
+                Ok(match state(cx, mt_id).await? {
+                    Some(LifeCycleState::Available) => Check::Done(Attributes::new()),
+                    Some(LifeCycleState::Error) => {
+                        return Err(AwsError::new(
+                            "CreateMountTarget",
+                            Class::Fatal,
+                            format!("mount target {mt_id} is `error`"),
+                        ))
+                    }
+                    Some(s) => Check::Pending(s.as_str().to_string()),
+                    None => Check::Pending("not visible yet".into()),
+                })
+            },
+        )
         .await
     }
 
@@ -82,18 +93,32 @@ impl Driver for MountTarget {
 
     async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let mt_id = id(obj)?;
-        poll::until("the mount target to be deleted", &SLOW, cx.cancel, |s| cx.status(s), || async {
-            Ok(match state(cx, mt_id).await? {
-                None | Some(LifeCycleState::Deleted) => Check::Done(()),
-                Some(s) => Check::Pending(s.as_str().to_string()),
-            })
-        })
+        poll::until(
+            "the mount target to be deleted",
+            &SLOW,
+            cx.cancel,
+            |s| cx.status(s),
+            || async {
+                Ok(match state(cx, mt_id).await? {
+                    None | Some(LifeCycleState::Deleted) => Check::Done(()),
+                    Some(s) => Check::Pending(s.as_str().to_string()),
+                })
+            },
+        )
         .await
     }
 }
 
 async fn state(cx: &Cx<'_>, mt_id: &str) -> Result<Option<LifeCycleState>, AwsError> {
-    match cx.clients.efs.describe_mount_targets().mount_target_id(mt_id).send().await.map_err(|e| from_sdk("DescribeMountTargets", e)) {
+    match cx
+        .clients
+        .efs
+        .describe_mount_targets()
+        .mount_target_id(mt_id)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DescribeMountTargets", e))
+    {
         Ok(o) => Ok(o.mount_targets().first().map(|m| m.life_cycle_state().clone())),
         Err(e) if e.is(Class::NotFound) => Ok(None),
         Err(e) => Err(e),

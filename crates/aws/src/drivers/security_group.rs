@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType};
 use strato_graph::Desired;
 use strato_state::Object;
 
-use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
+use super::{exists_from, id, mismatch, Created, Cx, Driver};
 use crate::error::{from_sdk, AwsError, Class};
 
 pub struct SecurityGroup;
@@ -83,15 +83,18 @@ impl Driver for SecurityGroup {
     }
 
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
-        gone_ok(
+        let group_id = id(obj)?;
+        let filter = Filter::builder().name("group-id").values(group_id).build();
+        super::delete_after_interfaces(cx, filter, &format!("security group {group_id}"), || async {
             cx.clients
                 .ec2
                 .delete_security_group()
-                .group_id(id(obj)?)
+                .group_id(group_id)
                 .send()
                 .await
-                .map_err(|e| from_sdk("DeleteSecurityGroup", e)),
-        )
+                .map_err(|e| from_sdk("DeleteSecurityGroup", e))
+        })
+        .await
     }
 }
 

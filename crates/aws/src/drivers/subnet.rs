@@ -1,11 +1,11 @@
 //! Subnet: CreateSubnet in its zone, tagged.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, SubnetState};
+use aws_sdk_ec2::types::{Filter, ResourceType, SubnetState};
 use strato_graph::Desired;
 use strato_state::Object;
 
-use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
+use super::{exists_from, id, mismatch, Created, Cx, Driver};
 use crate::error::{from_sdk, AwsError, Class};
 
 pub struct Subnet;
@@ -72,8 +72,11 @@ impl Driver for Subnet {
     }
 
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
-        gone_ok(
-            cx.clients.ec2.delete_subnet().subnet_id(id(obj)?).send().await.map_err(|e| from_sdk("DeleteSubnet", e)),
-        )
+        let subnet_id = id(obj)?;
+        let filter = Filter::builder().name("subnet-id").values(subnet_id).build();
+        super::delete_after_interfaces(cx, filter, &format!("subnet {subnet_id}"), || async {
+            cx.clients.ec2.delete_subnet().subnet_id(subnet_id).send().await.map_err(|e| from_sdk("DeleteSubnet", e))
+        })
+        .await
     }
 }

@@ -53,7 +53,9 @@ impl Driver for TargetGroup {
                 .elb
                 .modify_target_group_attributes()
                 .target_group_arn(&arn)
-                .set_attributes(Some(attrs.iter().map(|(k, v)| TargetGroupAttribute::builder().key(*k).value(v).build()).collect()))
+                .set_attributes(Some(
+                    attrs.iter().map(|(k, v)| TargetGroupAttribute::builder().key(*k).value(v).build()).collect(),
+                ))
                 .send()
                 .await
                 .map_err(|e| from_sdk("ModifyTargetGroupAttributes", e))?;

@@ -43,7 +43,9 @@ impl Driver for TargetRegistration {
         };
         let r = cx.clients.elb.describe_target_health().target_group_arn(tg).send().await;
         match r.map_err(|e| from_sdk("DescribeTargetHealth", e)) {
-            Ok(o) => Ok(o.target_health_descriptions().iter().any(|t| t.target().and_then(|t| t.id()) == Some(instance))),
+            Ok(o) => {
+                Ok(o.target_health_descriptions().iter().any(|t| t.target().and_then(|t| t.id()) == Some(instance)))
+            }
             Err(e) if e.is(Class::NotFound) => Ok(false),
             Err(e) => Err(e),
         }
