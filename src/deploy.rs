@@ -156,6 +156,17 @@ fn exit_code(report: &Report) -> ExitCode {
     }
 }
 
+/// One word for how a run ended.
+fn verdict(report: &Report) -> &'static str {
+    if report.interrupted {
+        "interrupted"
+    } else if report.success() {
+        "done"
+    } else {
+        "failed"
+    }
+}
+
 /// The parts of a report every summary shows.
 fn report_json(report: &Report, names: &[String], calls: &strato_aws::CallCounter) -> serde_json::Value {
     let failed: Vec<_> =
@@ -277,13 +288,7 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
             Output::Text => {
                 print_problems(&report, "not provisioned");
                 let state = provisioner.state();
-                let verdict = if report.interrupted {
-                    "interrupted"
-                } else if report.success() {
-                    "done"
-                } else {
-                    "failed"
-                };
+                let verdict = verdict(&report);
                 eprintln!(
                     "Provision {verdict} in {}: {created} created, {unchanged} unchanged, {} recorded in {}; {} AWS API calls",
                     secs(report.elapsed),
@@ -383,13 +388,7 @@ pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, args: &DestroyArgs, ou
             }
             Output::Text => {
                 print_problems(&report, "not deleted");
-                let verdict = if report.interrupted {
-                    "interrupted"
-                } else if report.success() {
-                    "done"
-                } else {
-                    "failed"
-                };
+                let verdict = verdict(&report);
                 eprintln!(
                     "Destroy {verdict} in {}: {} deleted, {left} left{}; {} AWS API calls",
                     secs(report.elapsed),

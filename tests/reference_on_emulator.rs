@@ -437,3 +437,83 @@ async fn the_reference_architecture_round_trip() {
         );
     }
 }
+
+const GUARDED: &str = r#"
+[deployment]
+name = "guarded"
+region = "us-east-1"
+zones = ["us-east-1a", "us-east-1b"]
+
+[[vpc]]
+name = "main"
+cidr = "10.1.0.0/16"
+
+[[subnet]]
+name = "db-a"
+vpc = "main"
+tier = "db"
+zone = "us-east-1a"
+cidr = "10.1.20.0/24"
+
+[[subnet]]
+name = "db-b"
+vpc = "main"
+tier = "db"
+zone = "us-east-1b"
+cidr = "10.1.21.0/24"
+
+[[security_group]]
+name = "rds"
+vpc = "main"
+
+[[db_subnet_group]]
+name = "db"
+subnets = { tier = "db" }
+
+[[database]]
+name = "main-db"
+engine = "mysql"
+engine_version = "8.0"
+instance_class = "db.t3.micro"
+storage_gb = 20
+deletion_protection = true
+subnet_group = "db"
+security_groups = ["rds"]
+"#;
+
+/// A database with deletion protection is refused with a clear message, and deleted only
+/// when the operator lifts the protection explicitly; `--skip-final-snapshot` takes none.
+#[tokio::test]
+async fn deletion_protection_is_refused_unless_lifted() {
+    let dir = std::env::temp_dir().join(format!("strato-it-guarded-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("spec.toml");
+    std::fs::write(&spec, GUARDED).unwrap();
+    let spec = spec.to_str().unwrap();
+    let state = dir.join("state");
+    summary(&strato(&["provision", spec], &state));
+
+    let refused = strato(&["destroy", spec, "--yes"], &state);
+    assert_eq!(refused.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
+    let failure = report["failed"][0]["error"].as_str().unwrap();
+    assert!(failure.starts_with("database.main-db: DeleteDBInstance failed: "), "{failure}");
+    assert!(failure.contains("deletion protection") && failure.contains("--lift-deletion-protection"), "{failure}");
+    let c = aws().await;
+    let db = c.rds.describe_db_instances().db_instance_identifier("guarded-main-db").send().await.unwrap();
+    assert_eq!(db.db_instances().len(), 1, "the database is still there");
+
+    let down =
+        summary(&strato(&["destroy", spec, "--yes", "--lift-deletion-protection", "--skip-final-snapshot"], &state));
+    assert_eq!(down["remaining"], 0);
+    assert!(c.rds.describe_db_instances().db_instance_identifier("guarded-main-db").send().await.is_err());
+    let snapshots = c.rds.describe_db_snapshots().send().await.unwrap();
+    assert!(
+        !snapshots
+            .db_snapshots()
+            .iter()
+            .any(|s| s.db_snapshot_identifier().unwrap_or("").starts_with("guarded-main-db")),
+        "no final snapshot when told not to"
+    );
+}

@@ -59,27 +59,8 @@ impl Driver for FileSystem {
 
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
         let fs_id = id(obj)?;
-        poll::until(
-            "the file system to be available",
-            &SLOW,
-            cx.cancel,
-            |s| cx.status(s),
-            || async {
-                Ok(match state(cx, fs_id).await? {
-                    Some(LifeCycleState::Available) => Check::Done(Attributes::new()),
-                    Some(LifeCycleState::Error) => {
-                        return Err(AwsError::new(
-                            "CreateFileSystem",
-                            Class::Fatal,
-                            format!("file system {fs_id} is `error`"),
-                        ))
-                    }
-                    Some(s) => Check::Pending(s.as_str().to_string()),
-                    None => Check::Pending("not visible yet".into()),
-                })
-            },
-        )
-        .await
+        wait_for(cx, "the file system", "CreateFileSystem", Until::Available, || state(cx, fs_id)).await?;
+        Ok(Attributes::new())
     }
 
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
@@ -93,19 +74,7 @@ impl Driver for FileSystem {
 
     async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let fs_id = id(obj)?;
-        poll::until(
-            "the file system to be deleted",
-            &SLOW,
-            cx.cancel,
-            |s| cx.status(s),
-            || async {
-                Ok(match state(cx, fs_id).await? {
-                    None | Some(LifeCycleState::Deleted) => Check::Done(()),
-                    Some(s) => Check::Pending(s.as_str().to_string()),
-                })
-            },
-        )
-        .await
+        wait_for(cx, "the file system", "DeleteFileSystem", Until::Gone, || state(cx, fs_id)).await
     }
 }
 
@@ -123,4 +92,48 @@ async fn state(cx: &Cx<'_>, fs_id: &str) -> Result<Option<LifeCycleState>, AwsEr
         Err(e) if e.is(Class::NotFound) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// What an EFS wait waits for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Until {
+    Available,
+    Gone,
+}
+
+/// Waits on an EFS object's life-cycle state (EFS has no SDK waiters): until `available`
+/// (failing on `error`), or until it is gone or `deleted`.
+pub(super) async fn wait_for<F, Fut>(
+    cx: &Cx<'_>,
+    what: &str,
+    call: &str,
+    until: Until,
+    state: F,
+) -> Result<(), AwsError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<LifeCycleState>, AwsError>>,
+{
+    let waiting = match until {
+        Until::Available => format!("{what} to be available"),
+        Until::Gone => format!("{what} to be deleted"),
+    };
+    poll::until(
+        &waiting,
+        &SLOW,
+        cx.cancel,
+        |s| cx.status(s),
+        || async {
+            Ok(match (until, state().await?) {
+                (Until::Available, Some(LifeCycleState::Available)) => Check::Done(()),
+                (Until::Available, Some(LifeCycleState::Error)) => {
+                    return Err(AwsError::new(call, Class::Fatal, format!("{what} is `error`")));
+                }
+                (Until::Available, None) => Check::Pending("not visible yet".into()),
+                (Until::Gone, None | Some(LifeCycleState::Deleted)) => Check::Done(()),
+                (_, Some(s)) => Check::Pending(s.as_str().to_string()),
+            })
+        },
+    )
+    .await
 }

@@ -7,9 +7,9 @@ use aws_sdk_efs::types::LifeCycleState;
 use strato_graph::Desired;
 use strato_state::Object;
 
-use super::{id, mismatch, Attributes, Created, Cx, Driver, SLOW};
+use super::file_system::{wait_for, Until};
+use super::{id, mismatch, Attributes, Created, Cx, Driver};
 use crate::error::{from_sdk, AwsError, Class};
-use crate::poll::{self, Check};
 
 pub struct MountTarget;
 
@@ -59,27 +59,8 @@ impl Driver for MountTarget {
 
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
         let mt_id = id(obj)?;
-        poll::until(
-            "the mount target to be available",
-            &SLOW,
-            cx.cancel,
-            |s| cx.status(s),
-            || async {
-                Ok(match state(cx, mt_id).await? {
-                    Some(LifeCycleState::Available) => Check::Done(Attributes::new()),
-                    Some(LifeCycleState::Error) => {
-                        return Err(AwsError::new(
-                            "CreateMountTarget",
-                            Class::Fatal,
-                            format!("mount target {mt_id} is `error`"),
-                        ))
-                    }
-                    Some(s) => Check::Pending(s.as_str().to_string()),
-                    None => Check::Pending("not visible yet".into()),
-                })
-            },
-        )
-        .await
+        wait_for(cx, "the mount target", "CreateMountTarget", Until::Available, || state(cx, mt_id)).await?;
+        Ok(Attributes::new())
     }
 
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
@@ -93,19 +74,7 @@ impl Driver for MountTarget {
 
     async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let mt_id = id(obj)?;
-        poll::until(
-            "the mount target to be deleted",
-            &SLOW,
-            cx.cancel,
-            |s| cx.status(s),
-            || async {
-                Ok(match state(cx, mt_id).await? {
-                    None | Some(LifeCycleState::Deleted) => Check::Done(()),
-                    Some(s) => Check::Pending(s.as_str().to_string()),
-                })
-            },
-        )
-        .await
+        wait_for(cx, "the mount target", "DeleteMountTarget", Until::Gone, || state(cx, mt_id)).await
     }
 }
 
