@@ -351,24 +351,27 @@ pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, args: &DestroyArgs, ou
     if !yes && !confirm(&d.name, &target.connection.region, count) {
         return ExitCode::from(exit::INVALID_INPUT);
     }
-    let (tasks, addresses) = strato_aws::destroy_tasks(target.store.state());
     let quiet = output == Output::Json;
     if !quiet {
         eprintln!("Destroying `{}` in {} ({count} objects)", d.name, target.connection.region);
     }
+    let mut store = target.store;
     runtime().block_on(async move {
         let cancel = Cancel::default();
         on_interrupt(cancel.clone(), quiet);
         let clients = strato_aws::connect(&target.connection).await;
-        let had_instances = target.store.state().objects.values().any(|o| o.kind == "instance");
-        let destroyer = strato_aws::Destroyer::new(
-            clients.clone(),
-            target.store,
-            d.clone(),
-            cancel.clone(),
-            addresses.clone(),
-            options,
-        );
+        let had_instances = store.state().objects.values().any(|o| o.kind == "instance");
+        // Objects an interrupted run recorded only as intents are looked for first.
+        if store.state().objects.values().any(|o| o.id.is_none()) {
+            if let Err(e) = strato_aws::resolve_intents(&clients, &mut store, &d).await {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit::FAILURE);
+            }
+        }
+        let count = store.state().objects.len();
+        let (tasks, addresses) = strato_aws::destroy_tasks(store.state());
+        let destroyer =
+            strato_aws::Destroyer::new(clients.clone(), store, d.clone(), cancel.clone(), addresses.clone(), options);
         let report = run_engine(&tasks, Arc::new(destroyer.clone()), run, &cancel, "deleted", output).await;
         let removed = report.success() && destroyer.finish().unwrap_or(false);
         if removed && had_instances {

@@ -176,10 +176,13 @@ async fn verify_network(c: &aws_sdk_ec2::Client) {
         .send()
         .await
         .unwrap();
-    assert_eq!(nats.nat_gateways().len(), 3);
+    // The emulator ignores tag filters on this call: filter here as well.
+    let nats: Vec<_> =
+        nats.nat_gateways().iter().filter(|n| tag(n.tags(), "strato:deployment") == Some(DEPLOYMENT)).collect();
+    assert_eq!(nats.len(), 3);
     let mut nat_of_zone: BTreeMap<char, String> = BTreeMap::new();
     let mut eips_used = BTreeSet::new();
-    for n in nats.nat_gateways() {
+    for n in nats {
         let subnet = subnet_name(n.subnet_id().unwrap());
         assert!(subnet.starts_with("public-"), "NAT gateway in {subnet}");
         let zone = subnet.chars().last().unwrap();
@@ -274,8 +277,12 @@ async fn assert_nothing_left(c: &aws_sdk_ec2::Client, deployment: &str) {
     );
     assert_eq!(c.describe_addresses().filters(dep()).send().await.unwrap().addresses().len(), 0, "Elastic IPs");
     let nats = c.describe_nat_gateways().filter(dep()).send().await.unwrap();
-    let live: Vec<_> =
-        nats.nat_gateways().iter().filter(|n| n.state().map(|s| s.as_str()) != Some("deleted")).collect();
+    let live: Vec<_> = nats
+        .nat_gateways()
+        .iter()
+        .filter(|n| tag(n.tags(), "strato:deployment") == Some(deployment))
+        .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
+        .collect();
     assert!(live.is_empty(), "NAT gateways not deleted: {live:?}");
     assert_eq!(c.describe_route_tables().filters(dep()).send().await.unwrap().route_tables().len(), 0, "route tables");
     assert_eq!(c.describe_security_groups().filters(dep()).send().await.unwrap().security_groups().len(), 0, "groups");

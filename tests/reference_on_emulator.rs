@@ -34,7 +34,8 @@ fn strato(args: &[&str], state: &std::path::Path) -> Output {
 }
 
 fn summary(out: &Output) -> serde_json::Value {
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -323,8 +324,9 @@ async fn verify_load_balancing(c: &Aws, instances: &BTreeMap<String, String>) {
     assert_eq!(seen, 7);
 }
 
-async fn assert_nothing_left(c: &Aws, certificate: &str) {
-    let f = deployment_filter;
+async fn assert_nothing_left(c: &Aws, deployment: &str, certificate: &str) {
+    let f = || Filter::builder().name("tag:strato:deployment").values(deployment).build();
+    let prefix = format!("{deployment}-");
     assert!(c.ec2.describe_vpcs().filters(f()).send().await.unwrap().vpcs().is_empty(), "VPCs");
     assert!(c.ec2.describe_subnets().filters(f()).send().await.unwrap().subnets().is_empty(), "subnets");
     assert!(c.ec2.describe_addresses().filters(f()).send().await.unwrap().addresses().is_empty(), "Elastic IPs");
@@ -347,32 +349,38 @@ async fn assert_nothing_left(c: &Aws, certificate: &str) {
         .unwrap();
     assert!(live.reservations().iter().all(|r| r.instances().is_empty()), "instances");
     let nats = c.ec2.describe_nat_gateways().filter(f()).send().await.unwrap();
-    assert!(nats.nat_gateways().iter().all(|n| n.state().map(|s| s.as_str()) == Some("deleted")), "NAT gateways");
+    // The emulator ignores tag filters on this call: filter here.
+    let live = nats
+        .nat_gateways()
+        .iter()
+        .filter(|n| tag(n.tags(), "strato:deployment") == Some(deployment))
+        .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"));
+    assert_eq!(live.count(), 0, "NAT gateways");
     let dbs = c.rds.describe_db_instances().send().await.unwrap();
     assert!(
-        dbs.db_instances().iter().all(|d| !d.db_instance_identifier().unwrap_or("").starts_with("wso2-")),
+        dbs.db_instances().iter().all(|d| !d.db_instance_identifier().unwrap_or("").starts_with(&prefix)),
         "databases"
     );
     let groups = c.rds.describe_db_subnet_groups().send().await.unwrap();
     assert!(
-        groups.db_subnet_groups().iter().all(|g| g.db_subnet_group_name() != Some("wso2-wso2-db")),
+        groups.db_subnet_groups().iter().all(|g| !g.db_subnet_group_name().unwrap_or("").starts_with(&prefix)),
         "DB subnet groups"
     );
     let fss = c.efs.describe_file_systems().send().await.unwrap();
     assert!(
         fss.file_systems()
             .iter()
-            .all(|fs| !fs.tags().iter().any(|t| t.key() == "strato:deployment" && t.value() == DEPLOYMENT)),
+            .all(|fs| !fs.tags().iter().any(|t| t.key() == "strato:deployment" && t.value() == deployment)),
         "file systems"
     );
     let lbs = c.elb.describe_load_balancers().send().await.unwrap();
     assert!(
-        lbs.load_balancers().iter().all(|l| !l.load_balancer_name().unwrap_or("").starts_with("wso2-")),
+        lbs.load_balancers().iter().all(|l| !l.load_balancer_name().unwrap_or("").starts_with(&prefix)),
         "load balancers"
     );
     let tgs = c.elb.describe_target_groups().send().await.unwrap();
     assert!(
-        tgs.target_groups().iter().all(|t| !t.target_group_name().unwrap_or("").starts_with("wso2-")),
+        tgs.target_groups().iter().all(|t| !t.target_group_name().unwrap_or("").starts_with(&prefix)),
         "target groups"
     );
     assert!(
@@ -424,7 +432,7 @@ async fn the_reference_architecture_round_trip() {
 
     let down = summary(&strato(&["destroy", SPEC, "--yes"], &state));
     assert_eq!(down["deleted"], 109);
-    assert_nothing_left(&c, &certificate).await;
+    assert_nothing_left(&c, DEPLOYMENT, &certificate).await;
     assert!(!state_file.exists());
     let snapshots = c.rds.describe_db_snapshots().send().await.unwrap();
     for db in ["wso2-apim-db", "wso2-analytics-db"] {
@@ -516,4 +524,93 @@ async fn deletion_protection_is_refused_unless_lifted() {
             .any(|s| s.db_snapshot_identifier().unwrap_or("").starts_with("guarded-main-db")),
         "no final snapshot when told not to"
     );
+}
+
+/// Forgets every answer AWS gave: each object is recorded only as the intent written before
+/// its create call, as if the run had been killed after sending every call.
+fn forget_answers(state_file: &std::path::Path) {
+    let mut state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state_file).unwrap()).unwrap();
+    for o in state["objects"].as_object_mut().unwrap().values_mut() {
+        let o = o.as_object_mut().unwrap();
+        o.insert("status".into(), "pending".into());
+        o.remove("id");
+        o.remove("attributes");
+        o.remove("created_at");
+    }
+    std::fs::write(state_file, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+}
+
+/// A run killed after its create calls left only intents in the state: the next provision
+/// finds every object instead of creating a second one, and a destroy from such a state
+/// finds and deletes them all.
+#[tokio::test]
+async fn a_run_killed_after_its_create_calls_resumes_without_duplicates() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("strato-it-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for sub in ["bootstrap", "keys"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for f in std::fs::read_dir(root.join("deploy-specs").join(sub)).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, dir.join(sub).join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let text = std::fs::read_to_string(root.join(SPEC)).unwrap().replacen("name = \"wso2\"", "name = \"resume\"", 1);
+    let spec = dir.join("spec.toml");
+    std::fs::write(&spec, text).unwrap();
+    let spec = spec.to_str().unwrap();
+    let state = dir.join("state");
+    let state_file = state.join("resume/state.json");
+
+    assert_eq!(summary(&strato(&["provision", spec], &state))["created"], 109);
+    let recorded: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
+    let certificate = recorded["objects"]["certificate.wso2"]["id"].as_str().unwrap().to_string();
+
+    forget_answers(&state_file);
+    let again = summary(&strato(&["provision", spec], &state));
+    assert_eq!(again["created"], 109, "every object is adopted (counted as created by this run)");
+    let c = aws().await;
+    let dep = || Filter::builder().name("tag:strato:deployment").values("resume").build();
+    assert_eq!(c.ec2.describe_vpcs().filters(dep()).send().await.unwrap().vpcs().len(), 1);
+    assert_eq!(c.ec2.describe_subnets().filters(dep()).send().await.unwrap().subnets().len(), 10);
+    assert_eq!(c.ec2.describe_addresses().filters(dep()).send().await.unwrap().addresses().len(), 3);
+    let running = c
+        .ec2
+        .describe_instances()
+        .filters(dep())
+        .filters(Filter::builder().name("instance-state-name").values("running").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(running.reservations().iter().map(|r| r.instances().len()).sum::<usize>(), 12, "no second instance");
+    let lbs = c.elb.describe_load_balancers().send().await.unwrap();
+    let ours: Vec<_> =
+        lbs.load_balancers().iter().filter(|l| l.load_balancer_name().unwrap_or("").starts_with("resume-")).collect();
+    assert_eq!(ours.len(), 5);
+    let mut listeners = 0;
+    for lb in &ours {
+        listeners += c
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(lb.load_balancer_arn().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .listeners()
+            .len();
+    }
+    assert_eq!(listeners, 6, "no second listener");
+    let certs = c.acm.list_certificates().send().await.unwrap();
+    let recorded: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
+    assert_eq!(
+        recorded["objects"]["certificate.wso2"]["id"].as_str(),
+        Some(certificate.as_str()),
+        "the same certificate"
+    );
+    assert!(certs.certificate_summary_list().iter().any(|s| s.certificate_arn() == Some(certificate.as_str())));
+
+    forget_answers(&state_file);
+    let down = summary(&strato(&["destroy", spec, "--yes", "--skip-final-snapshot"], &state));
+    assert_eq!(down["remaining"], 0);
+    assert_nothing_left(&c, "resume", &certificate).await;
 }

@@ -16,6 +16,6 @@ pub mod provision;
 pub use client::{connect, CallCounter, Clients, Connection};
 pub use drivers::DestroyOptions;
 pub use provision::{
-    csr_challenge, delete_csr_challenge, destroy_tasks, provision_tasks, service_limits, unsupported_kinds, Deployment,
-    Destroyer, Provisioner,
+    csr_challenge, delete_csr_challenge, destroy_tasks, provision_tasks, resolve_intents, service_limits,
+    unsupported_kinds, Deployment, Destroyer, Provisioner,
 };

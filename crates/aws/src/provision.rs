@@ -388,7 +388,14 @@ impl Destroyer {
         let Some(driver) = driver(kind) else {
             return Err(TaskError(format!("{address}: strato cannot delete `{kind}` objects yet")));
         };
-        let objects = BTreeMap::from([(address.to_string(), obj.clone())]);
+        // The object and what it depends on (still recorded: dependencies go after it), so
+        // that an object recorded only as an intent can be found through them.
+        let objects: BTreeMap<String, Object> = self.shared.with_store(|s| {
+            std::iter::once(address.to_string())
+                .chain(obj.depends_on.iter().cloned())
+                .filter_map(|a| s.get(&a).map(|o| (a, o.clone())))
+                .collect()
+        });
         let cx = Cx {
             clients: &self.shared.clients,
             deployment: &self.shared.deployment.name,
@@ -481,6 +488,61 @@ fn random_hex(bytes: usize) -> Result<String, AwsError> {
         .and_then(|mut f| f.read_exact(&mut buf))
         .map_err(|e| AwsError::new("generate the CSR challenge", crate::error::Class::Fatal, e.to_string()))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Resolves every object recorded only as an intent (a run died between a create call and
+/// its answer) before a destroy: parents first, each is looked for by its driver's `find`
+/// and recorded with its id, or forgotten when AWS has no such object. Returns how many
+/// were found.
+pub async fn resolve_intents(clients: &Clients, store: &mut Store, deployment: &Deployment) -> Result<usize, String> {
+    let cancel = Cancel::default();
+    let run = RunContext::default();
+    let mut found = 0;
+    loop {
+        let state = store.state().clone();
+        let pending = |a: &str| state.objects.get(a).is_some_and(|o| o.id.is_none());
+        // Parents first: an intent whose own dependencies are all resolved.
+        let Some((address, obj)) =
+            state.objects.iter().find(|(a, o)| pending(a) && o.depends_on.iter().all(|d| !pending(d)))
+        else {
+            break;
+        };
+        let kind: Kind = obj.kind.parse().map_err(|e: String| format!("{address}: {e}"))?;
+        let Some(driver) = driver(kind) else { return Err(format!("{address}: no driver for `{kind}`")) };
+        let objects: BTreeMap<String, Object> = std::iter::once(address.clone())
+            .chain(obj.depends_on.iter().cloned())
+            .filter_map(|a| state.objects.get(&a).map(|o| (a, o.clone())))
+            .collect();
+        let progress = strato_engine::Progress::detached();
+        let cx = Cx {
+            clients,
+            deployment: &deployment.name,
+            tags: &deployment.tags,
+            address,
+            objects: &objects,
+            graph: None,
+            cancel: &cancel,
+            progress: &progress,
+            fresh: false,
+            run: &run,
+        };
+        let result = driver.find(&cx, obj).await.map_err(|e| format!("{address}: {e}"))?;
+        match result {
+            Some(c) => {
+                found += 1;
+                let resolved = Object {
+                    status: Status::Created,
+                    id: Some(c.id),
+                    attributes: c.attributes,
+                    created_at: Some(now()),
+                    ..obj.clone()
+                };
+                store.put(address, resolved).map_err(|e| format!("{address}: {e}"))?;
+            }
+            None => store.remove(address).map_err(|e| format!("{address}: {e}"))?,
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -84,6 +84,12 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// A handle whose reports go nowhere, for work done outside an engine run.
+    pub fn detached() -> Progress {
+        let (tx, _) = mpsc::unbounded_channel();
+        Progress { id: TaskId(usize::MAX), tx }
+    }
+
     /// The object exists; dependents that only need it created may start.
     pub fn created(&self) {
         let _ = self.tx.send(Msg::Created(self.id));

@@ -51,6 +51,27 @@ impl Driver for Certificate {
         Ok(c)
     }
 
+    /// An imported certificate whose import was never recorded: the one carrying this
+    /// object's tags.
+    async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
+        let list = cx.clients.acm.list_certificates().send().await.map_err(|e| from_sdk("ListCertificates", e))?;
+        for arn in list.certificate_summary_list().iter().filter_map(|c| c.certificate_arn()) {
+            let tags = cx
+                .clients
+                .acm
+                .list_tags_for_certificate()
+                .certificate_arn(arn)
+                .send()
+                .await
+                .map_err(|e| from_sdk("ListTagsForCertificate", e))?;
+            let tag = |k: &str| tags.tags().iter().find(|t| t.key() == k).and_then(|t| t.value());
+            if tag(super::TAG_ADDRESS) == Some(cx.address) && tag(super::TAG_DEPLOYMENT) == Some(cx.deployment) {
+                return Ok(Some(Created::new(arn).with("imported", "true")));
+            }
+        }
+        Ok(None)
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let r = cx.clients.acm.describe_certificate().certificate_arn(id(obj)?).send().await;
         exists_from(r.map_err(|e| from_sdk("DescribeCertificate", e)), |_| true)

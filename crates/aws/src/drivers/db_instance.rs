@@ -98,6 +98,14 @@ impl Driver for DbInstance {
         .await
     }
 
+    async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
+        Ok(describe(cx, &cx.name()).await?.map(|i| {
+            let mut c = Created::new(cx.name());
+            c.attributes.extend(instance_attributes(&i));
+            c
+        }))
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         Ok(describe(cx, id(obj)?).await?.is_some_and(|i| i.db_instance_status() != Some("deleting")))
     }

@@ -46,6 +46,13 @@ impl Driver for DbSubnetGroup {
         Ok(c)
     }
 
+    async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
+        let r = cx.clients.rds.describe_db_subnet_groups().db_subnet_group_name(cx.name()).send().await;
+        let found =
+            exists_from(r.map_err(|e| from_sdk("DescribeDBSubnetGroups", e)), |o| !o.db_subnet_groups().is_empty())?;
+        Ok(found.then(|| Created::new(cx.name())))
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let r = cx.clients.rds.describe_db_subnet_groups().db_subnet_group_name(id(obj)?).send().await;
         exists_from(r.map_err(|e| from_sdk("DescribeDBSubnetGroups", e)), |o| !o.db_subnet_groups().is_empty())

@@ -63,6 +63,23 @@ impl Driver for FileSystem {
         Ok(Attributes::new())
     }
 
+    /// By the creation token the interrupted run recorded with its intent.
+    async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
+        let Some(token) = obj.client_token.as_deref() else { return Ok(None) };
+        let out = cx
+            .clients
+            .efs
+            .describe_file_systems()
+            .creation_token(token)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeFileSystems", e))?;
+        Ok(out.file_systems().first().map(|fs| {
+            let dns = format!("{}.efs.{}.amazonaws.com", fs.file_system_id(), cx.clients.region);
+            Created::new(fs.file_system_id()).with("dns_name", dns)
+        }))
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         Ok(matches!(state(cx, id(obj)?).await?, Some(LifeCycleState::Available | LifeCycleState::Creating)))
     }

@@ -61,6 +61,23 @@ impl Driver for Listener {
         Ok(c)
     }
 
+    async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
+        let (Some(lb_arn), Some(port)) = (cx.dependency_id(obj, "load_balancer."), cx.address_key()) else {
+            return Ok(None);
+        };
+        let out = cx.clients.elb.describe_listeners().load_balancer_arn(lb_arn).send().await;
+        let out = match out.map_err(|e| from_sdk("DescribeListeners", e)) {
+            Ok(o) => o,
+            Err(e) if e.is(crate::error::Class::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(out
+            .listeners()
+            .iter()
+            .find(|l| l.port().map(|p| p.to_string()).as_deref() == Some(port))
+            .map(|l| Created::new(l.listener_arn().unwrap_or_default()).with("load_balancer_arn", lb_arn)))
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let r = cx.clients.elb.describe_listeners().listener_arns(id(obj)?).send().await;
         exists_from(r.map_err(|e| from_sdk("DescribeListeners", e)), |o| !o.listeners().is_empty())

@@ -48,6 +48,23 @@ impl Driver for ListenerRule {
         Ok(c)
     }
 
+    async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
+        let (Some(listener_arn), Some(priority)) = (cx.dependency_id(obj, "load_balancer."), cx.address_key()) else {
+            return Ok(None);
+        };
+        let out = cx.clients.elb.describe_rules().listener_arn(listener_arn).send().await;
+        let out = match out.map_err(|e| from_sdk("DescribeRules", e)) {
+            Ok(o) => o,
+            Err(e) if e.is(crate::error::Class::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(out
+            .rules()
+            .iter()
+            .find(|r| r.priority() == Some(priority))
+            .map(|r| Created::new(r.rule_arn().unwrap_or_default()).with("listener_arn", listener_arn)))
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let r = cx.clients.elb.describe_rules().rule_arns(id(obj)?).send().await;
         exists_from(r.map_err(|e| from_sdk("DescribeRules", e)), |o| !o.rules().is_empty())

@@ -108,6 +108,21 @@ impl Driver for LoadBalancer {
         .await
     }
 
+    async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
+        let r = cx.clients.elb.describe_load_balancers().names(cx.name()).send().await;
+        let lb = match r.map_err(|e| from_sdk("DescribeLoadBalancers", e)) {
+            Ok(o) => o.load_balancers().first().cloned(),
+            Err(e) if e.is(Class::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(lb.map(|lb| {
+            Created::new(lb.load_balancer_arn().unwrap_or_default())
+                .with("dns_name", lb.dns_name().unwrap_or_default())
+                .with("zone_id", lb.canonical_hosted_zone_id().unwrap_or_default())
+                .with("scheme", lb.scheme().map_or("", |s| s.as_str()))
+        }))
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         Ok(describe(cx, id(obj)?).await?.is_some())
     }

@@ -135,6 +135,20 @@ impl Cx<'_> {
         }
     }
 
+    /// The recorded id of the dependency of `obj` whose address starts with `prefix`
+    /// (`"file_system."`): how `find` reaches the parents of an object recorded only as an
+    /// intent, in provision and destroy alike.
+    pub fn dependency_id(&self, obj: &Object, prefix: &str) -> Option<&str> {
+        let address = obj.depends_on.iter().find(|a| a.starts_with(prefix))?;
+        self.objects.get(address)?.id.as_deref()
+    }
+
+    /// The text between the last `[` and `]` of this object's address: the port of a
+    /// listener, the priority of a rule.
+    pub fn address_key(&self) -> Option<&str> {
+        self.address.rsplit_once('[')?.1.strip_suffix(']')
+    }
+
     pub fn kind_of(&self, node: NodeId) -> Option<Kind> {
         self.graph.map(|g| g.node(node).kind)
     }

@@ -63,6 +63,24 @@ impl Driver for MountTarget {
         Ok(Attributes::new())
     }
 
+    async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
+        let (Some(fs_id), Some(subnet_id)) = (cx.dependency_id(obj, "file_system."), cx.dependency_id(obj, "subnet."))
+        else {
+            return Ok(None);
+        };
+        let out = cx.clients.efs.describe_mount_targets().file_system_id(fs_id).send().await;
+        let out = match out.map_err(|e| from_sdk("DescribeMountTargets", e)) {
+            Ok(o) => o,
+            Err(e) if e.is(Class::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(out
+            .mount_targets()
+            .iter()
+            .find(|m| m.subnet_id() == subnet_id)
+            .map(|m| Created::new(m.mount_target_id()).with("file_system_id", fs_id).with("subnet_id", subnet_id)))
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         Ok(matches!(state(cx, id(obj)?).await?, Some(LifeCycleState::Available | LifeCycleState::Creating)))
     }

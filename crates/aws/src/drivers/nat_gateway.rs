@@ -99,7 +99,12 @@ impl Driver for NatGateway {
             .send()
             .await
             .map_err(|e| from_sdk("DescribeNatGateways", e))?;
-        Ok(out.nat_gateways().first().map(|n| {
+        // Checked here too: some emulators ignore tag filters on this call.
+        let ours = |n: &&aws_sdk_ec2::types::NatGateway| {
+            let tag = |k: &str| n.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value());
+            tag(super::TAG_ADDRESS) == Some(cx.address) && tag(super::TAG_DEPLOYMENT) == Some(cx.deployment)
+        };
+        Ok(out.nat_gateways().iter().find(ours).map(|n| {
             let allocation = n.nat_gateway_addresses().first().and_then(|a| a.allocation_id()).unwrap_or_default();
             Created::new(n.nat_gateway_id().unwrap_or_default())
                 .with("subnet_id", n.subnet_id().unwrap_or_default())

@@ -46,6 +46,27 @@ impl Driver for Route {
         Ok(c)
     }
 
+    async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
+        let (Some(rtb), Some(dest)) = (cx.dependency_id(obj, "route_table."), cx.address_key()) else {
+            return Ok(None);
+        };
+        let out = cx.clients.ec2.describe_route_tables().route_table_ids(rtb).send().await;
+        let out = match out.map_err(|e| from_sdk("DescribeRouteTables", e)) {
+            Ok(o) => o,
+            Err(e) if e.is(Class::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let route =
+            out.route_tables().iter().flat_map(|t| t.routes()).find(|r| r.destination_cidr_block() == Some(dest));
+        Ok(route.map(|r| {
+            let target = r.nat_gateway_id().or(r.gateway_id()).unwrap_or_default();
+            Created::new(format!("{rtb}:{dest}"))
+                .with("route_table_id", rtb)
+                .with("destination", dest)
+                .with("target_id", target)
+        }))
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let (Some(rtb), Some(dest), Some(target)) =
             (obj.attribute("route_table_id"), obj.attribute("destination"), obj.attribute("target_id"))

@@ -48,6 +48,17 @@ impl Driver for RouteTableAssociation {
         Ok(c)
     }
 
+    async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
+        let (Some(rtb), Some(subnet_id)) = (cx.dependency_id(obj, "route_table."), cx.dependency_id(obj, "subnet."))
+        else {
+            return Ok(None);
+        };
+        Ok(association_of(cx, subnet_id)
+            .await?
+            .filter(|(table, _)| table == rtb)
+            .map(|(_, assoc)| Created::new(assoc).with("route_table_id", rtb).with("subnet_id", subnet_id)))
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let Some(subnet_id) = obj.attribute("subnet_id") else {
             return Ok(false);

@@ -64,6 +64,18 @@ impl Driver for SecurityGroupRules {
         Ok(c)
     }
 
+    async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
+        // `security_group.<name>.rules` belongs to `security_group.<name>`, a dependency.
+        let own = cx.address.trim_end_matches(".rules");
+        let Some(group_id) = cx.objects.get(own).and_then(|o| o.id.as_deref()) else { return Ok(None) };
+        let ids = match ingress_rule_ids(cx, group_id).await {
+            Ok(ids) => ids,
+            Err(e) if e.is(Class::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok((!ids.is_empty()).then(|| Created::new(ids.join(",")).with("group_id", group_id)))
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let Some(group_id) = obj.attribute("group_id") else {
             return Ok(false);

@@ -65,6 +65,19 @@ impl Driver for TargetGroup {
         Ok(c)
     }
 
+    async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
+        let r = cx.clients.elb.describe_target_groups().names(cx.name()).send().await;
+        match r.map_err(|e| from_sdk("DescribeTargetGroups", e)) {
+            Ok(o) => Ok(o
+                .target_groups()
+                .first()
+                .and_then(|t| t.target_group_arn())
+                .map(|arn| Created::new(arn).with("name", cx.name()))),
+            Err(e) if e.is(crate::error::Class::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let r = cx.clients.elb.describe_target_groups().target_group_arns(id(obj)?).send().await;
         exists_from(r.map_err(|e| from_sdk("DescribeTargetGroups", e)), |o| !o.target_groups().is_empty())

@@ -37,6 +37,24 @@ impl Driver for TargetRegistration {
         Ok(c)
     }
 
+    async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
+        let (Some(tg), Some(instance)) = (cx.dependency_id(obj, "target_group."), cx.dependency_id(obj, "instance."))
+        else {
+            return Ok(None);
+        };
+        let probe = Object {
+            attributes: [("target_group_arn", tg), ("instance_id", instance)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..obj.clone()
+        };
+        if !self.exists(cx, &probe).await? {
+            return Ok(None);
+        }
+        Ok(Some(Created::new(format!("{tg}|{instance}")).with("target_group_arn", tg).with("instance_id", instance)))
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let (Some(tg), Some(instance)) = (obj.attribute("target_group_arn"), obj.attribute("instance_id")) else {
             return Ok(false);
