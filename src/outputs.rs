@@ -30,18 +30,9 @@ pub fn render(spec: &Spec, state: &State) -> Vec<(String, Result<String, String>
 }
 
 fn resolve(spec: &Spec, state: &State, reference: &str) -> Option<String> {
-    let d = &spec.deployment;
     match reference.split('.').collect::<Vec<_>>()[..] {
-        ["deployment", "name"] => Some(d.name.value.clone()),
-        ["deployment", "region"] => Some(d.region.value.clone()),
-        ["deployment", "domain"] => d.domain.as_ref().map(|x| x.value.clone()),
-        [ns, name, attr] => {
-            let obj = state.objects.get(&format!("{ns}.{name}"))?;
-            match attr {
-                "id" | "arn" | "identifier" => obj.id.clone(),
-                other => obj.attributes.get(other).cloned(),
-            }
-        }
+        ["deployment", _] => spec.deployment_value(reference),
+        [ns, name, attr] => state.objects.get(&format!("{ns}.{name}"))?.value(attr).map(str::to_string),
         _ => None,
     }
 }

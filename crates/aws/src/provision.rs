@@ -337,6 +337,7 @@ pub fn destroy_tasks(state: &State) -> (Vec<Task>, Vec<String>) {
 }
 
 /// Deletes a deployment's recorded objects; the engine's [`Work`] for `strato destroy`.
+/// Objects recorded only as intents must be resolved first ([`resolve_intents`]).
 #[derive(Clone)]
 pub struct Destroyer {
     shared: Arc<Shared>,
@@ -388,14 +389,11 @@ impl Destroyer {
         let Some(driver) = driver(kind) else {
             return Err(TaskError(format!("{address}: strato cannot delete `{kind}` objects yet")));
         };
-        // The object and what it depends on (still recorded: dependencies go after it), so
-        // that an object recorded only as an intent can be found through them.
-        let objects: BTreeMap<String, Object> = self.shared.with_store(|s| {
-            std::iter::once(address.to_string())
-                .chain(obj.depends_on.iter().cloned())
-                .filter_map(|a| s.get(&a).map(|o| (a, o.clone())))
-                .collect()
-        });
+        if obj.id.is_none() {
+            // `resolve_intents` runs before a destroy, parents first; an intent left here is a bug.
+            return Err(TaskError(format!("{address}: recorded only as an intent; resolve intents before destroying")));
+        }
+        let objects = BTreeMap::from([(address.to_string(), obj.clone())]);
         let cx = Cx {
             clients: &self.shared.clients,
             deployment: &self.shared.deployment.name,
@@ -407,20 +405,6 @@ impl Destroyer {
             progress: &progress,
             fresh: false,
             run: &self.shared.run,
-        };
-        let obj = if obj.id.is_some() {
-            obj
-        } else {
-            // Only the intent was recorded: delete whatever the interrupted create made.
-            match driver.find(&cx, &obj).await.map_err(fail)? {
-                Some(found) => Object { id: Some(found.id), attributes: found.attributes, ..obj },
-                None => {
-                    return self
-                        .shared
-                        .with_store(|s| s.remove(address))
-                        .map_err(|e| TaskError(format!("{address}: {e}")));
-                }
-            }
         };
         progress.status("deleting");
         driver.delete(&cx, &obj).await.map_err(fail)?;

@@ -222,16 +222,8 @@ enum State {
 }
 
 /// Longest estimated path from each task to the end of the graph (its own estimate included).
-fn ranks(tasks: &[Task]) -> Vec<Duration> {
+fn ranks(tasks: &[Task], dependents: &[Vec<usize>]) -> Vec<Duration> {
     let n = tasks.len();
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, t) in tasks.iter().enumerate() {
-        for (d, _) in &t.deps {
-            if d.0 < n {
-                dependents[d.0].push(i);
-            }
-        }
-    }
     let mut rank: Vec<Option<Duration>> = vec![None; n];
     // Iterative post-order DFS; a cycle (never produced by a validated graph) is cut.
     let mut on_stack = vec![false; n];
@@ -269,13 +261,13 @@ pub async fn run(
 ) -> Report {
     let started_at = Instant::now();
     let n = tasks.len();
-    let rank = ranks(tasks);
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, t) in tasks.iter().enumerate() {
         for (d, _) in &t.deps {
             dependents[d.0].push(i);
         }
     }
+    let rank = ranks(tasks, &dependents);
     let mut state = vec![State::Waiting; n];
     let mut created = vec![false; n];
     let mut outcomes = vec![Outcome::NotStarted; n];

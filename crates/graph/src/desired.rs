@@ -455,17 +455,7 @@ fn selected(spec: &Spec, g: &Graph, sel: &SubnetSelector) -> Vec<NodeId> {
 
 /// A string whose references are all known from the spec (listener-rule hosts).
 fn static_text(spec: &Spec, text: &str) -> String {
-    strato_spec::template::render(text, |r| deployment_value(spec, r))
-}
-
-fn deployment_value(spec: &Spec, reference: &str) -> Option<String> {
-    let d = &spec.deployment;
-    match reference {
-        "deployment.name" => Some(d.name.value.clone()),
-        "deployment.region" => Some(d.region.value.clone()),
-        "deployment.domain" => d.domain.as_ref().map(|x| x.value.clone()),
-        _ => None,
-    }
+    strato_spec::template::render(text, |r| spec.deployment_value(r))
 }
 
 /// The value of a reference known from the spec alone, for the node being rendered.
@@ -473,7 +463,7 @@ fn static_value(spec: &Spec, inst: &Instance, node: &Node, parts: &[&str]) -> Op
     let deployment = &spec.deployment.name.value;
     let subnet = spec.subnets.iter().find(|s| s.name.value == node.subnet.value);
     match parts {
-        ["deployment", _] => deployment_value(spec, &parts.join(".")),
+        ["deployment", _] => spec.deployment_value(&parts.join(".")),
         ["node", "name"] => Some(node.name.clone()),
         ["node", "index"] => Some(node.index.to_string()),
         ["node", "count"] => Some(node.count.to_string()),

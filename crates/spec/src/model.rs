@@ -40,6 +40,20 @@ pub struct Spec {
     pub outputs: Vec<Output>,
 }
 
+impl Spec {
+    /// The value of a `${deployment.<attribute>}` reference known from the spec (`name`,
+    /// `region`, `domain`); `None` for anything else.
+    pub fn deployment_value(&self, reference: &str) -> Option<String> {
+        let d = &self.deployment;
+        match reference {
+            "deployment.name" => Some(d.name.value.clone()),
+            "deployment.region" => Some(d.region.value.clone()),
+            "deployment.domain" => d.domain.as_ref().map(|x| x.value.clone()),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Deployment {
     pub name: Name,

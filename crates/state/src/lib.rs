@@ -68,6 +68,15 @@ impl Object {
         }
     }
 
+    /// The value a `${kind.name.<attribute>}` reference reads: `id`, `arn` and `identifier`
+    /// are the object's id, anything else a recorded attribute.
+    pub fn value(&self, attribute: &str) -> Option<&str> {
+        match attribute {
+            "id" | "arn" | "identifier" => self.id.as_deref(),
+            other => self.attribute(other),
+        }
+    }
+
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).map(String::as_str)
     }

@@ -28,8 +28,7 @@ impl Driver for DbInstance {
             return Err(AwsError::new("CreateDBInstance", Class::InvalidInput, msg));
         }
         let subnet_group = cx.id_of(db.subnet_group)?;
-        let groups: Vec<String> =
-            db.security_groups.iter().map(|g| cx.id_of(*g).map(str::to_string)).collect::<Result<_, _>>()?;
+        let groups: Vec<String> = cx.ids_of(&db.security_groups)?;
         let result = cx
             .retry_fresh(|| async {
                 cx.clients
@@ -186,17 +185,8 @@ fn instance_attributes(i: &aws_sdk_rds::types::DbInstance) -> Attributes {
 }
 
 async fn describe(cx: &Cx<'_>, ident: &str) -> Result<Option<aws_sdk_rds::types::DbInstance>, AwsError> {
-    match cx.clients.rds.describe_db_instances().db_instance_identifier(ident).send().await {
-        Ok(o) => Ok(o.db_instances().first().cloned()),
-        Err(e) => {
-            let e = from_sdk("DescribeDBInstances", e);
-            if e.is(Class::NotFound) {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        }
-    }
+    let r = cx.clients.rds.describe_db_instances().db_instance_identifier(ident).send().await;
+    Ok(super::found(r.map_err(|e| from_sdk("DescribeDBInstances", e)))?.and_then(|o| o.db_instances().first().cloned()))
 }
 
 /// `20261126T143015`, UTC, for snapshot names.

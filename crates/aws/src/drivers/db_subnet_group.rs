@@ -20,7 +20,7 @@ impl Driver for DbSubnetGroup {
         let Desired::DbSubnetGroup { description, subnets } = desired else {
             return Err(mismatch("CreateDBSubnetGroup"));
         };
-        let ids: Vec<String> = subnets.iter().map(|s| cx.id_of(*s).map(str::to_string)).collect::<Result<_, _>>()?;
+        let ids: Vec<String> = cx.ids_of(subnets)?;
         let name = cx.name();
         let result = cx
             .retry_fresh(|| async {

@@ -96,19 +96,16 @@ impl Driver for FileSystem {
 }
 
 async fn state(cx: &Cx<'_>, fs_id: &str) -> Result<Option<LifeCycleState>, AwsError> {
-    match cx
-        .clients
-        .efs
-        .describe_file_systems()
-        .file_system_id(fs_id)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DescribeFileSystems", e))
-    {
-        Ok(o) => Ok(o.file_systems().first().map(|f| f.life_cycle_state().clone())),
-        Err(e) if e.is(Class::NotFound) => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(super::found(
+        cx.clients
+            .efs
+            .describe_file_systems()
+            .file_system_id(fs_id)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeFileSystems", e)),
+    )?
+    .and_then(|o| o.file_systems().first().map(|f| f.life_cycle_state().clone())))
 }
 
 /// What an EFS wait waits for.

@@ -26,8 +26,7 @@ impl Driver for Instance {
         let Desired::Instance(spec) = desired else { return Err(mismatch("RunInstances")) };
         let image_id = image(cx, &spec.image).await?;
         let subnet_id = cx.id_of(spec.subnet)?;
-        let groups: Vec<String> =
-            spec.security_groups.iter().map(|g| cx.id_of(*g).map(str::to_string)).collect::<Result<_, _>>()?;
+        let groups: Vec<String> = cx.ids_of(&spec.security_groups)?;
         let user_data = match &spec.user_data {
             Some(ud) => {
                 let text = ud.render(&cx.run.csr_challenge, |n, attr| cx.attribute_of(n, attr)).map_err(|r| {
@@ -191,19 +190,16 @@ fn addresses(i: &aws_sdk_ec2::types::Instance) -> Attributes {
 }
 
 async fn describe(cx: &Cx<'_>, instance_id: &str) -> Result<Option<aws_sdk_ec2::types::Instance>, AwsError> {
-    match cx
-        .clients
-        .ec2
-        .describe_instances()
-        .instance_ids(instance_id)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DescribeInstances", e))
-    {
-        Ok(o) => Ok(o.reservations().iter().flat_map(|r| r.instances()).next().cloned()),
-        Err(e) if e.is(Class::NotFound) => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(super::found(
+        cx.clients
+            .ec2
+            .describe_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeInstances", e)),
+    )?
+    .and_then(|o| o.reservations().iter().flat_map(|r| r.instances()).next().cloned()))
 }
 
 /// The AMI id of an image: fixed, or read from its public SSM parameter once per run.

@@ -66,11 +66,7 @@ impl Driver for Listener {
             return Ok(None);
         };
         let out = cx.clients.elb.describe_listeners().load_balancer_arn(lb_arn).send().await;
-        let out = match out.map_err(|e| from_sdk("DescribeListeners", e)) {
-            Ok(o) => o,
-            Err(e) if e.is(crate::error::Class::NotFound) => return Ok(None),
-            Err(e) => return Err(e),
-        };
+        let Some(out) = super::found(out.map_err(|e| from_sdk("DescribeListeners", e)))? else { return Ok(None) };
         Ok(out
             .listeners()
             .iter()

@@ -53,11 +53,7 @@ impl Driver for ListenerRule {
             return Ok(None);
         };
         let out = cx.clients.elb.describe_rules().listener_arn(listener_arn).send().await;
-        let out = match out.map_err(|e| from_sdk("DescribeRules", e)) {
-            Ok(o) => o,
-            Err(e) if e.is(crate::error::Class::NotFound) => return Ok(None),
-            Err(e) => return Err(e),
-        };
+        let Some(out) = super::found(out.map_err(|e| from_sdk("DescribeRules", e)))? else { return Ok(None) };
         Ok(out
             .rules()
             .iter()

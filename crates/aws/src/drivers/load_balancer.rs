@@ -28,10 +28,8 @@ impl Driver for LoadBalancer {
         else {
             return Err(mismatch("CreateLoadBalancer"));
         };
-        let subnet_ids: Vec<String> =
-            subnets.iter().map(|s| cx.id_of(*s).map(str::to_string)).collect::<Result<_, _>>()?;
-        let groups: Vec<String> =
-            security_groups.iter().map(|g| cx.id_of(*g).map(str::to_string)).collect::<Result<_, _>>()?;
+        let subnet_ids: Vec<String> = cx.ids_of(subnets)?;
+        let groups: Vec<String> = cx.ids_of(security_groups)?;
         let scheme =
             if *internet_facing { LoadBalancerSchemeEnum::InternetFacing } else { LoadBalancerSchemeEnum::Internal };
         // Creating a load balancer that exists with the same settings returns it: idempotent.
@@ -110,11 +108,8 @@ impl Driver for LoadBalancer {
 
     async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
         let r = cx.clients.elb.describe_load_balancers().names(cx.name()).send().await;
-        let lb = match r.map_err(|e| from_sdk("DescribeLoadBalancers", e)) {
-            Ok(o) => o.load_balancers().first().cloned(),
-            Err(e) if e.is(Class::NotFound) => None,
-            Err(e) => return Err(e),
-        };
+        let lb = super::found(r.map_err(|e| from_sdk("DescribeLoadBalancers", e)))?
+            .and_then(|o| o.load_balancers().first().cloned());
         Ok(lb.map(|lb| {
             Created::new(lb.load_balancer_arn().unwrap_or_default())
                 .with("dns_name", lb.dns_name().unwrap_or_default())
@@ -172,9 +167,6 @@ async fn describe(
     arn: &str,
 ) -> Result<Option<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>, AwsError> {
     let r = cx.clients.elb.describe_load_balancers().load_balancer_arns(arn).send().await;
-    match r.map_err(|e| from_sdk("DescribeLoadBalancers", e)) {
-        Ok(o) => Ok(o.load_balancers().first().cloned()),
-        Err(e) if e.is(Class::NotFound) => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(super::found(r.map_err(|e| from_sdk("DescribeLoadBalancers", e)))?
+        .and_then(|o| o.load_balancers().first().cloned()))
 }

@@ -124,15 +124,16 @@ impl Cx<'_> {
             .ok_or_else(|| AwsError::new("resolve dependency", Class::Fatal, format!("`{address}` has no recorded id")))
     }
 
+    /// The recorded ids of several dependencies, in order.
+    pub fn ids_of(&self, nodes: &[NodeId]) -> Result<Vec<String>, AwsError> {
+        nodes.iter().map(|n| self.id_of(*n).map(str::to_string)).collect()
+    }
+
     /// A recorded attribute of a dependency: `id` and `arn` are its id, anything else an
     /// attribute recorded for it.
     pub fn attribute_of(&self, node: NodeId, attribute: &str) -> Option<String> {
         let address = self.graph?.node(node).address.as_str();
-        let obj = self.objects.get(address)?;
-        match attribute {
-            "id" | "arn" | "identifier" => obj.id.clone(),
-            other => obj.attributes.get(other).cloned(),
-        }
+        self.objects.get(address)?.value(attribute).map(str::to_string)
     }
 
     /// The recorded id of the dependency of `obj` whose address starts with `prefix`
@@ -369,9 +370,14 @@ where
 
 /// Ok(false) when `result` failed because the object does not exist.
 pub fn exists_from<T>(result: Result<T, AwsError>, present: impl FnOnce(T) -> bool) -> Result<bool, AwsError> {
+    Ok(found(result)?.is_some_and(present))
+}
+
+/// `None` when `result` failed because the object does not exist.
+pub fn found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     match result {
-        Ok(v) => Ok(present(v)),
-        Err(e) if e.is(Class::NotFound) => Ok(false),
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is(Class::NotFound) => Ok(None),
         Err(e) => Err(e),
     }
 }

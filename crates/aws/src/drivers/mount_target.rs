@@ -9,7 +9,7 @@ use strato_state::Object;
 
 use super::file_system::{wait_for, Until};
 use super::{id, mismatch, Attributes, Created, Cx, Driver};
-use crate::error::{from_sdk, AwsError, Class};
+use crate::error::{from_sdk, AwsError};
 
 pub struct MountTarget;
 
@@ -21,8 +21,7 @@ impl Driver for MountTarget {
         };
         let fs_id = cx.id_of(*file_system)?;
         let subnet_id = cx.id_of(*subnet)?;
-        let groups: Vec<String> =
-            security_groups.iter().map(|g| cx.id_of(*g).map(str::to_string)).collect::<Result<_, _>>()?;
+        let groups: Vec<String> = cx.ids_of(security_groups)?;
         let result = cx
             .retry_fresh(|| async {
                 cx.clients
@@ -69,11 +68,7 @@ impl Driver for MountTarget {
             return Ok(None);
         };
         let out = cx.clients.efs.describe_mount_targets().file_system_id(fs_id).send().await;
-        let out = match out.map_err(|e| from_sdk("DescribeMountTargets", e)) {
-            Ok(o) => o,
-            Err(e) if e.is(Class::NotFound) => return Ok(None),
-            Err(e) => return Err(e),
-        };
+        let Some(out) = super::found(out.map_err(|e| from_sdk("DescribeMountTargets", e)))? else { return Ok(None) };
         Ok(out
             .mount_targets()
             .iter()
@@ -97,17 +92,14 @@ impl Driver for MountTarget {
 }
 
 async fn state(cx: &Cx<'_>, mt_id: &str) -> Result<Option<LifeCycleState>, AwsError> {
-    match cx
-        .clients
-        .efs
-        .describe_mount_targets()
-        .mount_target_id(mt_id)
-        .send()
-        .await
-        .map_err(|e| from_sdk("DescribeMountTargets", e))
-    {
-        Ok(o) => Ok(o.mount_targets().first().map(|m| m.life_cycle_state().clone())),
-        Err(e) if e.is(Class::NotFound) => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(super::found(
+        cx.clients
+            .efs
+            .describe_mount_targets()
+            .mount_target_id(mt_id)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeMountTargets", e)),
+    )?
+    .and_then(|o| o.mount_targets().first().map(|m| m.life_cycle_state().clone())))
 }

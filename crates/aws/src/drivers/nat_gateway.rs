@@ -145,9 +145,6 @@ impl Driver for NatGateway {
 
 async fn describe(cx: &Cx<'_>, nat_id: &str) -> Result<Option<aws_sdk_ec2::types::NatGateway>, AwsError> {
     let out = cx.clients.ec2.describe_nat_gateways().nat_gateway_ids(nat_id).send().await;
-    match out.map_err(|e| from_sdk("DescribeNatGateways", e)) {
-        Ok(o) => Ok(o.nat_gateways().first().cloned()),
-        Err(e) if e.is(Class::NotFound) => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(super::found(out.map_err(|e| from_sdk("DescribeNatGateways", e)))?
+        .and_then(|o| o.nat_gateways().first().cloned()))
 }

@@ -51,11 +51,7 @@ impl Driver for Route {
             return Ok(None);
         };
         let out = cx.clients.ec2.describe_route_tables().route_table_ids(rtb).send().await;
-        let out = match out.map_err(|e| from_sdk("DescribeRouteTables", e)) {
-            Ok(o) => o,
-            Err(e) if e.is(Class::NotFound) => return Ok(None),
-            Err(e) => return Err(e),
-        };
+        let Some(out) = super::found(out.map_err(|e| from_sdk("DescribeRouteTables", e)))? else { return Ok(None) };
         let route =
             out.route_tables().iter().flat_map(|t| t.routes()).find(|r| r.destination_cidr_block() == Some(dest));
         Ok(route.map(|r| {
@@ -100,11 +96,7 @@ impl Driver for Route {
 /// Whether `rtb` routes `destination` to `target`.
 async fn route_targets(cx: &Cx<'_>, rtb: &str, destination: &str, target: &str) -> Result<bool, AwsError> {
     let out = cx.clients.ec2.describe_route_tables().route_table_ids(rtb).send().await;
-    let out = match out.map_err(|e| from_sdk("DescribeRouteTables", e)) {
-        Ok(o) => o,
-        Err(e) if e.is(Class::NotFound) => return Ok(false),
-        Err(e) => return Err(e),
-    };
+    let Some(out) = super::found(out.map_err(|e| from_sdk("DescribeRouteTables", e)))? else { return Ok(false) };
     Ok(out.route_tables().iter().flat_map(|t| t.routes()).any(|r| {
         r.destination_cidr_block() == Some(destination)
             && (r.gateway_id() == Some(target) || r.nat_gateway_id() == Some(target))

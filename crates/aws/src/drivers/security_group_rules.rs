@@ -9,7 +9,7 @@ use strato_state::Object;
 
 use super::security_group::group_filter;
 use super::{gone_ok, mismatch, Created, Cx, Driver};
-use crate::error::{from_sdk, AwsError, Class};
+use crate::error::{from_sdk, AwsError};
 
 pub struct SecurityGroupRules;
 
@@ -68,11 +68,7 @@ impl Driver for SecurityGroupRules {
         // `security_group.<name>.rules` belongs to `security_group.<name>`, a dependency.
         let own = cx.address.trim_end_matches(".rules");
         let Some(group_id) = cx.objects.get(own).and_then(|o| o.id.as_deref()) else { return Ok(None) };
-        let ids = match ingress_rule_ids(cx, group_id).await {
-            Ok(ids) => ids,
-            Err(e) if e.is(Class::NotFound) => return Ok(None),
-            Err(e) => return Err(e),
-        };
+        let Some(ids) = super::found(ingress_rule_ids(cx, group_id).await)? else { return Ok(None) };
         Ok((!ids.is_empty()).then(|| Created::new(ids.join(",")).with("group_id", group_id)))
     }
 
@@ -81,12 +77,9 @@ impl Driver for SecurityGroupRules {
             return Ok(false);
         };
         let wanted: Vec<&str> = obj.id.as_deref().unwrap_or_default().split(',').filter(|s| !s.is_empty()).collect();
-        let present = match ingress_rule_ids(cx, group_id).await {
-            Ok(ids) => ids,
-            Err(e) if e.is(Class::NotFound) => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        Ok(wanted.iter().all(|w| present.iter().any(|p| p == w)))
+        super::exists_from(ingress_rule_ids(cx, group_id).await, |present| {
+            wanted.iter().all(|w| present.iter().any(|p| p == w))
+        })
     }
 
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {

@@ -67,15 +67,11 @@ impl Driver for TargetGroup {
 
     async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
         let r = cx.clients.elb.describe_target_groups().names(cx.name()).send().await;
-        match r.map_err(|e| from_sdk("DescribeTargetGroups", e)) {
-            Ok(o) => Ok(o
-                .target_groups()
-                .first()
-                .and_then(|t| t.target_group_arn())
-                .map(|arn| Created::new(arn).with("name", cx.name()))),
-            Err(e) if e.is(crate::error::Class::NotFound) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let Some(o) = super::found(r.map_err(|e| from_sdk("DescribeTargetGroups", e)))? else { return Ok(None) };
+        Ok(o.target_groups()
+            .first()
+            .and_then(|t| t.target_group_arn())
+            .map(|arn| Created::new(arn).with("name", cx.name())))
     }
 
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {

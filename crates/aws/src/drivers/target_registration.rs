@@ -7,7 +7,7 @@ use strato_graph::Desired;
 use strato_state::Object;
 
 use super::{gone_ok, mismatch, Created, Cx, Driver};
-use crate::error::{from_sdk, AwsError, Class};
+use crate::error::{from_sdk, AwsError};
 
 pub struct TargetRegistration;
 
@@ -60,13 +60,9 @@ impl Driver for TargetRegistration {
             return Ok(false);
         };
         let r = cx.clients.elb.describe_target_health().target_group_arn(tg).send().await;
-        match r.map_err(|e| from_sdk("DescribeTargetHealth", e)) {
-            Ok(o) => {
-                Ok(o.target_health_descriptions().iter().any(|t| t.target().and_then(|t| t.id()) == Some(instance)))
-            }
-            Err(e) if e.is(Class::NotFound) => Ok(false),
-            Err(e) => Err(e),
-        }
+        super::exists_from(r.map_err(|e| from_sdk("DescribeTargetHealth", e)), |o| {
+            o.target_health_descriptions().iter().any(|t| t.target().and_then(|t| t.id()) == Some(instance))
+        })
     }
 
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
