@@ -87,6 +87,8 @@ pub fn check(doc: &Document) -> Diagnostics {
     c.load_balancers();
     c.target_groups();
     c.outputs();
+    c.aws_names();
+    c.tags();
     c.diags
 }
 
@@ -465,11 +467,12 @@ impl<'a> Checker<'a> {
             let user = format!("security group `{}`", sg.name.value);
             lookup(&mut self.diags, &self.ix.vpcs, "vpc", &sg.vpc, &user);
             if let Some(d) = &sg.description {
-                if d.value.len() > 255 || !d.value.is_ascii() {
-                    self.err("bad-value", d.span, "a security group description is at most 255 ASCII characters");
-                }
+                self.ec2_description(d, "a security group description");
             }
             for rule in &sg.ingress {
+                if let Some(d) = &rule.description {
+                    self.ec2_description(d, "a rule description");
+                }
                 for g in &rule.from_groups {
                     if let Some(src) = lookup(&mut self.diags, &self.ix.groups, "security group", g, &user) {
                         if src.vpc.value != sg.vpc.value
@@ -835,6 +838,104 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// EC2 refuses security-group and rule descriptions outside its character set with
+    /// `InvalidParameterValue` (EC2 API reference, `IpRange.Description` and
+    /// `CreateSecurityGroup.GroupDescription`: at most 255 characters from `a-zA-Z0-9`, space
+    /// and `._-:/()#,@[]+=&;{}!$*`).
+    fn ec2_description(&mut self, d: &Sp<String>, what: &str) {
+        if let Some(bad) = d.value.chars().find(|c| !is_ec2_description_char(*c)) {
+            let msg = format!("{what} may not contain `{bad}`: EC2 refuses it");
+            let help = format!("EC2 allows letters, digits, spaces and `{EC2_DESCRIPTION_PUNCTUATION}`");
+            self.push(Diagnostic::error("bad-value", d.span, msg).help(help));
+        } else if d.value.len() > 255 {
+            self.err("bad-value", d.span, format!("{what} is at most 255 characters, not {}", d.value.len()));
+        }
+    }
+
+    /// The names strato gives objects in AWS (`<deployment>-<name>`) against the rules AWS
+    /// applies to them and moto does not: RDS identifiers (CreateDBInstance
+    /// `DBInstanceIdentifier`: 1 to 63 letters, digits and hyphens, a letter first, no two
+    /// hyphens in a row, none at the end), security-group names (`CreateSecurityGroup`:
+    /// may not start with `sg-`) and load balancer names (`CreateLoadBalancer`: may not
+    /// start with `internal-`).
+    fn aws_names(&mut self) {
+        let spec = &self.doc.spec;
+        let deployment = &spec.deployment.name;
+        if deployment.value.is_empty() {
+            return;
+        }
+        let aws = |name: &Name| format!("{}-{}", deployment.value, name.value);
+        for db in &spec.databases {
+            let ident = aws(&db.name);
+            let why = if !ident.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                Some("starts with a digit; RDS identifiers start with a letter")
+            } else if ident.len() > 63 {
+                Some("is longer than RDS's 63 characters")
+            } else if ident.contains("--") {
+                Some("has two hyphens in a row, which RDS refuses")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                let msg = format!("database `{}` is named `{ident}` in RDS, which {why}", db.name.value);
+                let d = Diagnostic::error("bad-name", db.name.span, msg)
+                    .note(deployment.span, "RDS names are `<deployment>-<database>`");
+                self.push(d.help("rename the database or the deployment"));
+            }
+        }
+        let reserved = [
+            ("sg-", spec.security_groups.first().map(|g| &g.name), "security group", "AWS reserves for group ids"),
+            ("internal-", spec.load_balancers.first().map(|l| &l.name), "load balancer", "ELB refuses"),
+        ];
+        for (prefix, first, kind, refusal) in reserved {
+            let Some(first) = first else { continue };
+            let name = aws(first);
+            if name.starts_with(prefix) {
+                let msg = format!(
+                    "deployment `{}` makes {kind} names start with `{prefix}` (`{name}`), which {refusal}",
+                    deployment.value
+                );
+                self.push(Diagnostic::error("bad-name", deployment.span, msg).help("choose another deployment name"));
+            }
+        }
+    }
+
+    /// Tags every service accepts (AWS tagging rules, shared by EC2, RDS, ELB and EFS): keys up
+    /// to 128 characters and values up to 256, letters, digits, spaces and `+ - = . _ : / @`,
+    /// and no key starting with `aws:`, which AWS reserves.
+    fn tags(&mut self) {
+        let spec = &self.doc.spec;
+        let all = spec
+            .deployment
+            .tags
+            .iter()
+            .chain(spec.vpcs.iter().flat_map(|v| &v.tags))
+            .chain(spec.subnets.iter().flat_map(|s| &s.tags))
+            .chain(spec.instances.iter().flat_map(|i| &i.tags));
+        let allowed = |c: char| c.is_alphanumeric() || c == ' ' || "+-=._:/@".contains(c);
+        let mut problems = Vec::new();
+        for tag in all {
+            if tag.key.value.to_ascii_lowercase().starts_with("aws:") {
+                problems.push((tag.key.span, "tag keys starting with `aws:` are reserved by AWS".to_string()));
+            } else if tag.key.value.chars().count() > 128 {
+                problems.push((tag.key.span, "a tag key is at most 128 characters".to_string()));
+            } else if let Some(c) = tag.key.value.chars().find(|c| !allowed(*c)) {
+                problems.push((tag.key.span, format!("a tag key may not contain `{c}`")));
+            }
+            if tag.value.value.chars().count() > 256 {
+                problems.push((tag.value.span, "a tag value is at most 256 characters".to_string()));
+            } else if let Some(c) = tag.value.value.chars().find(|c| !allowed(*c)) {
+                problems.push((tag.value.span, format!("a tag value may not contain `{c}`")));
+            }
+        }
+        for (span, msg) in problems {
+            self.push(
+                Diagnostic::error("bad-value", span, msg)
+                    .help("tags allow letters, digits, spaces and `+ - = . _ : / @` (AWS tagging rules)"),
+            );
+        }
+    }
+
     /// AWS names load balancers and target groups `<deployment>-<name>`, at most 32 characters.
     fn aws_name_fits(&mut self, name: &Name, kind: &str) {
         let deployment = &self.doc.spec.deployment.name.value;
@@ -1156,6 +1257,14 @@ fn file_error(what: &str, path: &Sp<String>, e: &std::io::Error) -> Diagnostic {
 }
 
 /// Public AWS regions, to tell a typo from a region newer than this list.
+/// The punctuation EC2 allows in security-group and rule descriptions, besides letters,
+/// digits and spaces.
+const EC2_DESCRIPTION_PUNCTUATION: &str = "._-:/()#,@[]+=&;{}!$*";
+
+fn is_ec2_description_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == ' ' || EC2_DESCRIPTION_PUNCTUATION.contains(c)
+}
+
 const KNOWN_REGIONS: &[&str] = &[
     "af-south-1",
     "ap-east-1",
