@@ -87,8 +87,24 @@ fn target(spec: &Path, aws: &AwsArgs, output: Output) -> Result<(crate::Checked,
         region: d.region.value.clone(),
         profile: aws.profile.clone(),
         endpoint_url: aws.endpoint_url.clone(),
+        time_scale: time_scale()?,
     };
     Ok((checked, Target { deployment, connection, store }))
+}
+
+/// `STRATO_TIME_SCALE`: how many times faster than AWS the endpoint lets time pass, for
+/// emulators that scale AWS's durations down (the project's AWS-faithful test bed). Waits,
+/// retry windows and deadlines shrink by the factor; API rate limits stay AWS's. Unset for
+/// AWS itself.
+fn time_scale() -> Result<f64, ExitCode> {
+    let Ok(raw) = std::env::var("STRATO_TIME_SCALE") else { return Ok(1.0) };
+    match raw.trim().parse::<f64>() {
+        Ok(f) if (1.0..=10_000.0).contains(&f) => Ok(f),
+        _ => {
+            eprintln!("error: STRATO_TIME_SCALE is `{raw}`; it must be a number from 1 to 10000 (1 for AWS itself)");
+            Err(ExitCode::from(exit::INVALID_INPUT))
+        }
+    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -201,6 +217,17 @@ fn report_json(report: &Report, names: &[String], calls: &strato_aws::CallCounte
     })
 }
 
+/// What a run wants the operator to know beyond success and failure.
+fn notices_json(notices: &[(String, String)]) -> serde_json::Value {
+    notices.iter().map(|(a, m)| serde_json::json!({ "address": a, "notice": m })).collect()
+}
+
+fn print_notices(notices: &[(String, String)]) {
+    for (address, message) in notices {
+        eprintln!("note: {address}: {message}");
+    }
+}
+
 /// Failures, each root cause once, and what did not happen because of them.
 fn print_problems(report: &Report, verb_not: &str) {
     // Failures that share their cause (refused credentials, an unreachable endpoint) are
@@ -283,10 +310,12 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
                 v["outputs"] = crate::outputs::to_json(&crate::outputs::render(&spec_doc.spec, &provisioner.state()));
                 v["created"] = created.into();
                 v["unchanged"] = unchanged.into();
+                v["notices"] = notices_json(&provisioner.notices());
                 println!("{}", pretty(&v));
             }
             Output::Text => {
                 print_problems(&report, "not provisioned");
+                print_notices(&provisioner.notices());
                 let state = provisioner.state();
                 let verdict = verdict(&report);
                 eprintln!(
@@ -360,21 +389,33 @@ pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, args: &DestroyArgs, ou
         let cancel = Cancel::default();
         on_interrupt(cancel.clone(), quiet);
         let clients = strato_aws::connect(&target.connection).await;
-        let had_instances = store.state().objects.values().any(|o| o.kind == "instance");
         // Objects an interrupted run recorded only as intents are looked for first.
         if store.state().objects.values().any(|o| o.id.is_none()) {
-            if let Err(e) = strato_aws::resolve_intents(&clients, &mut store, &d).await {
-                eprintln!("error: {e}");
-                return ExitCode::from(exit::FAILURE);
+            match strato_aws::resolve_intents(&clients, &mut store, &d).await {
+                Ok((_, errors)) => {
+                    for e in errors.iter().filter(|_| !quiet) {
+                        eprintln!("warning: {e}");
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(exit::FAILURE);
+                }
             }
         }
         let count = store.state().objects.len();
         let (tasks, addresses) = strato_aws::destroy_tasks(store.state());
         let destroyer =
             strato_aws::Destroyer::new(clients.clone(), store, d.clone(), cancel.clone(), addresses.clone(), options);
-        let report = run_engine(&tasks, Arc::new(destroyer.clone()), run, &cancel, "deleted", output).await;
+        // A destroy goes on with everything that does not depend on a failure (a service
+        // that does not answer stops only what is under it), so that one run removes all
+        // it can and names the rest.
+        let run = RunArgs { keep_going: true, ..run.clone() };
+        let report = run_engine(&tasks, Arc::new(destroyer.clone()), &run, &cancel, "deleted", output).await;
         let removed = report.success() && destroyer.finish().unwrap_or(false);
-        if removed && had_instances {
+        // The challenge is made at the start of a provision that has instances, before any of
+        // them exists: whatever the state recorded, it goes with the deployment.
+        if removed {
             if let Err(e) = strato_aws::delete_csr_challenge(&clients, &d.name).await {
                 eprintln!("warning: the deployment's CSR challenge parameter was not deleted: {e}");
             }
@@ -387,10 +428,12 @@ pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, args: &DestroyArgs, ou
                 v["deployment"] = d.name.clone().into();
                 v["deleted"] = (count - left).into();
                 v["remaining"] = left.into();
+                v["notices"] = notices_json(&destroyer.notices());
                 println!("{}", pretty(&v));
             }
             Output::Text => {
                 print_problems(&report, "not deleted");
+                print_notices(&destroyer.notices());
                 let verdict = verdict(&report);
                 eprintln!(
                     "Destroy {verdict} in {}: {} deleted, {left} left{}; {} AWS API calls",
@@ -399,6 +442,11 @@ pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, args: &DestroyArgs, ou
                     if removed { ", state file removed" } else { "" },
                     calls.total()
                 );
+                if left > 0 {
+                    eprintln!(
+                        "The state still records the {left} objects not deleted; run `strato destroy` again to resume."
+                    );
+                }
             }
         }
         exit_code(&report)

@@ -1,6 +1,6 @@
 //! AWS clients: the standard credential chain, a region, an optional profile and endpoint
-//! (for emulators), deliberate retry and timeout settings, and a count of every request
-//! sent, per operation.
+//! (for emulators), deliberate retry and timeout settings, client-side rate limits shaped
+//! like AWS's buckets ([`crate::meter`]), and a count of every request sent, per operation.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,15 +10,20 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
+use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_smithy_types::config_bag::ConfigBag;
 
+use crate::meter::{Meter, MeteredClient, Tagging, AWS_LIMITS};
+
 /// Where and as whom to connect.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Connection {
     pub region: String,
     /// A named profile of the shared AWS config files.
@@ -26,6 +31,16 @@ pub struct Connection {
     /// An endpoint for every service (an emulator such as moto or LocalStack). Without it,
     /// `AWS_ENDPOINT_URL` and the real AWS endpoints apply.
     pub endpoint_url: Option<String>,
+    /// How many times faster than AWS the endpoint lets time pass (an emulator that
+    /// scales AWS's durations down); 1 for AWS itself. Waits, retry windows and deadlines
+    /// shrink by this factor; API rate limits do not.
+    pub time_scale: f64,
+}
+
+impl Default for Connection {
+    fn default() -> Connection {
+        Connection { region: String::new(), profile: None, endpoint_url: None, time_scale: 1.0 }
+    }
 }
 
 /// Requests sent, per operation; retries count as requests.
@@ -79,30 +94,72 @@ pub struct Clients {
     pub ssm: aws_sdk_ssm::Client,
     pub calls: Arc<CallCounter>,
     pub region: String,
+    /// See [`Connection::time_scale`].
+    pub time_scale: f64,
 }
 
-/// Retries: the SDK's standard mode with more attempts than its default of 3 and a short
-/// first backoff, since strato issues many calls in parallel and throttling is expected;
-/// waits for slow resources are the poller's job, not the retry loop's.
+impl Clients {
+    /// A duration of AWS's time, on the endpoint's clock (see [`Connection::time_scale`]).
+    pub fn scaled(&self, d: Duration) -> Duration {
+        d.div_f64(self.time_scale.max(1.0))
+    }
+}
+
+/// How many attempts the SDK makes of a call before strato sees its error.
+pub const SDK_ATTEMPTS: u32 = 8;
+
+/// Retries: the SDK's standard mode with more attempts than its default of 3 (TF
+/// configures 25 for EC2), exponential backoff with full jitter from 0.5 s up to 20 s
+/// (the SDK's cap). The SDK's retry quota is lifted (an
+/// unlimited token bucket per service): strato's meter already paces every attempt, and a
+/// quota drained by a throttling burst would turn the next throttle into a failed run.
+/// Waits for slow resources are the poller's job, not the retry loop's; creates without an
+/// idempotency token opt out of SDK retries per call (see `drivers::create_untokened`).
 fn retry_config() -> RetryConfig {
     RetryConfig::standard()
-        .with_max_attempts(6)
-        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_attempts(SDK_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(500))
         .with_max_backoff(Duration::from_secs(20))
 }
 
+fn retry_partition(service: &'static str) -> RetryPartition {
+    RetryPartition::custom(service).token_bucket(TokenBucket::unlimited()).build()
+}
+
+/// A read timeout rather than an attempt timeout: an attempt may wait for the meter before
+/// it is sent, and that wait must not count as AWS's slowness.
 fn timeout_config() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .operation_attempt_timeout(Duration::from_secs(60))
-        .build()
+    TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).read_timeout(Duration::from_secs(60)).build()
+}
+
+/// The SDK's default HTTPS client (hyper with rustls on aws-lc, proxies from the
+/// environment), built here so that the meter can wrap it.
+fn https_client() -> SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::{tls, Builder, ConnectorBuilder};
+    Builder::new().build_with_connector_fn(move |settings, runtime_components| {
+        let mut conn =
+            ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+        conn.set_connector_settings(settings.cloned());
+        if let Some(components) = runtime_components {
+            conn.set_sleep_impl(components.sleep_impl());
+        }
+        conn.set_proxy_config(Some(ProxyConfig::from_env()));
+        conn.build()
+    })
 }
 
 pub async fn connect(c: &Connection) -> Clients {
+    let meter = Arc::new(Meter::new(AWS_LIMITS));
+    let http = MeteredClient { inner: https_client(), meter };
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(c.region.clone()))
         .retry_config(retry_config())
-        .timeout_config(timeout_config());
+        .timeout_config(timeout_config())
+        // The meter holds a request before it is sent; the upload check must not take that
+        // for a stalled upload. Downloads stay protected.
+        .stalled_stream_protection(StalledStreamProtectionConfig::enabled().upload_enabled(false).build())
+        .http_client(http);
     if let Some(profile) = &c.profile {
         loader = loader.profile_name(profile);
     }
@@ -111,27 +168,26 @@ pub async fn connect(c: &Connection) -> Clients {
     }
     let shared = loader.load().await;
     let calls = Arc::new(CallCounter::default());
-    let counting = || Counting(calls.clone());
+    macro_rules! client {
+        ($sdk:ident, $partition:literal) => {
+            $sdk::Client::from_conf(
+                $sdk::config::Builder::from(&shared)
+                    .retry_partition(retry_partition($partition))
+                    .interceptor(Counting(calls.clone()))
+                    .interceptor(Tagging)
+                    .build(),
+            )
+        };
+    }
     Clients {
-        ec2: aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(&shared).interceptor(counting()).build(),
-        ),
-        rds: aws_sdk_rds::Client::from_conf(
-            aws_sdk_rds::config::Builder::from(&shared).interceptor(counting()).build(),
-        ),
-        efs: aws_sdk_efs::Client::from_conf(
-            aws_sdk_efs::config::Builder::from(&shared).interceptor(counting()).build(),
-        ),
-        elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
-            aws_sdk_elasticloadbalancingv2::config::Builder::from(&shared).interceptor(counting()).build(),
-        ),
-        acm: aws_sdk_acm::Client::from_conf(
-            aws_sdk_acm::config::Builder::from(&shared).interceptor(counting()).build(),
-        ),
-        ssm: aws_sdk_ssm::Client::from_conf(
-            aws_sdk_ssm::config::Builder::from(&shared).interceptor(counting()).build(),
-        ),
+        ec2: client!(aws_sdk_ec2, "strato-ec2"),
+        rds: client!(aws_sdk_rds, "strato-rds"),
+        efs: client!(aws_sdk_efs, "strato-efs"),
+        elb: client!(aws_sdk_elasticloadbalancingv2, "strato-elb"),
+        acm: client!(aws_sdk_acm, "strato-acm"),
+        ssm: client!(aws_sdk_ssm, "strato-ssm"),
         calls: calls.clone(),
         region: c.region.clone(),
+        time_scale: c.time_scale.max(1.0),
     }
 }

@@ -17,8 +17,13 @@ pub enum Class {
     InUse,
     /// Credentials missing, wrong or not allowed.
     Auth,
-    /// The endpoint did not answer (connection refused, DNS, timeout).
+    /// No answer: connection refused or dropped, DNS, timeout. The call may or may not
+    /// have been carried out.
     Unreachable,
+    /// AWS answered with a server error (HTTP 5xx: `InternalError`, `ServiceUnavailable`).
+    /// Transient, and like [`Class::Unreachable`] it says nothing about whether the call
+    /// was carried out.
+    ServerError,
     InvalidInput,
     /// The object is `failed`, a wait ran out of time, or anything else.
     Fatal,
@@ -46,6 +51,17 @@ impl AwsError {
     pub fn code_is(&self, codes: &[&str]) -> bool {
         self.code.as_deref().is_some_and(|c| codes.contains(&c))
     }
+
+    /// Worth asking again later: throttled, unanswered, or a server error.
+    pub fn is_transient(&self) -> bool {
+        matches!(self.class, Class::Throttled | Class::Unreachable | Class::ServerError)
+    }
+
+    /// The call may have been carried out although no answer said so: a create without an
+    /// idempotency token must look for its object before it is sent again.
+    pub fn is_ambiguous(&self) -> bool {
+        matches!(self.class, Class::Unreachable | Class::ServerError)
+    }
 }
 
 impl fmt::Display for AwsError {
@@ -61,10 +77,22 @@ impl fmt::Display for AwsError {
 pub fn classify_code(code: &str) -> Class {
     match code {
         c if c.contains("NotFound") => Class::NotFound,
-        c if c.ends_with(".Duplicate") || c.contains("AlreadyExists") || c == "RouteAlreadyExists" => {
+        c if c.ends_with(".Duplicate")
+            || c.starts_with("Duplicate")
+            || c.contains("AlreadyExists")
+            || c == "RouteAlreadyExists" =>
+        {
             Class::AlreadyExists
         }
         "RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "TooManyRequestsException" => Class::Throttled,
+        "InternalError"
+        | "InternalFailure"
+        | "InternalServerError"
+        | "InternalServerErrorException"
+        | "InternalServiceError"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "Unavailable" => Class::ServerError,
         c if c == "DependencyViolation"
             || c.ends_with("InUse")
             || c.contains("InUse")
@@ -87,18 +115,30 @@ pub fn classify_code(code: &str) -> Class {
 }
 
 /// Turns an SDK error into an [`AwsError`] for `call`.
-pub fn from_sdk<E, R>(call: &str, err: SdkError<E, R>) -> AwsError
+pub fn from_sdk<E>(call: &str, err: SdkError<E>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug + 'static,
 {
     match &err {
-        SdkError::ServiceError(_) => {
+        SdkError::ServiceError(e) => {
             let code = err.code().map(str::to_string);
             let message = err.message().unwrap_or("no message").to_string();
-            let class = code.as_deref().map_or(Class::Fatal, classify_code);
+            let server_error = e.raw().status().is_server_error();
+            let class = match code.as_deref().map(classify_code) {
+                Some(class) if class != Class::Fatal => class,
+                _ if server_error => Class::ServerError,
+                Some(class) => class,
+                None => Class::Fatal,
+            };
             AwsError { call: call.to_string(), code, message, class }
         }
+        // The answer was cut off or unreadable: as good as no answer.
+        SdkError::ResponseError(_) => AwsError {
+            call: call.to_string(),
+            code: None,
+            message: format!("no complete answer ({})", source_chain(&err)),
+            class: Class::Unreachable,
+        },
         SdkError::DispatchFailure(d) => {
             let message = if d.is_timeout() {
                 "the request timed out".to_string()
@@ -151,11 +191,14 @@ mod tests {
         assert_eq!(classify_code("InvalidVpcID.NotFound"), Class::NotFound);
         assert_eq!(classify_code("NatGatewayNotFound"), Class::NotFound);
         assert_eq!(classify_code("InvalidPermission.Duplicate"), Class::AlreadyExists);
+        assert_eq!(classify_code("DuplicateTargetGroupName"), Class::AlreadyExists);
         assert_eq!(classify_code("RequestLimitExceeded"), Class::Throttled);
         assert_eq!(classify_code("DependencyViolation"), Class::InUse);
         assert_eq!(classify_code("InvalidIPAddress.InUse"), Class::InUse);
         assert_eq!(classify_code("AuthFailure"), Class::Auth);
         assert_eq!(classify_code("InvalidParameterValue"), Class::InvalidInput);
-        assert_eq!(classify_code("InternalError"), Class::Fatal);
+        assert_eq!(classify_code("InternalError"), Class::ServerError);
+        assert_eq!(classify_code("ServiceUnavailable"), Class::ServerError);
+        assert_eq!(classify_code("SomethingElse"), Class::Fatal);
     }
 }

@@ -3,6 +3,7 @@
 //! - [`client`]: clients from the standard credential chain, with region, profile, endpoint
 //!   override, deliberate retries and a count of every request;
 //! - [`drivers`]: one module per kind of object behind one trait;
+//! - [`meter`]: client-side rate limits shaped like AWS's token buckets;
 //! - [`poll`]: the one poller every wait goes through;
 //! - [`error`]: AWS errors classified by code, naming the call;
 //! - [`provision`]: the engine's work for `provision` and `destroy`, on top of the state file.
@@ -10,6 +11,7 @@
 pub mod client;
 pub mod drivers;
 pub mod error;
+pub mod meter;
 pub mod poll;
 pub mod provision;
 

@@ -5,6 +5,12 @@
 //! later checks back off from `first` to `max`, each delay jittered by up to a fifth so that
 //! many waiters do not poll in lockstep. Waiting and timing out are separate: the caller
 //! owns the deadline. All timing goes through tokio's clock, so tests run it paused.
+//!
+//! A check that fails with a transient error (throttled, a server error, no answer) has
+//! not learnt anything: the wait goes on until its deadline, and a deadline reached that
+//! way names the last error. One throttling burst during a 25-minute database wait must not
+//! end the run (TF sets `MaxRetries` 25 on its EC2 client for the same reason); any other
+//! error ends the wait at once.
 
 use std::future::Future;
 use std::time::Duration;
@@ -32,7 +38,21 @@ impl Backoff {
     pub const fn new(first: Duration, max: Duration, deadline: Duration) -> Backoff {
         Backoff { first, max, deadline }
     }
+
+    /// This backoff on an endpoint `scale` times faster than AWS: every duration divided
+    /// by it, the delays no shorter than [`MIN_DELAY`] so that a scaled wait does not poll
+    /// faster than an API would answer.
+    pub fn scaled(&self, scale: f64) -> Backoff {
+        if scale <= 1.0 {
+            return self.clone();
+        }
+        let first = self.first.div_f64(scale).max(MIN_DELAY);
+        Backoff { first, max: self.max.div_f64(scale).max(first), deadline: self.deadline.div_f64(scale) }
+    }
 }
+
+/// The shortest delay between two checks of a scaled wait.
+pub const MIN_DELAY: Duration = Duration::from_millis(50);
 
 /// Checks `check` until it is done, fails, the deadline passes, or `cancel` fires. Each
 /// pending status is passed to `on_status`.
@@ -51,19 +71,28 @@ where
     let mut delay = backoff.first;
     let mut last_status = String::new();
     let mut attempt: u64 = 0;
+    let mut last_error: Option<AwsError>;
     loop {
-        match check().await? {
-            Check::Done(v) => return Ok(v),
-            Check::Pending(status) => {
+        match check().await {
+            Ok(Check::Done(v)) => return Ok(v),
+            Ok(Check::Pending(status)) => {
+                last_error = None;
                 if status != last_status {
                     on_status(&status);
                     last_status = status;
                 }
             }
+            Err(e) if e.is_transient() => last_error = Some(e),
+            Err(e) => return Err(e),
         }
         let waited = start.elapsed();
         if waited >= backoff.deadline {
-            let msg = format!("still `{last_status}` after {}s", waited.as_secs());
+            let waited = seconds(waited);
+            let msg = match (last_status.is_empty(), last_error) {
+                (true, Some(e)) => format!("no check succeeded in {waited}; the last one failed: {e}"),
+                (false, Some(e)) => format!("still `{last_status}` after {waited}; the last check failed: {e}"),
+                (_, None) => format!("still `{last_status}` after {waited}"),
+            };
             return Err(AwsError::new(format!("waiting for {what}"), Class::Fatal, msg));
         }
         if cancel.is_cancelled() {
@@ -78,6 +107,15 @@ where
             _ = async move { while !cancelled.is_cancelled() { tokio::time::sleep(Duration::from_millis(200)).await } } => {}
         }
         delay = (delay * 2).min(backoff.max);
+    }
+}
+
+/// A duration for messages: `90s`, or `1.5s` below ten seconds (scaled waits are short).
+pub fn seconds(d: Duration) -> String {
+    if d >= Duration::from_secs(10) {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
     }
 }
 
@@ -157,6 +195,64 @@ mod tests {
             .unwrap_err();
         assert!(start.elapsed() < Duration::from_secs(12));
         assert!(err.message.contains("interrupted"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_errors_are_waited_out_until_the_deadline() {
+        let n = Arc::new(AtomicU32::new(0));
+        let c = n.clone();
+        // Throttled, then a server error, then no answer, then done.
+        let v = until(
+            "thing",
+            &B,
+            &Cancel::default(),
+            |_| {},
+            move || {
+                let c = c.clone();
+                async move {
+                    match c.fetch_add(1, Ordering::SeqCst) {
+                        0 => Err(AwsError::new("Describe", Class::Throttled, "Rate exceeded")),
+                        1 => Err(AwsError::new("Describe", Class::ServerError, "InternalError")),
+                        2 => Err(AwsError::new("Describe", Class::Unreachable, "timed out")),
+                        i => Ok(Check::Done(i)),
+                    }
+                }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(v, 3);
+
+        // An endpoint that only ever throttles: the wait ends at its deadline, naming the error.
+        let start = Instant::now();
+        let err = until(
+            "the database to be available",
+            &B,
+            &Cancel::default(),
+            |_| {},
+            || async {
+                Err::<Check<()>, AwsError>(AwsError::new("DescribeDBInstances", Class::Throttled, "Rate exceeded"))
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(start.elapsed(), Duration::from_secs(120));
+        assert!(
+            err.message
+                .contains("no check succeeded in 120s; the last one failed: DescribeDBInstances failed: Rate exceeded"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn scaled_backoffs_keep_their_shape_and_a_floor() {
+        let s = B.scaled(60.0);
+        assert_eq!(s.deadline, Duration::from_secs(2));
+        assert_eq!(s.first, Duration::from_millis(50).max(Duration::from_secs(2).div_f64(60.0)));
+        assert_eq!(s.max, Duration::from_millis(250));
+        let tight = B.scaled(1000.0);
+        assert_eq!((tight.first, tight.max), (MIN_DELAY, MIN_DELAY));
+        assert_eq!(B.scaled(1.0).deadline, B.deadline);
     }
 
     #[tokio::test(start_paused = true)]

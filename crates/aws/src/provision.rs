@@ -33,8 +33,9 @@ pub struct Deployment {
     pub tags: Vec<(String, String)>,
 }
 
-/// A dependency created less than this long ago counts as fresh (eventual consistency).
-const FRESH: u64 = 300;
+/// A dependency created less than this long ago counts as fresh (eventual consistency,
+/// aws-behaviour §3: TF's `ec2PropagationTimeout`).
+const FRESH: Duration = crate::drivers::PROPAGATION;
 
 /// The concurrency class of a kind: AWS throttles some calls much harder than others.
 pub fn service(kind: Kind) -> &'static str {
@@ -121,6 +122,10 @@ impl Shared {
         f(&mut store)
     }
 
+    fn notices(&self) -> Vec<(String, String)> {
+        self.run.notices.lock().map(|n| n.clone()).unwrap_or_default()
+    }
+
     fn save(&self, address: &str, object: Object) -> Result<(), TaskError> {
         self.with_store(|s| s.put(address, object)).map_err(|e| TaskError(format!("{address}: {e}")))
     }
@@ -168,6 +173,11 @@ impl Provisioner {
         &self.shared.clients
     }
 
+    /// What the operator should hear about, by address.
+    pub fn notices(&self) -> Vec<(String, String)> {
+        self.shared.notices()
+    }
+
     /// (created or adopted by this run, found unchanged).
     pub fn counts(&self) -> (u64, u64) {
         (self.shared.created.load(Ordering::SeqCst), self.shared.unchanged.load(Ordering::SeqCst))
@@ -183,14 +193,21 @@ impl Provisioner {
         let Some(desired) = node.desired.as_ref() else {
             return Err(TaskError(format!("{address}: the spec does not say enough to create it")));
         };
+        let address_of = |e: &strato_graph::Edge| self.graph.node(e.dependency).address.to_string();
+        // What the object needs: every dependency, for its ids and attributes.
+        let needs: Vec<String> = self.graph.dependencies(node_id).map(address_of).collect();
+        // What it depends on in AWS, which destroy must respect: not the objects only its
+        // user data refers to.
         let depends_on: Vec<String> =
-            self.graph.dependencies(node_id).map(|e| self.graph.node(e.dependency).address.to_string()).collect();
+            self.graph.dependencies(node_id).filter(|e| !e.via_template).map(address_of).collect();
         let (own, objects) = self.shared.with_store(|s| {
             let objects: BTreeMap<String, Object> =
-                depends_on.iter().filter_map(|a| s.get(a).map(|o| (a.clone(), o.clone()))).collect();
+                needs.iter().filter_map(|a| s.get(a).map(|o| (a.clone(), o.clone()))).collect();
             (s.get(address).cloned(), objects)
         });
-        let fresh = objects.values().any(|o| o.created_at.is_some_and(|t| t + FRESH >= now()));
+        let fresh_secs = self.shared.clients.scaled(FRESH).as_secs_f64();
+        let fresh =
+            objects.values().any(|o| o.created_at.is_some_and(|t| now().saturating_sub(t) as f64 <= fresh_secs));
         let cx = Cx {
             clients: &self.shared.clients,
             deployment: &self.shared.deployment.name,
@@ -218,8 +235,12 @@ impl Provisioner {
                     self.shared.unchanged.fetch_add(1, Ordering::SeqCst);
                     return self.shared.save(address, obj);
                 }
-                // Recorded but gone (deleted outside strato): create it again.
-                progress.status("recorded but gone; creating again");
+                // Recorded but gone (deleted outside strato), or past saving (a NAT gateway
+                // or database that ended `failed`): delete what is left, which AWS would
+                // otherwise keep (and bill, and let hold its Elastic IP), then create it again.
+                progress.status("recorded but gone; removing what is left, then creating again");
+                driver.delete(&cx, &obj).await.map_err(fail)?;
+                driver.wait_gone(&cx, &obj).await.map_err(fail)?;
             } else {
                 // An interrupted run may have created it without recording its id.
                 if let Some(found) = driver.find(&cx, &obj).await.map_err(fail)? {
@@ -251,7 +272,19 @@ impl Provisioner {
         self.shared.save(address, record.clone())?;
         progress.status("creating");
 
-        let created = driver.create(&cx, desired, &token).await.map_err(fail)?;
+        let created = match driver.create(&cx, desired, &token).await {
+            Ok(c) => c,
+            // AWS answered, and refused: nothing was created, so the intent goes (a record
+            // resumed from would only make the next run look for what does not exist). An
+            // unanswered call keeps its intent, and its token, for the next run to resolve;
+            // so does "already exists", which may be the answer to a retry of an attempt
+            // that was carried out but never answered.
+            Err(e) if !e.is_ambiguous() && !e.is(crate::error::Class::AlreadyExists) => {
+                self.shared.with_store(|s| s.remove(address)).map_err(|s| TaskError(format!("{address}: {s}")))?;
+                return Err(fail(e));
+            }
+            Err(e) => return Err(fail(e)),
+        };
         let ready = created.ready;
         record.status = Status::Created;
         record.id = Some(created.id);
@@ -366,6 +399,11 @@ impl Destroyer {
         &self.shared.clients
     }
 
+    /// What the operator should hear about (final snapshots taken or skipped), by address.
+    pub fn notices(&self) -> Vec<(String, String)> {
+        self.shared.notices()
+    }
+
     /// Removes the state file when nothing is left in it.
     pub fn finish(&self) -> Result<bool, strato_state::Error> {
         self.shared.with_store(
@@ -390,8 +428,9 @@ impl Destroyer {
             return Err(TaskError(format!("{address}: strato cannot delete `{kind}` objects yet")));
         };
         if obj.id.is_none() {
-            // `resolve_intents` runs before a destroy, parents first; an intent left here is a bug.
-            return Err(TaskError(format!("{address}: recorded only as an intent; resolve intents before destroying")));
+            // `resolve_intents` could not look for it: deleting its parents could orphan it.
+            let msg = format!("{address}: recorded only as an intent, and AWS could not be asked whether it exists");
+            return Err(TaskError(msg));
         }
         let objects = BTreeMap::from([(address.to_string(), obj.clone())]);
         let cx = Cx {
@@ -476,21 +515,29 @@ fn random_hex(bytes: usize) -> Result<String, AwsError> {
 
 /// Resolves every object recorded only as an intent (a run died between a create call and
 /// its answer) before a destroy: parents first, each is looked for by its driver's `find`
-/// and recorded with its id, or forgotten when AWS has no such object. Returns how many
-/// were found.
-pub async fn resolve_intents(clients: &Clients, store: &mut Store, deployment: &Deployment) -> Result<usize, String> {
+/// and recorded with its id, or forgotten when AWS has no such object. An intent that
+/// cannot be looked for now (its service does not answer) stays an intent, and so do the
+/// intents under it; the destroy then fails for them, and keeps their parents, instead of
+/// stopping before anything is deleted. Returns how many were found, and the errors.
+pub async fn resolve_intents(
+    clients: &Clients,
+    store: &mut Store,
+    deployment: &Deployment,
+) -> Result<(usize, Vec<String>), String> {
     let cancel = Cancel::default();
     let run = RunContext::default();
     let mut found = 0;
+    let mut errors = Vec::new();
+    let mut unresolved: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     loop {
         let state = store.state().clone();
         let pending = |a: &str| state.objects.get(a).is_some_and(|o| o.id.is_none());
         // Parents first: an intent whose own dependencies are all resolved.
-        let Some((address, obj)) =
-            state.objects.iter().find(|(a, o)| pending(a) && o.depends_on.iter().all(|d| !pending(d)))
-        else {
-            break;
-        };
+        let next = state
+            .objects
+            .iter()
+            .find(|(a, o)| pending(a) && !unresolved.contains(*a) && o.depends_on.iter().all(|d| !pending(d)));
+        let Some((address, obj)) = next else { break };
         let kind: Kind = obj.kind.parse().map_err(|e: String| format!("{address}: {e}"))?;
         let Some(driver) = driver(kind) else { return Err(format!("{address}: no driver for `{kind}`")) };
         let objects: BTreeMap<String, Object> = std::iter::once(address.clone())
@@ -510,9 +557,8 @@ pub async fn resolve_intents(clients: &Clients, store: &mut Store, deployment: &
             fresh: false,
             run: &run,
         };
-        let result = driver.find(&cx, obj).await.map_err(|e| format!("{address}: {e}"))?;
-        match result {
-            Some(c) => {
+        match driver.find(&cx, obj).await {
+            Ok(Some(c)) => {
                 found += 1;
                 let resolved = Object {
                     status: Status::Created,
@@ -523,10 +569,14 @@ pub async fn resolve_intents(clients: &Clients, store: &mut Store, deployment: &
                 };
                 store.put(address, resolved).map_err(|e| format!("{address}: {e}"))?;
             }
-            None => store.remove(address).map_err(|e| format!("{address}: {e}"))?,
+            Ok(None) => store.remove(address).map_err(|e| format!("{address}: {e}"))?,
+            Err(e) => {
+                errors.push(format!("{address}: cannot look for it: {e}"));
+                unresolved.insert(address.clone());
+            }
         }
     }
-    Ok(found)
+    Ok((found, errors))
 }
 
 #[cfg(test)]

@@ -9,7 +9,10 @@
 //! Scheduling, in the manner of cargo's job queue:
 //! - among tasks whose dependencies are satisfied, the one with the longest estimated path
 //!   to the end goes first, so the long poles start early;
-//! - a global concurrency limit and per-service limits are never exceeded;
+//! - a global concurrency limit and per-service limits are never exceeded; they count tasks
+//!   that are working (making calls), not tasks that only wait: a task gives its slot back
+//!   when it reports its object *created* or says it is [`Progress::waiting`], so a
+//!   database's twelve-minute wait does not keep quick work from starting;
 //! - on the first failure no new task starts (unless `keep_going`), running tasks finish,
 //!   every task that depends on the failure is marked skipped because of it, and each root
 //!   cause is reported once;
@@ -73,6 +76,7 @@ pub trait Work: Send + Sync + 'static {
 
 enum Msg {
     Created(TaskId),
+    Waiting(TaskId),
     Status(TaskId, String),
 }
 
@@ -90,9 +94,15 @@ impl Progress {
         Progress { id: TaskId(usize::MAX), tx }
     }
 
-    /// The object exists; dependents that only need it created may start.
+    /// The object exists; dependents that only need it created may start. The task gives
+    /// its slot back: what remains is waiting.
     pub fn created(&self) {
         let _ = self.tx.send(Msg::Created(self.id));
+    }
+
+    /// The task only waits for a condition from now on: its slot may go to other work.
+    pub fn waiting(&self) {
+        let _ = self.tx.send(Msg::Waiting(self.id));
     }
 
     /// The object's remote status changed (`pending`, `available`, ...).
@@ -272,6 +282,8 @@ pub async fn run(
     let mut created = vec![false; n];
     let mut outcomes = vec![Outcome::NotStarted; n];
     let mut started: Vec<Option<Instant>> = vec![None; n];
+    // Whether a running task still holds its global and service slots.
+    let mut holding = vec![false; n];
     let mut running_per_service: HashMap<&'static str, usize> = HashMap::new();
     let mut running = 0usize;
     let mut stopping = false;
@@ -309,6 +321,7 @@ pub async fn run(
                 }
                 *busy += 1;
                 running += 1;
+                holding[i] = true;
                 state[i] = State::Running;
                 started[i] = Some(Instant::now());
                 on_event(&Event::Started { task: TaskId(i) });
@@ -321,13 +334,14 @@ pub async fn run(
         if join.is_empty() {
             break;
         }
+        let mut slots = Slots { holding: &mut holding, running: &mut running, per_service: &mut running_per_service };
         tokio::select! {
             biased;
-            Some(msg) = rx.recv() => handle_msg(msg, &mut created, &state, on_event),
+            Some(msg) = rx.recv() => handle_msg(msg, tasks, &mut created, &state, &mut slots, on_event),
             Some(done) = join.join_next_with_id() => {
                 // Messages sent before the task ended come first.
                 while let Ok(msg) = rx.try_recv() {
-                    handle_msg(msg, &mut created, &state, on_event);
+                    handle_msg(msg, tasks, &mut created, &state, &mut slots, on_event);
                 }
                 let (id, result) = match done {
                     Ok((_, (id, result))) => (id, result),
@@ -337,10 +351,7 @@ pub async fn run(
                     }
                 };
                 let i = id.0;
-                running -= 1;
-                if let Some(busy) = running_per_service.get_mut(tasks[i].service) {
-                    *busy -= 1;
-                }
+                slots.release(i, tasks);
                 let elapsed = started[i].map_or(Duration::ZERO, |s| s.elapsed());
                 match result {
                     Ok(()) => {
@@ -369,12 +380,45 @@ pub async fn run(
     Report { outcomes, interrupted, elapsed: started_at.elapsed() }
 }
 
-fn handle_msg(msg: Msg, created: &mut [bool], state: &[State], on_event: &mut (dyn FnMut(&Event) + Send)) {
+/// The slots running tasks hold.
+struct Slots<'a> {
+    holding: &'a mut [bool],
+    running: &'a mut usize,
+    per_service: &'a mut HashMap<&'static str, usize>,
+}
+
+impl Slots<'_> {
+    /// Gives back task `i`'s slots, once.
+    fn release(&mut self, i: usize, tasks: &[Task]) {
+        if !std::mem::take(&mut self.holding[i]) {
+            return;
+        }
+        *self.running -= 1;
+        if let Some(busy) = self.per_service.get_mut(tasks[i].service) {
+            *busy -= 1;
+        }
+    }
+}
+
+fn handle_msg(
+    msg: Msg,
+    tasks: &[Task],
+    created: &mut [bool],
+    state: &[State],
+    slots: &mut Slots<'_>,
+    on_event: &mut (dyn FnMut(&Event) + Send),
+) {
     match msg {
         Msg::Created(id) => {
             if !created[id.0] && state[id.0] == State::Running {
                 created[id.0] = true;
+                slots.release(id.0, tasks);
                 on_event(&Event::Created { task: id });
+            }
+        }
+        Msg::Waiting(id) => {
+            if state[id.0] == State::Running {
+                slots.release(id.0, tasks);
             }
         }
         Msg::Status(id, status) => {

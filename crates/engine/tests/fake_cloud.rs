@@ -56,14 +56,15 @@ impl Work for FakeCloud {
             }
             progress.status("pending");
             tokio::time::sleep(spec.created).await;
-            progress.created();
-            tokio::time::sleep(spec.ready - spec.created).await;
+            // From here on the task only waits: it counts as working no longer.
             {
                 let mut l = log.lock().unwrap();
-                l.end.insert(id.0, t0.elapsed());
                 l.running -= 1;
                 *l.running_by_service.get_mut(service).unwrap() -= 1;
             }
+            progress.created();
+            tokio::time::sleep(spec.ready - spec.created).await;
+            log.lock().unwrap().end.insert(id.0, t0.elapsed());
             if spec.fail {
                 Err(TaskError(format!("task {} failed", id.0)))
             } else {
@@ -181,6 +182,22 @@ async fn limits_are_never_exceeded() {
     assert!(report.success());
     assert_eq!(log.max_running, 4);
     assert_eq!(log.max_by_service["nat"], 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_that_only_waits_gives_its_slot_back() {
+    let mut c = Case::new();
+    // One slot: the database's create call takes a minute, then it waits ten more.
+    let db = c.add("rds", MIN, 11 * MIN, &[]);
+    let quick = c.add("ec2", MIN, MIN, &[]);
+    let options = Options { parallelism: 1, service_limits: HashMap::new(), keep_going: false };
+    let (report, log, _) = c.run(options, Cancel::default()).await;
+    assert!(report.success());
+    assert_eq!(log.start[&db], Duration::ZERO);
+    // The quick one starts as soon as the database is created, not when it is ready.
+    assert_eq!(log.start[&quick], MIN);
+    assert_eq!(log.end[&quick], 2 * MIN);
+    assert_eq!(log.max_running, 1);
 }
 
 #[tokio::test(start_paused = true)]

@@ -271,7 +271,9 @@ fn template_edge(spec: &Spec, g: &mut Graph, b: &Names, from: NodeId, parts: &[S
         "instance" => &b.instance,
         _ => return,
     };
-    b.edge(g, from, map, name, stage, span);
+    if let Some(&to) = map.get(name) {
+        g.add_edge_of(from, to, stage, span, true);
+    }
 }
 
 fn fixed_ip(spec: &Spec, node: &str) -> bool {

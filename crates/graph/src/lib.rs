@@ -164,6 +164,11 @@ pub struct Edge {
     pub needs: Stage,
     /// The reference that made this edge.
     pub origin: Span,
+    /// Made only by references in user data: the dependent needs a value of the
+    /// dependency to be created, nothing in AWS ties them together, and destroy ignores
+    /// the edge (a database can go while an instance that was told its endpoint is still
+    /// terminating).
+    pub via_template: bool,
 }
 
 /// Objects and their dependencies.
@@ -219,16 +224,22 @@ impl Graph {
     }
 
     fn add_edge(&mut self, dependent: NodeId, dependency: NodeId, needs: Stage, origin: Span) {
-        // One edge per pair, keeping the strongest need.
+        self.add_edge_of(dependent, dependency, needs, origin, false);
+    }
+
+    /// One edge per pair, keeping the strongest need; an edge is `via_template` only when
+    /// every reference that made it is a template reference.
+    fn add_edge_of(&mut self, dependent: NodeId, dependency: NodeId, needs: Stage, origin: Span, via_template: bool) {
         for &e in &self.deps[dependent.0] {
             let edge = &mut self.edges[e];
             if edge.dependency == dependency {
                 edge.needs = edge.needs.max(needs);
+                edge.via_template &= via_template;
                 return;
             }
         }
         self.deps[dependent.0].push(self.edges.len());
-        self.edges.push(Edge { dependent, dependency, needs, origin });
+        self.edges.push(Edge { dependent, dependency, needs, origin, via_template });
     }
 
     /// Nodes so that every node comes after everything it depends on; among nodes that are

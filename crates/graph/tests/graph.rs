@@ -126,6 +126,15 @@ fn template_references_become_edges_unless_known_statically() {
     // A variable that refers to another instance's assigned address waits for it.
     assert_eq!(edge(&g, "instance.plain", "instance.db-user"), Some(Stage::Created));
     assert!(check(&g).is_empty());
+    // Edges made only by user data order creation, not deletion; an edge that the
+    // object's own settings make too (its subnet) stays a real dependency.
+    let via_template = |from: &str, to: &str| {
+        let id = g.find(from).unwrap();
+        g.dependencies(id).find(|e| g.node(e.dependency).address.as_str() == to).map(|e| e.via_template)
+    };
+    assert_eq!(via_template("instance.plain", "instance.db-user"), Some(true));
+    assert_eq!(via_template("instance.db-user", "subnet.app-a"), Some(false));
+    assert_eq!(via_template("instance.plain", "subnet.app-a"), Some(false));
 }
 
 #[test]

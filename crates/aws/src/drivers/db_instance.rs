@@ -10,12 +10,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use strato_graph::Desired;
-use strato_state::Object;
+use strato_state::{Object, Status};
 
 use super::db_subnet_group::rds_tags;
 use super::{id, mismatch, Attributes, Created, Cx, Driver, RDS_GONE, RDS_READY};
 use crate::error::{from_sdk, AwsError, Class};
-use crate::poll::{self, Check};
+use crate::poll::Check;
 
 pub struct DbInstance;
 
@@ -50,6 +50,9 @@ impl Driver for DbInstance {
                     .db_subnet_group_name(subnet_group)
                     .set_vpc_security_group_ids(Some(groups.clone()))
                     .set_port(db.port.map(|p| p as i32))
+                    // Without it, a database in a VPC with an internet gateway is public
+                    // (CreateDBInstance `PubliclyAccessible`; aws-behaviour §8).
+                    .publicly_accessible(false)
                     .set_tags(Some(rds_tags(cx)))
                     .send()
                     .await
@@ -74,27 +77,7 @@ impl Driver for DbInstance {
     }
 
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
-        let ident = id(obj)?;
-        poll::until(
-            "the database to be available",
-            &RDS_READY,
-            cx.cancel,
-            |s| cx.status(s),
-            || async {
-                let i = describe(cx, ident).await?.ok_or_else(|| {
-                    AwsError::new("DescribeDBInstances", Class::NotFound, format!("database {ident} disappeared"))
-                })?;
-                Ok(match i.db_instance_status() {
-                    Some("available") => Check::Done(instance_attributes(&i)),
-                    Some("failed" | "incompatible-parameters" | "incompatible-network" | "storage-full") => {
-                        let msg = format!("database {ident} is `{}`", i.db_instance_status().unwrap_or_default());
-                        return Err(AwsError::new("CreateDBInstance", Class::Fatal, msg));
-                    }
-                    other => Check::Pending(other.unwrap_or("creating").to_string()),
-                })
-            },
-        )
-        .await
+        wait_available(cx, id(obj)?).await
     }
 
     async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
@@ -105,14 +88,25 @@ impl Driver for DbInstance {
         }))
     }
 
+    /// A database that is being deleted or has failed counts as gone: the next provision
+    /// deletes what is left of it and creates it again.
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
-        Ok(describe(cx, id(obj)?).await?.is_some_and(|i| i.db_instance_status() != Some("deleting")))
+        let status = describe(cx, id(obj)?).await?.map(|i| i.db_instance_status().unwrap_or_default().to_string());
+        Ok(status.is_some_and(|s| s != "deleting" && !FAILED.contains(&s.as_str())))
     }
 
+    /// RDS refuses a final snapshot of a database that is not `available`
+    /// (`InvalidDBInstanceState`: "Instance X is currently creating - a final snapshot
+    /// cannot be taken"). So: a database that never became available (the run that created
+    /// it was stopped) is deleted without one, as there is nothing in it to keep; one that
+    /// is busy (backing up, modifying) is waited for; a failed one cannot be snapshotted
+    /// and is deleted without. Each such choice is reported. "Already being deleted" means
+    /// another delete is under way, which is success (TF internal/service/rds/instance.go
+    /// `resourceInstanceDelete` matches the same text).
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let ident = id(obj)?;
-        let Some(current) = describe(cx, ident).await? else { return Ok(()) };
-        if current.db_instance_status() == Some("deleting") {
+        let Some(mut current) = describe(cx, ident).await? else { return Ok(()) };
+        if status(&current) == "deleting" {
             return Ok(());
         }
         if current.deletion_protection() == Some(true) {
@@ -132,44 +126,111 @@ impl Driver for DbInstance {
                 .send()
                 .await
                 .map_err(|e| from_sdk("ModifyDBInstance", e))?;
+            // The change puts the database in `modifying` for a while; TF waits for it too
+            // (`waitDBInstanceUpdated`) before deleting.
+            wait_available(cx, ident).await?;
+            current = describe(cx, ident).await?.unwrap_or(current);
         }
-        let snapshot = obj.attribute("final_snapshot") != Some("false") && !cx.run.destroy.skip_final_snapshot;
-        let mut call = cx.clients.rds.delete_db_instance().db_instance_identifier(ident);
-        call = if snapshot {
-            let name = format!("{ident}-final-{}", timestamp());
-            cx.status(&format!("final snapshot {name}"));
-            call.final_db_snapshot_identifier(name).skip_final_snapshot(false)
-        } else {
-            call.skip_final_snapshot(true)
-        };
-        match call.send().await.map_err(|e| from_sdk("DeleteDBInstance", e)) {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.is(Class::NotFound)
-                    || e.code_is(&["InvalidDBInstanceState"]) && e.message.contains("deleting") =>
-            {
-                Ok(())
+        let mut snapshot = obj.attribute("final_snapshot") != Some("false") && !cx.run.destroy.skip_final_snapshot;
+        for _ in 0..2 {
+            let now = status(&current).to_string();
+            if snapshot && obj.status != Status::Ready && matches!(now.as_str(), "creating" | "backing-up") {
+                snapshot = false;
+                cx.notice(format!(
+                    "database {ident} never became available (it was `{now}`): deleted without a final snapshot, as it holds no data"
+                ));
+            } else if snapshot && FAILED.contains(&now.as_str()) {
+                snapshot = false;
+                cx.notice(format!(
+                    "database {ident} is `{now}`, which RDS cannot snapshot: deleted without a final snapshot"
+                ));
+            } else if snapshot && now != "available" && now != "stopped" {
+                cx.status(&format!("waiting for `{now}` to end before the final snapshot"));
+                wait_available(cx, ident).await?;
             }
-            Err(e) => Err(e),
+            let mut call = cx.clients.rds.delete_db_instance().db_instance_identifier(ident);
+            let name = format!("{ident}-final-{}", timestamp());
+            call = if snapshot {
+                cx.status(&format!("final snapshot {name}"));
+                call.final_db_snapshot_identifier(&name).skip_final_snapshot(false)
+            } else {
+                call.skip_final_snapshot(true)
+            };
+            match call.send().await.map_err(|e| from_sdk("DeleteDBInstance", e)) {
+                Ok(_) => {
+                    if snapshot {
+                        cx.notice(format!("final snapshot {name}"));
+                    }
+                    return Ok(());
+                }
+                Err(e) if e.is(Class::NotFound) => return Ok(()),
+                Err(e) if e.code_is(&["InvalidDBInstanceState"]) && e.message.contains("already being deleted") => {
+                    return Ok(())
+                }
+                // The status changed between the describe and the delete: look again, once.
+                Err(e) if e.code_is(&["InvalidDBInstanceState"]) => match describe(cx, ident).await? {
+                    Some(i) => current = i,
+                    None => return Ok(()),
+                },
+                Err(e) => return Err(e),
+            }
         }
+        let msg = format!("database {ident} stayed `{}`, in which RDS refuses to delete it", status(&current));
+        Err(AwsError::new("DeleteDBInstance", Class::Fatal, msg))
     }
 
     async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let ident = id(obj)?;
-        poll::until(
-            "the database to be deleted",
-            &RDS_GONE,
-            cx.cancel,
-            |s| cx.status(s),
-            || async {
-                Ok(match describe(cx, ident).await? {
-                    None => Check::Done(()),
-                    Some(i) => Check::Pending(i.db_instance_status().unwrap_or("deleting").to_string()),
-                })
-            },
-        )
+        cx.wait("the database to be deleted", &RDS_GONE, || async {
+            Ok(match describe(cx, ident).await? {
+                None => Check::Done(()),
+                Some(i) => Check::Pending(i.db_instance_status().unwrap_or("deleting").to_string()),
+            })
+        })
         .await
     }
+}
+
+/// States a database does not leave by itself (RDS User Guide, "Viewing Amazon RDS DB
+/// instance status"): waiting for `available` is pointless, and RDS cannot snapshot them.
+const FAILED: &[&str] = &[
+    "failed",
+    "inaccessible-encryption-credentials",
+    "inaccessible-encryption-credentials-recoverable",
+    "incompatible-network",
+    "incompatible-option-group",
+    "incompatible-parameters",
+    "incompatible-restore",
+    "restore-error",
+];
+
+fn status(i: &aws_sdk_rds::types::DbInstance) -> &str {
+    i.db_instance_status().unwrap_or_default()
+}
+
+/// Waits until the database is `available`; returns what is learnt then (the endpoint).
+async fn wait_available(cx: &Cx<'_>, ident: &str) -> Result<Attributes, AwsError> {
+    let start = tokio::time::Instant::now();
+    cx.wait("the database to be available", &RDS_READY, || async {
+        let Some(i) = describe(cx, ident).await? else {
+            // Right after CreateDBInstance, describe may not know it yet (TF treats NotFound
+            // as pending in its first checks).
+            if start.elapsed() < cx.scaled(std::time::Duration::from_secs(60)) {
+                return Ok(Check::Pending("not visible yet".into()));
+            }
+            return Err(AwsError::new("DescribeDBInstances", Class::NotFound, format!("database {ident} disappeared")));
+        };
+        Ok(match status(&i) {
+            "available" => Check::Done(instance_attributes(&i)),
+            s if FAILED.contains(&s) || s == "storage-full" => {
+                let msg = format!("database {ident} is `{s}`");
+                return Err(AwsError::new("CreateDBInstance", Class::Fatal, msg));
+            }
+            "" => Check::Pending("creating".into()),
+            other => Check::Pending(other.to_string()),
+        })
+    })
+    .await
 }
 
 fn instance_attributes(i: &aws_sdk_rds::types::DbInstance) -> Attributes {

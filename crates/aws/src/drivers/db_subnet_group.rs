@@ -22,8 +22,11 @@ impl Driver for DbSubnetGroup {
         };
         let ids: Vec<String> = cx.ids_of(subnets)?;
         let name = cx.name();
+        // RDS sees subnets created moments ago late: "InvalidSubnet: Some input subnets ...
+        // are invalid" (aws-behaviour §8, real-aws review F17).
+        let subnet_lag = |e: &AwsError| e.code_is(&["InvalidSubnet"]);
         let result = cx
-            .retry_fresh(|| async {
+            .retry_fresh_when(subnet_lag, || async {
                 cx.clients
                     .rds
                     .create_db_subnet_group()

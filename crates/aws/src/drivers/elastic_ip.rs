@@ -1,12 +1,14 @@
-//! Elastic IP for a NAT gateway: AllocateAddress in the VPC domain, tagged. Released only
-//! after its NAT gateway is deleted (the destroy order sees to that).
+//! Elastic IP for a NAT gateway: AllocateAddress in the VPC domain, tagged. AllocateAddress
+//! has no idempotency token: an unanswered allocation looks for the tagged address before
+//! it is sent again (a second address would leak and be billed). Released only after its
+//! NAT gateway is `deleted`, when AWS disassociates it (the destroy order sees to that).
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 use strato_graph::Desired;
 use strato_state::Object;
 
-use super::{exists_from, gone_ok, id, Created, Cx, Driver};
+use super::{ec2_once, exists_from, gone_ok, id, Created, Cx, Driver};
 use crate::error::{from_sdk, AwsError};
 
 pub struct ElasticIp;
@@ -14,17 +16,23 @@ pub struct ElasticIp;
 #[async_trait]
 impl Driver for ElasticIp {
     async fn create(&self, cx: &Cx<'_>, _desired: &Desired, _token: &str) -> Result<Created, AwsError> {
-        let out = cx
-            .clients
-            .ec2
-            .allocate_address()
-            .domain(DomainType::Vpc)
-            .tag_specifications(cx.tag_spec(ResourceType::ElasticIp))
-            .send()
-            .await
-            .map_err(|e| from_sdk("AllocateAddress", e))?;
-        let mut c = Created::new(out.allocation_id().unwrap_or_default())
-            .with("public_ip", out.public_ip().unwrap_or_default());
+        let allocate = || async {
+            let out = cx
+                .clients
+                .ec2
+                .allocate_address()
+                .domain(DomainType::Vpc)
+                .tag_specifications(cx.tag_spec(ResourceType::ElasticIp))
+                .customize()
+                .config_override(ec2_once())
+                .send()
+                .await
+                .map_err(|e| from_sdk("AllocateAddress", e))?;
+            Ok(Created::new(out.allocation_id().unwrap_or_default())
+                .with("public_ip", out.public_ip().unwrap_or_default()))
+        };
+        let probe = Object::new("elastic_ip");
+        let mut c = super::create_untokened(cx, allocate, || self.find(cx, &probe)).await?;
         c.ready = true;
         Ok(c)
     }

@@ -9,7 +9,7 @@ use strato_state::Object;
 
 use super::{id, mismatch, Attributes, Created, Cx, Driver, SLOW};
 use crate::error::{from_sdk, AwsError, Class};
-use crate::poll::{self, Check};
+use crate::poll::Check;
 
 pub struct FileSystem;
 
@@ -132,22 +132,16 @@ where
         Until::Available => format!("{what} to be available"),
         Until::Gone => format!("{what} to be deleted"),
     };
-    poll::until(
-        &waiting,
-        &SLOW,
-        cx.cancel,
-        |s| cx.status(s),
-        || async {
-            Ok(match (until, state().await?) {
-                (Until::Available, Some(LifeCycleState::Available)) => Check::Done(()),
-                (Until::Available, Some(LifeCycleState::Error)) => {
-                    return Err(AwsError::new(call, Class::Fatal, format!("{what} is `error`")));
-                }
-                (Until::Available, None) => Check::Pending("not visible yet".into()),
-                (Until::Gone, None | Some(LifeCycleState::Deleted)) => Check::Done(()),
-                (_, Some(s)) => Check::Pending(s.as_str().to_string()),
-            })
-        },
-    )
+    cx.wait(&waiting, &SLOW, || async {
+        Ok(match (until, state().await?) {
+            (Until::Available, Some(LifeCycleState::Available)) => Check::Done(()),
+            (Until::Available, Some(LifeCycleState::Error)) => {
+                return Err(AwsError::new(call, Class::Fatal, format!("{what} is `error`")));
+            }
+            (Until::Available, None) => Check::Pending("not visible yet".into()),
+            (Until::Gone, None | Some(LifeCycleState::Deleted)) => Check::Done(()),
+            (_, Some(s)) => Check::Pending(s.as_str().to_string()),
+        })
+    })
     .await
 }

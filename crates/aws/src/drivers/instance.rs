@@ -14,7 +14,7 @@ use strato_state::Object;
 
 use super::{id, mismatch, Attributes, Created, Cx, Driver, SLOW};
 use crate::error::{from_sdk, AwsError, Class};
-use crate::poll::{self, Check};
+use crate::poll::Check;
 
 pub struct Instance;
 
@@ -59,6 +59,7 @@ impl Driver for Instance {
             Some(k) => cx.attribute_of(k, "name"),
             None => None,
         };
+        cx.until_visible(std::slice::from_ref(&subnet_id.to_string()), &groups).await?;
         let out = cx
             .retry_fresh(|| async {
                 let mut call = cx
@@ -103,26 +104,20 @@ impl Driver for Instance {
 
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
         let instance_id = id(obj)?;
-        poll::until(
-            "the instance to be running",
-            &SLOW,
-            cx.cancel,
-            |s| cx.status(s),
-            || async {
-                let Some(i) = describe(cx, instance_id).await? else {
-                    return Ok(Check::Pending("not visible yet".into()));
-                };
-                match i.state().and_then(|s| s.name()) {
-                    Some(InstanceStateName::Running) => Ok(Check::Done(addresses(&i))),
-                    Some(InstanceStateName::Pending) | None => Ok(Check::Pending("pending".into())),
-                    Some(other) => {
-                        let why = i.state_reason().and_then(|r| r.message()).unwrap_or("");
-                        let msg = format!("instance {instance_id} is `{}` {why}", other.as_str());
-                        Err(AwsError::new("RunInstances", Class::Fatal, msg))
-                    }
+        cx.wait("the instance to be running", &SLOW, || async {
+            let Some(i) = describe(cx, instance_id).await? else {
+                return Ok(Check::Pending("not visible yet".into()));
+            };
+            match i.state().and_then(|s| s.name()) {
+                Some(InstanceStateName::Running) => Ok(Check::Done(addresses(&i))),
+                Some(InstanceStateName::Pending) | None => Ok(Check::Pending("pending".into())),
+                Some(other) => {
+                    let why = i.state_reason().and_then(|r| r.message()).unwrap_or("");
+                    let msg = format!("instance {instance_id} is `{}` {why}", other.as_str());
+                    Err(AwsError::new("RunInstances", Class::Fatal, msg))
                 }
-            },
-        )
+            }
+        })
         .await
     }
 
@@ -164,19 +159,13 @@ impl Driver for Instance {
 
     async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let instance_id = id(obj)?;
-        poll::until(
-            "the instance to be terminated",
-            &SLOW,
-            cx.cancel,
-            |s| cx.status(s),
-            || async {
-                let state = describe(cx, instance_id).await?.and_then(|i| i.state().and_then(|s| s.name().cloned()));
-                Ok(match state {
-                    None | Some(InstanceStateName::Terminated) => Check::Done(()),
-                    Some(s) => Check::Pending(s.as_str().to_string()),
-                })
-            },
-        )
+        cx.wait("the instance to be terminated", &SLOW, || async {
+            let state = describe(cx, instance_id).await?.and_then(|i| i.state().and_then(|s| s.name().cloned()));
+            Ok(match state {
+                None | Some(InstanceStateName::Terminated) => Check::Done(()),
+                Some(s) => Check::Pending(s.as_str().to_string()),
+            })
+        })
         .await
     }
 }

@@ -38,7 +38,7 @@ impl Driver for Listener {
             Some(c) => Some(vec![Certificate::builder().certificate_arn(cx.id_of(*c)?).build()]),
             None => None,
         };
-        let out = cx
+        let result = cx
             .retry_fresh(|| async {
                 cx.clients
                     .elb
@@ -54,8 +54,17 @@ impl Driver for Listener {
                     .await
                     .map_err(|e| from_sdk("CreateListener", e))
             })
-            .await?;
-        let arn = out.listeners().first().and_then(|l| l.listener_arn()).unwrap_or_default();
+            .await;
+        // The port of this deployment's load balancer is taken: by this listener, created by
+        // an attempt whose answer was lost.
+        let arn = match result {
+            Ok(out) => out.listeners().first().and_then(|l| l.listener_arn()).unwrap_or_default().to_string(),
+            Err(e) if e.code_is(&["DuplicateListener"]) => match listener_on(cx, lb_arn, &port.to_string()).await? {
+                Some(arn) => arn,
+                None => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
         let mut c = Created::new(arn).with("load_balancer_arn", lb_arn);
         c.ready = true;
         Ok(c)
@@ -65,13 +74,7 @@ impl Driver for Listener {
         let (Some(lb_arn), Some(port)) = (cx.dependency_id(obj, "load_balancer."), cx.address_key()) else {
             return Ok(None);
         };
-        let out = cx.clients.elb.describe_listeners().load_balancer_arn(lb_arn).send().await;
-        let Some(out) = super::found(out.map_err(|e| from_sdk("DescribeListeners", e)))? else { return Ok(None) };
-        Ok(out
-            .listeners()
-            .iter()
-            .find(|l| l.port().map(|p| p.to_string()).as_deref() == Some(port))
-            .map(|l| Created::new(l.listener_arn().unwrap_or_default()).with("load_balancer_arn", lb_arn)))
+        Ok(listener_on(cx, lb_arn, port).await?.map(|arn| Created::new(arn).with("load_balancer_arn", lb_arn)))
     }
 
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
@@ -83,4 +86,15 @@ impl Driver for Listener {
         let r = cx.clients.elb.delete_listener().listener_arn(id(obj)?).send().await;
         gone_ok(r.map_err(|e| from_sdk("DeleteListener", e)))
     }
+}
+
+/// The listener on `port` of a load balancer.
+async fn listener_on(cx: &Cx<'_>, lb_arn: &str, port: &str) -> Result<Option<String>, AwsError> {
+    let out = cx.clients.elb.describe_listeners().load_balancer_arn(lb_arn).send().await;
+    let Some(out) = super::found(out.map_err(|e| from_sdk("DescribeListeners", e)))? else { return Ok(None) };
+    Ok(out
+        .listeners()
+        .iter()
+        .find(|l| l.port().map(|p| p.to_string()).as_deref() == Some(port))
+        .and_then(|l| l.listener_arn().map(str::to_string)))
 }

@@ -1,4 +1,9 @@
 //! Listener rule: CreateRule matching host headers (and paths), forwarding to a target group.
+//!
+//! CreateRule has no idempotency token: a repeated call answers `PriorityInUse`. An
+//! unanswered create looks for a rule at its priority that forwards to its target group
+//! before it is sent again, and so does a `PriorityInUse` answer (a rule an interrupted run
+//! created); a rule there that forwards elsewhere is an error that names it.
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -8,8 +13,8 @@ use strato_graph::Desired;
 use strato_state::Object;
 
 use super::load_balancer::elb_tags;
-use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
-use crate::error::{from_sdk, AwsError};
+use super::{elb_once, exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
+use crate::error::{from_sdk, AwsError, Class};
 
 pub struct ListenerRule;
 
@@ -20,6 +25,7 @@ impl Driver for ListenerRule {
             return Err(mismatch("CreateRule"));
         };
         let listener_arn = cx.id_of(*listener)?;
+        let tg_arn = cx.id_of(*forward)?;
         let mut conditions = Vec::new();
         if !hosts.is_empty() {
             let config = HostHeaderConditionConfig::builder().set_values(Some(hosts.clone())).build();
@@ -29,21 +35,48 @@ impl Driver for ListenerRule {
             let config = PathPatternConditionConfig::builder().set_values(Some(paths.clone())).build();
             conditions.push(RuleCondition::builder().field("path-pattern").path_pattern_config(config).build());
         }
-        let action = Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(cx.id_of(*forward)?).build();
-        let out = cx
-            .clients
-            .elb
-            .create_rule()
-            .listener_arn(listener_arn)
-            .priority(*priority as i32)
-            .set_conditions(Some(conditions))
-            .actions(action)
-            .set_tags(Some(elb_tags(cx)))
-            .send()
-            .await
-            .map_err(|e| from_sdk("CreateRule", e))?;
-        let arn = out.rules().first().and_then(|r| r.rule_arn()).unwrap_or_default();
-        let mut c = Created::new(arn).with("listener_arn", listener_arn);
+        let action = Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(tg_arn).build();
+        let key = priority.to_string();
+        let create = || async {
+            let out = cx
+                .clients
+                .elb
+                .create_rule()
+                .listener_arn(listener_arn)
+                .priority(*priority as i32)
+                .set_conditions(Some(conditions.clone()))
+                .actions(action.clone())
+                .set_tags(Some(elb_tags(cx)))
+                .customize()
+                .config_override(elb_once())
+                .send()
+                .await
+                .map_err(|e| from_sdk("CreateRule", e))?;
+            let arn = out.rules().first().and_then(|r| r.rule_arn()).unwrap_or_default();
+            Ok(Created::new(arn).with("listener_arn", listener_arn))
+        };
+        let ours = || async {
+            Ok(match rule_at(cx, listener_arn, &key).await? {
+                Some((arn, forwards)) if forwards.iter().any(|t| t == tg_arn) => {
+                    Some(Created::new(arn).with("listener_arn", listener_arn))
+                }
+                _ => None,
+            })
+        };
+        let result = super::create_untokened(cx, create, ours).await;
+        let mut c = match result {
+            Err(e) if e.code_is(&["PriorityInUse"]) => match ours().await? {
+                Some(c) => c,
+                None => {
+                    let holder = rule_at(cx, listener_arn, &key).await?.map(|(arn, _)| arn).unwrap_or_default();
+                    let msg = format!(
+                        "priority {priority} of listener {listener_arn} is taken by rule {holder}, which forwards elsewhere"
+                    );
+                    return Err(AwsError::new("CreateRule", Class::AlreadyExists, msg));
+                }
+            },
+            other => other?,
+        };
         c.ready = true;
         Ok(c)
     }
@@ -52,13 +85,9 @@ impl Driver for ListenerRule {
         let (Some(listener_arn), Some(priority)) = (cx.dependency_id(obj, "load_balancer."), cx.address_key()) else {
             return Ok(None);
         };
-        let out = cx.clients.elb.describe_rules().listener_arn(listener_arn).send().await;
-        let Some(out) = super::found(out.map_err(|e| from_sdk("DescribeRules", e)))? else { return Ok(None) };
-        Ok(out
-            .rules()
-            .iter()
-            .find(|r| r.priority() == Some(priority))
-            .map(|r| Created::new(r.rule_arn().unwrap_or_default()).with("listener_arn", listener_arn)))
+        Ok(rule_at(cx, listener_arn, priority)
+            .await?
+            .map(|(arn, _)| Created::new(arn).with("listener_arn", listener_arn)))
     }
 
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
@@ -70,4 +99,22 @@ impl Driver for ListenerRule {
         let r = cx.clients.elb.delete_rule().rule_arn(id(obj)?).send().await;
         gone_ok(r.map_err(|e| from_sdk("DeleteRule", e)))
     }
+}
+
+/// The rule at `priority` of a listener: its ARN and the target groups it forwards to.
+async fn rule_at(cx: &Cx<'_>, listener_arn: &str, priority: &str) -> Result<Option<(String, Vec<String>)>, AwsError> {
+    let out = cx.clients.elb.describe_rules().listener_arn(listener_arn).send().await;
+    let Some(out) = super::found(out.map_err(|e| from_sdk("DescribeRules", e)))? else { return Ok(None) };
+    Ok(out.rules().iter().find(|r| r.priority() == Some(priority)).map(|r| {
+        let forwards =
+            r.actions()
+                .iter()
+                .flat_map(|a| {
+                    a.target_group_arn().into_iter().map(str::to_string).chain(a.forward_config().into_iter().flat_map(
+                        |f| f.target_groups().iter().filter_map(|t| t.target_group_arn().map(str::to_string)),
+                    ))
+                })
+                .collect();
+        (r.rule_arn().unwrap_or_default().to_string(), forwards)
+    }))
 }

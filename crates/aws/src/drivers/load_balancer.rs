@@ -12,12 +12,29 @@ use strato_state::Object;
 
 use super::{id, mismatch, Attributes, Created, Cx, Driver, SLOW};
 use crate::error::{from_sdk, AwsError, Class};
-use crate::poll::{self, Check};
+use crate::poll::Check;
 
 pub struct LoadBalancer;
 
 pub(super) fn elb_tags(cx: &Cx<'_>) -> Vec<Tag> {
     cx.tag_list().into_iter().filter_map(|t| Some(Tag::builder().key(t.key()?).value(t.value()?).build())).collect()
+}
+
+/// Whether the ELB resource `arn` carries this object's tags: only then may an object that
+/// already exists under the name strato chose be taken for its own.
+pub(super) async fn tagged_as_this(cx: &Cx<'_>, arn: &str) -> Result<bool, AwsError> {
+    let out =
+        cx.clients.elb.describe_tags().resource_arns(arn).send().await.map_err(|e| from_sdk("DescribeTags", e))?;
+    let tags: Vec<&Tag> = out.tag_descriptions().iter().flat_map(|d| d.tags()).collect();
+    let tag = |k: &str| tags.iter().find(|t| t.key() == Some(k)).and_then(|t| t.value());
+    Ok(tag(super::TAG_DEPLOYMENT) == Some(cx.deployment) && tag(super::TAG_ADDRESS) == Some(cx.address))
+}
+
+/// The error for a name another object already has.
+pub(super) fn taken(call: &str, what: &str, name: &str) -> AwsError {
+    let msg =
+        format!("a {what} named `{name}` exists but was not made by this object of this deployment (its tags differ)");
+    AwsError::new(call, Class::AlreadyExists, msg)
 }
 
 #[async_trait]
@@ -33,8 +50,11 @@ impl Driver for LoadBalancer {
         let scheme =
             if *internet_facing { LoadBalancerSchemeEnum::InternetFacing } else { LoadBalancerSchemeEnum::Internal };
         // Creating a load balancer that exists with the same settings returns it: idempotent.
-        let out = cx
-            .retry_fresh(|| async {
+        cx.until_visible(&subnet_ids, &groups).await?;
+        // ELB sees a security group created moments ago late (`InvalidSecurityGroup`).
+        let group_lag = |e: &AwsError| e.code_is(&["InvalidSecurityGroup"]);
+        let result = cx
+            .retry_fresh_when(group_lag, || async {
                 cx.clients
                     .elb
                     .create_load_balancer()
@@ -48,11 +68,23 @@ impl Driver for LoadBalancer {
                     .await
                     .map_err(|e| from_sdk("CreateLoadBalancer", e))
             })
-            .await?;
-        let lb = out
-            .load_balancers()
-            .first()
-            .ok_or_else(|| AwsError::new("CreateLoadBalancer", Class::Fatal, "no load balancer in the answer"))?;
+            .await;
+        // CreateLoadBalancer with the same settings returns the existing one; a name taken
+        // with other settings is adopted only when it carries this object's tags.
+        let existing;
+        let lb = match &result {
+            Ok(out) => out.load_balancers().first(),
+            Err(e) if e.code_is(&["DuplicateLoadBalancerName"]) => {
+                existing = describe_named(cx).await?;
+                match &existing {
+                    Some(lb) if tagged_as_this(cx, lb.load_balancer_arn().unwrap_or_default()).await? => Some(lb),
+                    _ => return Err(taken("CreateLoadBalancer", "load balancer", &cx.name())),
+                }
+            }
+            Err(e) => return Err(e.clone()),
+        };
+        let lb =
+            lb.ok_or_else(|| AwsError::new("CreateLoadBalancer", Class::Fatal, "no load balancer in the answer"))?;
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
         let mut attributes = Vec::new();
         if *deletion_protection {
@@ -82,34 +114,22 @@ impl Driver for LoadBalancer {
 
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
         let arn = id(obj)?;
-        poll::until(
-            "the load balancer to be active",
-            &SLOW,
-            cx.cancel,
-            |s| cx.status(s),
-            || async {
-                let Some(lb) = describe(cx, arn).await? else { return Ok(Check::Pending("not visible yet".into())) };
-                match lb.state().and_then(|s| s.code()) {
-                    Some(LoadBalancerStateEnum::Active) => Ok(Check::Done(Attributes::new())),
-                    Some(LoadBalancerStateEnum::Failed) => {
-                        let why = lb.state().and_then(|s| s.reason()).unwrap_or("");
-                        Err(AwsError::new(
-                            "CreateLoadBalancer",
-                            Class::Fatal,
-                            format!("the load balancer failed: {why}"),
-                        ))
-                    }
-                    other => Ok(Check::Pending(other.map_or("provisioning", |s| s.as_str()).to_string())),
+        cx.wait("the load balancer to be active", &SLOW, || async {
+            let Some(lb) = describe(cx, arn).await? else { return Ok(Check::Pending("not visible yet".into())) };
+            match lb.state().and_then(|s| s.code()) {
+                Some(LoadBalancerStateEnum::Active) => Ok(Check::Done(Attributes::new())),
+                Some(LoadBalancerStateEnum::Failed) => {
+                    let why = lb.state().and_then(|s| s.reason()).unwrap_or("");
+                    Err(AwsError::new("CreateLoadBalancer", Class::Fatal, format!("the load balancer failed: {why}")))
                 }
-            },
-        )
+                other => Ok(Check::Pending(other.map_or("provisioning", |s| s.as_str()).to_string())),
+            }
+        })
         .await
     }
 
     async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
-        let r = cx.clients.elb.describe_load_balancers().names(cx.name()).send().await;
-        let lb = super::found(r.map_err(|e| from_sdk("DescribeLoadBalancers", e)))?
-            .and_then(|o| o.load_balancers().first().cloned());
+        let lb = describe_named(cx).await?;
         Ok(lb.map(|lb| {
             Created::new(lb.load_balancer_arn().unwrap_or_default())
                 .with("dns_name", lb.dns_name().unwrap_or_default())
@@ -145,17 +165,18 @@ impl Driver for LoadBalancer {
 
     async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let arn = id(obj)?;
-        poll::until(
-            "the load balancer to be deleted",
-            &SLOW,
-            cx.cancel,
-            |s| cx.status(s),
-            || async {
-                Ok(if describe(cx, arn).await?.is_none() { Check::Done(()) } else { Check::Pending("deleting".into()) })
-            },
-        )
+        cx.wait("the load balancer to be deleted", &SLOW, || async {
+            Ok(if describe(cx, arn).await?.is_none() { Check::Done(()) } else { Check::Pending("deleting".into()) })
+        })
         .await
     }
+}
+
+/// The load balancer with this object's name.
+async fn describe_named(cx: &Cx<'_>) -> Result<Option<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>, AwsError> {
+    let r = cx.clients.elb.describe_load_balancers().names(cx.name()).send().await;
+    Ok(super::found(r.map_err(|e| from_sdk("DescribeLoadBalancers", e)))?
+        .and_then(|o| o.load_balancers().first().cloned()))
 }
 
 fn attribute(key: &str, value: &str) -> LoadBalancerAttribute {

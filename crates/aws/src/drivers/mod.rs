@@ -65,6 +65,8 @@ pub struct RunContext {
     pub destroy: DestroyOptions,
     /// Image ids already resolved from SSM parameters in this run.
     pub images: std::sync::Mutex<BTreeMap<String, String>>,
+    /// What the operator should hear about after the run, by address.
+    pub notices: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 /// An object just created (or found): its id and what to record about it.
@@ -188,8 +190,65 @@ impl Cx<'_> {
         self.progress.status(s);
     }
 
-    /// Runs `call`, retrying "not found" answers about just-created dependencies for up to
-    /// two minutes (AWS is eventually consistent); anywhere else they are real errors.
+    /// Something the operator should know about this object after the run (a database
+    /// deleted without a final snapshot, the name of the snapshot taken).
+    pub fn notice(&self, message: impl Into<String>) {
+        if let Ok(mut n) = self.run.notices.lock() {
+            n.push((self.address.to_string(), message.into()));
+        }
+    }
+
+    /// A duration of AWS's time on the endpoint's clock.
+    pub fn scaled(&self, d: Duration) -> Duration {
+        self.clients.scaled(d)
+    }
+
+    /// Waits until `check` is done, through the one poller, with `backoff` on the
+    /// endpoint's clock.
+    pub async fn wait<T, F, Fut>(&self, what: &str, backoff: &Backoff, check: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<crate::poll::Check<T>, AwsError>>,
+    {
+        let backoff = backoff.scaled(self.clients.time_scale);
+        self.progress.waiting();
+        crate::poll::until(what, &backoff, self.cancel, |s| self.status(s), check).await
+    }
+
+    /// Before a call AWS meters tightly (`CreateLoadBalancer`: 10 at once, then one every
+    /// five seconds; `RunInstances`: 5, then 2 a second; aws-behaviour §4), waits until EC2
+    /// shows the just-created subnets and security groups it names. Right after a create,
+    /// AWS may not know them yet (§3), and every refused attempt would spend one of the
+    /// call's few tokens; describe calls are metered loosely. Nothing to wait for unless a
+    /// dependency is fresh.
+    pub async fn until_visible(&self, subnets: &[String], groups: &[String]) -> Result<(), AwsError> {
+        if !self.fresh {
+            return Ok(());
+        }
+        let visible = Backoff::new(REFUSAL.first, REFUSAL.max, PROPAGATION);
+        self.wait("its new subnets and security groups to be visible", &visible, || async {
+            if !subnets.is_empty() {
+                let r = self.clients.ec2.describe_subnets().set_subnet_ids(Some(subnets.to_vec())).send().await;
+                if found(r.map_err(|e| crate::error::from_sdk("DescribeSubnets", e)))?.is_none() {
+                    return Ok(crate::poll::Check::Pending("not visible yet".into()));
+                }
+            }
+            if !groups.is_empty() {
+                let r = self.clients.ec2.describe_security_groups().set_group_ids(Some(groups.to_vec())).send().await;
+                if found(r.map_err(|e| crate::error::from_sdk("DescribeSecurityGroups", e)))?.is_none() {
+                    return Ok(crate::poll::Check::Pending("not visible yet".into()));
+                }
+            }
+            Ok(crate::poll::Check::Done(()))
+        })
+        .await
+    }
+
+    /// Runs `call`, retrying "not found" answers about just-created dependencies:
+    /// EC2 is eventually consistent (aws-behaviour §3), and for a while after a create
+    /// other calls may not see the new object. Retried for [`PROPAGATION`], as TF does
+    /// (`ec2PropagationTimeout`, internal/service/ec2/consts.go), and only when a
+    /// dependency was created moments ago; anywhere else "not found" is a real error.
     pub async fn retry_fresh<T, F, Fut>(&self, call: F) -> Result<T, AwsError>
     where
         F: FnMut() -> Fut,
@@ -198,35 +257,132 @@ impl Cx<'_> {
         self.retry_fresh_when(|_| false, call).await
     }
 
-    /// [`Cx::retry_fresh`], also retrying errors `also` accepts (some APIs answer a missing
-    /// dependency with `InvalidParameterValue`).
-    pub async fn retry_fresh_when<T, F, Fut>(
+    /// [`Cx::retry_fresh`], also retrying the errors `also` accepts: services other than
+    /// EC2 see a just-created EC2 object late and say so in their own words
+    /// (`InvalidParameterValue ... does not exist`, `InvalidSubnet`, `ValidationError ...
+    /// not found`).
+    pub async fn retry_fresh_when<T, F, Fut>(&self, also: impl Fn(&AwsError) -> bool, call: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        let fresh = self.fresh;
+        self.retry_refused(PROPAGATION, |e| fresh && (e.is(Class::NotFound) || also(e)), call).await
+    }
+
+    /// Runs `call`, retrying the refusal `refused` recognises for at most `window` of AWS's
+    /// time, with backoff: for refusals AWS documents as passing (a propagation lag), on the
+    /// one call where they happen. When the window closes, the last refusal is the error.
+    pub async fn retry_refused<T, F, Fut>(
         &self,
-        also: impl Fn(&AwsError) -> bool,
+        window: Duration,
+        refused: impl Fn(&AwsError) -> bool,
         mut call: F,
     ) -> Result<T, AwsError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, AwsError>>,
     {
-        const WINDOW: Duration = Duration::from_secs(120);
+        let window = self.scaled(window);
+        let backoff = REFUSAL.scaled(self.clients.time_scale);
         let start = tokio::time::Instant::now();
-        let mut delay = Duration::from_millis(250);
+        let mut delay = backoff.first;
         loop {
             match call().await {
-                Err(e)
-                    if self.fresh
-                        && (e.is(Class::NotFound) || also(&e))
-                        && start.elapsed() < WINDOW
-                        && !self.cancel.is_cancelled() =>
-                {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(8));
+                Err(e) if refused(&e) && start.elapsed() < window && !self.cancel.is_cancelled() => {
+                    self.status(&format!("AWS answered {}; retrying", e.code.as_deref().unwrap_or("not yet")));
+                    tokio::time::sleep(delay.min(window.saturating_sub(start.elapsed()))).await;
+                    delay = (delay * 2).min(backoff.max);
                 }
                 other => return other,
             }
         }
     }
+}
+
+/// How long EC2's eventual consistency may hide a new object from other calls (TF
+/// `ec2PropagationTimeout`).
+pub const PROPAGATION: Duration = Duration::from_secs(5 * 60);
+
+/// How often a refused call is tried again: from a quarter second up to eight seconds.
+const REFUSAL: Backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(8), Duration::ZERO);
+
+/// How many times a create without an idempotency token is sent at most.
+const UNTOKENED_ATTEMPTS: u32 = crate::client::SDK_ATTEMPTS;
+
+/// Creates an object with a call that has no idempotency token (`CreateVpc`,
+/// `CreateSubnet`, `AllocateAddress`, `CreateInternetGateway`, `ImportCertificate`,
+/// `CreateRule`: aws-behaviour §8). The SDK would repeat such a call after a timeout or a
+/// server error and make a second object, so these calls opt out of SDK retries
+/// ([`no_sdk_retries`]) and come here instead:
+/// - throttled: AWS refused the request, so it is sent again after a backoff;
+/// - no answer or a server error: the object may exist although nobody was told, so
+///   `find` looks for it (by its tags, or under its parent) before anything is sent again;
+/// - any other error, or the last attempt: the error. An error after an unanswered
+///   attempt (`InvalidSubnet.Conflict`, `PriorityInUse`) may be that attempt's object, so
+///   `find` is asked once more first.
+pub async fn create_untokened<T, C, CFut, F, FFut>(cx: &Cx<'_>, mut create: C, mut find: F) -> Result<T, AwsError>
+where
+    C: FnMut() -> CFut,
+    CFut: Future<Output = Result<T, AwsError>>,
+    F: FnMut() -> FFut,
+    FFut: Future<Output = Result<Option<T>, AwsError>>,
+{
+    let mut unanswered = false;
+    for attempt in 1..=UNTOKENED_ATTEMPTS {
+        let e = match create().await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let last = attempt == UNTOKENED_ATTEMPTS || cx.cancel.is_cancelled();
+        if e.is(Class::Throttled) && !last {
+            cx.status(&format!("{} throttled; trying again", e.call));
+            tokio::time::sleep(sdk_backoff(attempt)).await;
+            continue;
+        }
+        if e.is_ambiguous() || unanswered {
+            // Describe calls lag a little behind creates: give the object a moment to show.
+            tokio::time::sleep(cx.scaled(Duration::from_secs(2)).max(crate::poll::MIN_DELAY)).await;
+            cx.status(&format!("{} got no answer; looking for the object before trying again", e.call));
+            match find().await {
+                Ok(Some(found)) => return Ok(found),
+                Ok(None) => {}
+                // The create is what failed; the look-up only could not tell more.
+                Err(f) => {
+                    let message = format!("{}; looking for what it may have created failed too: {f}", e.message);
+                    return Err(AwsError { message, ..e });
+                }
+            }
+        }
+        if !e.is_ambiguous() || last {
+            return Err(e);
+        }
+        unanswered = true;
+        tokio::time::sleep(sdk_backoff(attempt)).await;
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// The SDK's backoff before attempt `attempt + 1`: jittered, from 0.5 s, doubling, at most
+/// 20 s (see `client::retry_config`). Real time: throttling is counted on AWS's clock.
+fn sdk_backoff(attempt: u32) -> Duration {
+    let ceiling = Duration::from_millis(500).saturating_mul(1 << attempt.min(6)).min(Duration::from_secs(20));
+    let seed = u64::from(std::process::id()).wrapping_mul(0x9e3779b97f4a7c15).wrapping_add(u64::from(attempt));
+    ceiling.mul_f64(0.5 + ((seed >> 11) % 1000) as f64 / 2000.0)
+}
+
+/// Config overrides that turn the SDK's own retries off for one call (see
+/// [`create_untokened`]).
+pub fn ec2_once() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
+}
+
+pub fn acm_once() -> aws_sdk_acm::config::Builder {
+    aws_sdk_acm::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
+}
+
+pub fn elb_once() -> aws_sdk_elasticloadbalancingv2::config::Builder {
+    aws_sdk_elasticloadbalancingv2::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
 }
 
 /// How long to wait for kinds that become ready slowly, and how often to look.
@@ -311,61 +467,120 @@ pub fn gone_ok<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
 pub const INTERFACES_GONE: Backoff =
     Backoff::new(Duration::from_secs(5), Duration::from_secs(15), Duration::from_secs(15 * 60));
 
-/// Deletes with `call`. When AWS answers that something still uses the object, waits until
-/// no network interface matches `filter` (they are released asynchronously after their
-/// owner is deleted), naming the ones that hold it, then tries again.
-pub async fn delete_after_interfaces<T, F, Fut>(
+/// A network interface as the operator needs to see it to know what holds an object:
+/// `eni-0abc (ELB app/wso2-public/50dc6c495c0c9188, requester amazon-elb, public IP
+/// 3.1.2.4)`.
+pub fn describe_interface(n: &aws_sdk_ec2::types::NetworkInterface) -> String {
+    let mut parts = vec![n.description().filter(|d| !d.is_empty()).unwrap_or("no description").to_string()];
+    if let Some(i) = n.attachment().and_then(|a| a.instance_id()) {
+        parts.push(format!("attached to {i}"));
+    }
+    if let Some(r) = n.requester_id().filter(|_| n.requester_managed() == Some(true)) {
+        parts.push(format!("requester {r}"));
+    }
+    if let Some(ip) = n.association().and_then(|a| a.public_ip()) {
+        parts.push(format!("public IP {ip}"));
+    }
+    format!("{} ({})", n.network_interface_id().unwrap_or("?"), parts.join(", "))
+}
+
+/// The network interfaces matching `filter` that `holds` picks, described.
+pub async fn interfaces(
     cx: &Cx<'_>,
-    filter: Filter,
+    filter: &Filter,
+    holds: impl Fn(&aws_sdk_ec2::types::NetworkInterface) -> bool,
+) -> Result<Vec<String>, AwsError> {
+    let mut held = Vec::new();
+    let mut pages = cx.clients.ec2.describe_network_interfaces().filters(filter.clone()).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| crate::error::from_sdk("DescribeNetworkInterfaces", e))?;
+        held.extend(page.network_interfaces().iter().filter(|n| holds(n)).map(describe_interface));
+    }
+    Ok(held)
+}
+
+/// Waits until no network interface matching `filter` (and picked by `holds`) is left:
+/// AWS releases the interfaces of a deleted load balancer, NAT gateway, mount target or
+/// database asynchronously, seconds to minutes after their owner is gone (aws-behaviour
+/// §2), and refuses to delete what they sit in meanwhile. The status names the holders; so
+/// does the error when `backoff`'s deadline passes.
+pub async fn wait_for_interfaces(
+    cx: &Cx<'_>,
+    filter: &Filter,
     what: &str,
+    backoff: &Backoff,
+    holds: impl Fn(&aws_sdk_ec2::types::NetworkInterface) -> bool,
+) -> Result<(), AwsError> {
+    let waiting = format!("the network interfaces in {what} to be released");
+    cx.wait(&waiting, backoff, || async {
+        let held = interfaces(cx, filter, &holds).await?;
+        Ok(if held.is_empty() {
+            crate::poll::Check::Done(())
+        } else {
+            crate::poll::Check::Pending(format!("held by {}", held.join(", ")))
+        })
+    })
+    .await
+}
+
+/// Whether AWS is still using the interface: `in-use` (attached to an instance, or held
+/// by the service that owns it while it releases it). An `available` interface is nobody's
+/// any more and AWS will not remove it by itself: waiting for it is pointless.
+pub fn in_use(n: &aws_sdk_ec2::types::NetworkInterface) -> bool {
+    n.status() != Some(&aws_sdk_ec2::types::NetworkInterfaceStatus::Available)
+}
+
+/// Deletes a subnet or a security group with `call`, never while something still holds it:
+/// first waits until `holders` finds nothing (the network interfaces AWS is still
+/// releasing; for a group, other groups' rules that name it), then deletes. AWS may still
+/// answer `DependencyViolation` (an interface it had not listed yet, a detached one): then
+/// the wait and the delete are repeated until the same deadline, as TF retries these
+/// deletes on `DependencyViolation` (internal/service/ec2/vpc_subnet.go,
+/// vpc_security_group.go). When the deadline passes, the error names what still holds the
+/// object, as `blockers` tells.
+pub async fn delete_when_unused<T, F, Fut, H, HFut, B, BFut>(
+    cx: &Cx<'_>,
+    what: &str,
+    holders: H,
+    mut blockers: B,
     mut call: F,
 ) -> Result<(), AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
+    H: Fn() -> HFut,
+    HFut: Future<Output = Result<Vec<String>, AwsError>>,
+    B: FnMut() -> BFut,
+    BFut: Future<Output = Result<Vec<String>, AwsError>>,
 {
-    for _ in 0..3 {
+    let deadline = tokio::time::Instant::now() + cx.scaled(INTERFACES_GONE.deadline);
+    let waiting = format!("{what} to be released");
+    loop {
+        // What is left of the deadline, in AWS's time (the wait scales it again).
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let backoff = Backoff { deadline: left.mul_f64(cx.clients.time_scale.max(1.0)), ..INTERFACES_GONE };
+        cx.wait(&waiting, &backoff, || async {
+            let held = holders().await?;
+            Ok(if held.is_empty() {
+                crate::poll::Check::Done(())
+            } else {
+                crate::poll::Check::Pending(format!("held by {}", held.join(", ")))
+            })
+        })
+        .await?;
         match call().await {
             Err(e) if e.is(Class::InUse) => {
-                let waiting = format!("the network interfaces in {what} to be released");
-                crate::poll::until(
-                    &waiting,
-                    &INTERFACES_GONE,
-                    cx.cancel,
-                    |s| cx.status(s),
-                    || async {
-                        let out = cx
-                            .clients
-                            .ec2
-                            .describe_network_interfaces()
-                            .filters(filter.clone())
-                            .send()
-                            .await
-                            .map_err(|e| crate::error::from_sdk("DescribeNetworkInterfaces", e))?;
-                        let held: Vec<String> = out
-                            .network_interfaces()
-                            .iter()
-                            .map(|n| {
-                                format!(
-                                    "{} ({})",
-                                    n.network_interface_id().unwrap_or("?"),
-                                    n.description().unwrap_or("no description")
-                                )
-                            })
-                            .collect();
-                        Ok(if held.is_empty() {
-                            crate::poll::Check::Done(())
-                        } else {
-                            crate::poll::Check::Pending(format!("held by {}", held.join(", ")))
-                        })
-                    },
-                )
-                .await?;
+                let held = blockers().await.unwrap_or_default();
+                let by = if held.is_empty() { String::new() } else { format!(" by {}", held.join(", ")) };
+                if tokio::time::Instant::now() >= deadline || cx.cancel.is_cancelled() {
+                    return Err(AwsError { message: format!("{}; held{by}", e.message), ..e });
+                }
+                cx.status(&format!("{what} is still in use{by}"));
+                tokio::time::sleep(cx.scaled(INTERFACES_GONE.first).max(crate::poll::MIN_DELAY)).await;
             }
             other => return gone_ok(other),
         }
     }
-    gone_ok(call().await)
 }
 
 /// Ok(false) when `result` failed because the object does not exist.
@@ -390,4 +605,182 @@ pub fn mismatch(call: &str) -> AwsError {
 /// The recorded id, or an error naming the object.
 pub fn id(obj: &Object) -> Result<&str, AwsError> {
     obj.id.as_deref().ok_or_else(|| AwsError::new("read state", Class::Fatal, "the object has no recorded id"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::client::{connect, Connection};
+
+    /// Clients that are never used for a request: the calls under test are closures.
+    async fn clients(time_scale: f64) -> Clients {
+        let c = Connection {
+            region: "us-east-1".into(),
+            endpoint_url: Some("http://127.0.0.1:9".into()),
+            time_scale,
+            ..Connection::default()
+        };
+        connect(&c).await
+    }
+
+    fn refusal(code: &str, class: Class) -> AwsError {
+        AwsError { call: "Call".into(), code: Some(code.into()), message: "refused".into(), class }
+    }
+
+    macro_rules! cx {
+        ($clients:expr, $fresh:expr) => {
+            Cx {
+                clients: &$clients,
+                deployment: "d",
+                tags: &[],
+                address: "vpc.main",
+                objects: &BTreeMap::new(),
+                graph: None,
+                cancel: &Cancel::default(),
+                progress: &Progress::detached(),
+                fresh: $fresh,
+                run: &RunContext::default(),
+            }
+        };
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_documented_refusal_is_retried_until_its_window_closes() {
+        let clients = clients(1.0).await;
+        let cx = cx!(clients, false);
+        let calls = Cell::new(0);
+        let start = Instant::now();
+        let in_use = |e: &AwsError| e.code_is(&["ResourceInUse"]);
+        let r: Result<(), _> = cx
+            .retry_refused(Duration::from_secs(120), in_use, || async {
+                calls.set(calls.get() + 1);
+                Err(refusal("ResourceInUse", Class::InUse))
+            })
+            .await;
+        assert!(r.unwrap_err().code_is(&["ResourceInUse"]));
+        // Tried until the two minutes are over, backing off from 250 ms up to 8 s.
+        assert_eq!(start.elapsed(), Duration::from_secs(120));
+        assert!((15..=25).contains(&calls.get()), "{} calls", calls.get());
+
+        // The refusal goes away: the call succeeds, having waited only as long as it lasted.
+        let calls = Cell::new(0);
+        let start = Instant::now();
+        let r = cx
+            .retry_refused(Duration::from_secs(120), in_use, || async {
+                calls.set(calls.get() + 1);
+                if calls.get() < 4 {
+                    Err(refusal("ResourceInUse", Class::InUse))
+                } else {
+                    Ok(7)
+                }
+            })
+            .await;
+        assert_eq!(r.unwrap(), 7);
+        assert_eq!(start.elapsed(), Duration::from_millis(250 + 500 + 1000));
+
+        // Any other error ends it at once.
+        let start = Instant::now();
+        let r: Result<(), _> = cx
+            .retry_refused(Duration::from_secs(120), in_use, || async { Err(refusal("AccessDenied", Class::Auth)) })
+            .await;
+        assert!(r.unwrap_err().code_is(&["AccessDenied"]));
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn windows_shrink_with_the_endpoints_time_scale() {
+        let clients = clients(60.0).await;
+        let cx = cx!(clients, true);
+        let start = Instant::now();
+        let r: Result<(), _> =
+            cx.retry_fresh(|| async { Err(refusal("InvalidVpcID.NotFound", Class::NotFound)) }).await;
+        assert!(r.is_err());
+        // Five minutes of AWS's time are five seconds on a 60 times faster emulator.
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn not_found_is_retried_only_right_after_a_dependency_was_created() {
+        let clients = clients(1.0).await;
+        let calls = Cell::new(0);
+        let cx = cx!(clients, false);
+        let r: Result<(), _> = cx
+            .retry_fresh(|| async {
+                calls.set(calls.get() + 1);
+                Err(refusal("InvalidSubnetID.NotFound", Class::NotFound))
+            })
+            .await;
+        assert!(r.is_err());
+        assert_eq!(calls.get(), 1, "not fresh: a real error");
+        let cx = cx!(clients, true);
+        let start = Instant::now();
+        let r: Result<(), _> =
+            cx.retry_fresh(|| async { Err(refusal("InvalidSubnetID.NotFound", Class::NotFound)) }).await;
+        assert!(r.is_err());
+        assert_eq!(start.elapsed(), PROPAGATION);
+    }
+
+    /// What `create_untokened` did: the number of create calls and of look-ups.
+    async fn untokened(answers: &[Result<u32, AwsError>], found: Option<u32>) -> (Result<u32, AwsError>, usize, usize) {
+        let clients = clients(1.0).await;
+        let cx = cx!(clients, false);
+        let creates = Cell::new(0);
+        let finds = Cell::new(0);
+        let r = create_untokened(
+            &cx,
+            || async {
+                let i = creates.get();
+                creates.set(i + 1);
+                answers[i.min(answers.len() - 1)].clone()
+            },
+            || async {
+                finds.set(finds.get() + 1);
+                Ok(found)
+            },
+        )
+        .await;
+        (r, creates.get(), finds.get())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unanswered_create_looks_for_its_object_before_trying_again() {
+        let lost = AwsError::new("CreateVpc", Class::Unreachable, "connection closed");
+        // The call was carried out: found, never sent twice.
+        let (r, creates, finds) = untokened(&[Err(lost.clone()), Ok(2)], Some(1)).await;
+        assert_eq!((r.unwrap(), creates, finds), (1, 1, 1));
+        // It was not: sent again.
+        let (r, creates, finds) = untokened(&[Err(lost.clone()), Ok(2)], None).await;
+        assert_eq!((r.unwrap(), creates, finds), (2, 2, 1));
+        // A server error says as little.
+        let server = AwsError::new("CreateVpc", Class::ServerError, "InternalError");
+        let (r, creates, _) = untokened(&[Err(server), Ok(2)], None).await;
+        assert_eq!((r.unwrap(), creates), (2, 2));
+        // A conflict after an unanswered attempt is that attempt's object, if it can be found.
+        let conflict = refusal("InvalidSubnet.Conflict", Class::InvalidInput);
+        let (r, creates, finds) = untokened(&[Err(lost.clone()), Err(conflict.clone())], None).await;
+        assert!(r.unwrap_err().code_is(&["InvalidSubnet.Conflict"]));
+        assert_eq!((creates, finds), (2, 2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_create_is_sent_again_and_other_errors_are_final() {
+        let throttled = refusal("RequestLimitExceeded", Class::Throttled);
+        let start = Instant::now();
+        let (r, creates, finds) = untokened(&[Err(throttled.clone()), Err(throttled.clone()), Ok(3)], None).await;
+        assert_eq!((r.unwrap(), creates, finds), (3, 3, 0));
+        // Backed off between attempts, as the SDK would: at least 0.5 s, then 1 s.
+        assert!(start.elapsed() >= Duration::from_millis(1500), "{:?}", start.elapsed());
+        assert!(start.elapsed() <= Duration::from_millis(3000), "{:?}", start.elapsed());
+        let (r, creates, finds) = untokened(&[Err(refusal("AccessDenied", Class::Auth))], None).await;
+        assert!(r.unwrap_err().code_is(&["AccessDenied"]));
+        assert_eq!((creates, finds), (1, 0));
+        // Throttled every time: gives up after the SDK's number of attempts.
+        let (r, creates, _) = untokened(&[Err(throttled)], None).await;
+        assert!(r.unwrap_err().is(Class::Throttled));
+        assert_eq!(creates, UNTOKENED_ATTEMPTS as usize);
+    }
 }

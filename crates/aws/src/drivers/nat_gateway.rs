@@ -10,7 +10,7 @@ use strato_state::Object;
 
 use super::{gone_ok, id, mismatch, Created, Cx, Driver, NAT_GONE, NAT_READY};
 use crate::error::{from_sdk, AwsError, Class};
-use crate::poll::{self, Check};
+use crate::poll::Check;
 
 pub struct NatGateway;
 
@@ -51,35 +51,29 @@ impl Driver for NatGateway {
 
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<super::Attributes, AwsError> {
         let nat_id = id(obj)?;
-        poll::until(
-            "the NAT gateway to be available",
-            &NAT_READY,
-            cx.cancel,
-            |s| cx.status(s),
-            || async {
-                let nat = describe(cx, nat_id).await?;
-                match nat.as_ref().and_then(|n| n.state()) {
-                    Some(NatGatewayState::Available) => Ok(Check::Done(super::Attributes::new())),
-                    Some(NatGatewayState::Pending) => Ok(Check::Pending("pending".into())),
-                    Some(state) => {
-                        let n = nat.as_ref().expect("state implies a gateway");
-                        let why = format!(
-                            "the NAT gateway is `{}`: {} {}",
-                            state.as_str(),
-                            n.failure_code().unwrap_or(""),
-                            n.failure_message().unwrap_or("")
-                        );
-                        Err(AwsError {
-                            call: "CreateNatGateway".into(),
-                            code: n.failure_code().map(str::to_string),
-                            message: why,
-                            class: Class::Fatal,
-                        })
-                    }
-                    None => Ok(Check::Pending("not visible yet".into())),
+        cx.wait("the NAT gateway to be available", &NAT_READY, || async {
+            let nat = describe(cx, nat_id).await?;
+            match nat.as_ref().and_then(|n| n.state()) {
+                Some(NatGatewayState::Available) => Ok(Check::Done(super::Attributes::new())),
+                Some(NatGatewayState::Pending) => Ok(Check::Pending("pending".into())),
+                Some(state) => {
+                    let n = nat.as_ref().expect("state implies a gateway");
+                    let why = format!(
+                        "the NAT gateway is `{}`: {} {}",
+                        state.as_str(),
+                        n.failure_code().unwrap_or(""),
+                        n.failure_message().unwrap_or("")
+                    );
+                    Err(AwsError {
+                        call: "CreateNatGateway".into(),
+                        code: n.failure_code().map(str::to_string),
+                        message: why,
+                        class: Class::Fatal,
+                    })
                 }
-            },
-        )
+                None => Ok(Check::Pending("not visible yet".into())),
+            }
+        })
         .await
     }
 
@@ -126,19 +120,13 @@ impl Driver for NatGateway {
 
     async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let nat_id = id(obj)?;
-        poll::until(
-            "the NAT gateway to be deleted",
-            &NAT_GONE,
-            cx.cancel,
-            |s| cx.status(s),
-            || async {
-                let nat = describe(cx, nat_id).await?;
-                Ok(match nat.and_then(|n| n.state().cloned()) {
-                    None | Some(NatGatewayState::Deleted) => Check::Done(()),
-                    Some(state) => Check::Pending(state.as_str().to_string()),
-                })
-            },
-        )
+        cx.wait("the NAT gateway to be deleted", &NAT_GONE, || async {
+            let nat = describe(cx, nat_id).await?;
+            Ok(match nat.and_then(|n| n.state().cloned()) {
+                None | Some(NatGatewayState::Deleted) => Check::Done(()),
+                Some(state) => Check::Pending(state.as_str().to_string()),
+            })
+        })
         .await
     }
 }

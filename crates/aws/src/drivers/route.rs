@@ -20,8 +20,12 @@ impl Driver for Route {
         let rtb = cx.id_of(*table)?;
         let target_id = cx.id_of(*target)?;
         let nat = cx.kind_of(*target) == Some(Kind::NatGateway);
+        // Right after an internet gateway is attached, EC2 may answer that the table and the
+        // gateway "belong to different networks" (aws-samples/ecs-refarch-cloudformation#6).
+        let attach_lag =
+            |e: &AwsError| e.code_is(&["InvalidParameterValue"]) && e.message.contains("different networks");
         let result = cx
-            .retry_fresh(|| async {
+            .retry_fresh_when(attach_lag, || async {
                 let mut call =
                     cx.clients.ec2.create_route().route_table_id(rtb).destination_cidr_block(destination.to_string());
                 call = if nat { call.nat_gateway_id(target_id) } else { call.gateway_id(target_id) };

@@ -1,6 +1,9 @@
 //! Security group: CreateSecurityGroup named `<deployment>-<name>` in its VPC, tagged. Its
 //! ingress rules are a separate object (`security_group_rules`), so groups that refer to each
 //! other can all exist before any rule names them. Egress keeps AWS's default (open).
+//! Deleted only once no network interface uses it (AWS refuses with `DependencyViolation`
+//! before); when AWS still refuses, the error names the interfaces and the other groups'
+//! rules that hold it.
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType};
@@ -85,7 +88,18 @@ impl Driver for SecurityGroup {
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let group_id = id(obj)?;
         let filter = Filter::builder().name("group-id").values(group_id).build();
-        super::delete_after_interfaces(cx, filter, &format!("security group {group_id}"), || async {
+        let vpc_id = obj.attribute("vpc_id");
+        let holders = |in_use: fn(&aws_sdk_ec2::types::NetworkInterface) -> bool| {
+            let filter = &filter;
+            async move {
+                let mut held = super::interfaces(cx, filter, in_use).await?;
+                held.extend(referencing_groups(cx, group_id, vpc_id).await?);
+                Ok(held)
+            }
+        };
+        let releasing = || holders(super::in_use);
+        let blockers = || holders(|_| true);
+        super::delete_when_unused(cx, &format!("security group {group_id}"), releasing, blockers, || async {
             cx.clients
                 .ec2
                 .delete_security_group()
@@ -101,4 +115,28 @@ impl Driver for SecurityGroup {
 /// Filter for the rules of one group.
 pub(super) fn group_filter(group_id: &str) -> Filter {
     Filter::builder().name("group-id").values(group_id).build()
+}
+
+/// The other groups of the VPC whose rules name `group_id` as a source or destination:
+/// AWS refuses to delete a group while one does (`DependencyViolation`, with no network
+/// interface to show for it).
+async fn referencing_groups(cx: &Cx<'_>, group_id: &str, vpc_id: Option<&str>) -> Result<Vec<String>, AwsError> {
+    let mut call = cx.clients.ec2.describe_security_groups();
+    if let Some(vpc) = vpc_id {
+        call = call.filters(Filter::builder().name("vpc-id").values(vpc).build());
+    }
+    let out = call.send().await.map_err(|e| from_sdk("DescribeSecurityGroups", e))?;
+    Ok(out
+        .security_groups()
+        .iter()
+        .filter(|g| g.group_id() != Some(group_id))
+        .filter(|g| {
+            g.ip_permissions()
+                .iter()
+                .chain(g.ip_permissions_egress())
+                .flat_map(|p| p.user_id_group_pairs())
+                .any(|pair| pair.group_id() == Some(group_id))
+        })
+        .map(|g| format!("a rule of group {} ({})", g.group_id().unwrap_or("?"), g.group_name().unwrap_or("?")))
+        .collect())
 }

@@ -8,7 +8,7 @@ use strato_graph::Desired;
 use strato_state::Object;
 
 use super::security_group::group_filter;
-use super::{gone_ok, mismatch, Created, Cx, Driver};
+use super::{mismatch, Created, Cx, Driver};
 use crate::error::{from_sdk, AwsError};
 
 pub struct SecurityGroupRules;
@@ -49,16 +49,15 @@ impl Driver for SecurityGroupRules {
                     .map_err(|e| from_sdk("AuthorizeSecurityGroupIngress", e))
             })
             .await;
-        let ids: Vec<String> = match result {
-            Ok(out) => out
-                .security_group_rules()
-                .iter()
-                .filter_map(|r| r.security_group_rule_id())
-                .map(str::to_string)
-                .collect(),
-            Err(e) if e.code_is(&["InvalidPermission.Duplicate"]) => ingress_rule_ids(cx, group_id).await?,
+        // The group is this deployment's and its ingress is exactly the spec's rules: its
+        // rule ids are read back rather than taken from the answer, which some emulators
+        // fill only in part. Rules an interrupted run authorized are adopted the same way.
+        match result {
+            Ok(_) => {}
+            Err(e) if e.code_is(&["InvalidPermission.Duplicate"]) => {}
             Err(e) => return Err(e),
-        };
+        }
+        let ids = ingress_rule_ids(cx, group_id).await?;
         let mut c = Created::new(ids.join(",")).with("group_id", group_id);
         c.ready = true;
         Ok(c)
@@ -82,25 +81,35 @@ impl Driver for SecurityGroupRules {
         })
     }
 
+    /// Revokes the group's ingress rules: the group is this deployment's, and so is every
+    /// rule on it; a rule left behind that names another group would keep that group from
+    /// being deleted (`DependencyViolation`). RevokeSecurityGroupIngress by rule ids fails
+    /// as a whole when one id is gone, so the ids are read first, and one that vanishes
+    /// meanwhile makes it look again.
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let Some(group_id) = obj.attribute("group_id") else {
             return Ok(());
         };
-        let ids: Vec<String> =
-            obj.id.as_deref().unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
-        if ids.is_empty() {
-            return Ok(());
-        }
-        gone_ok(
-            cx.clients
+        for _ in 0..3 {
+            let Some(ids) = super::found(ingress_rule_ids(cx, group_id).await)? else { return Ok(()) };
+            if ids.is_empty() {
+                return Ok(());
+            }
+            let r = cx
+                .clients
                 .ec2
                 .revoke_security_group_ingress()
                 .group_id(group_id)
                 .set_security_group_rule_ids(Some(ids))
                 .send()
                 .await
-                .map_err(|e| from_sdk("RevokeSecurityGroupIngress", e)),
-        )
+                .map_err(|e| from_sdk("RevokeSecurityGroupIngress", e));
+            match r {
+                Err(e) if e.is(crate::error::Class::NotFound) => continue,
+                other => return other.map(|_| ()),
+            }
+        }
+        Ok(())
     }
 }
 

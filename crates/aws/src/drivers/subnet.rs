@@ -1,11 +1,13 @@
-//! Subnet: CreateSubnet in its zone, tagged.
+//! Subnet: CreateSubnet in its zone, tagged. CreateSubnet has no idempotency token, so an
+//! unanswered create looks for the tagged subnet before it is sent again. Deleted only once
+//! no network interface is left in it (AWS refuses with `DependencyViolation` before).
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, ResourceType, SubnetState};
+use aws_sdk_ec2::types::{Filter, ResourceType};
 use strato_graph::Desired;
 use strato_state::Object;
 
-use super::{exists_from, id, mismatch, Created, Cx, Driver};
+use super::{ec2_once, exists_from, id, mismatch, Created, Cx, Driver};
 use crate::error::{from_sdk, AwsError, Class};
 
 pub struct Subnet;
@@ -17,28 +19,36 @@ impl Driver for Subnet {
             return Err(mismatch("CreateSubnet"));
         };
         let vpc_id = cx.id_of(*vpc)?;
-        let out = cx
-            .retry_fresh(|| async {
-                cx.clients
-                    .ec2
-                    .create_subnet()
-                    .vpc_id(vpc_id)
-                    .cidr_block(cidr.to_string())
-                    .availability_zone(zone)
-                    .tag_specifications(cx.tag_spec(ResourceType::Subnet))
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("CreateSubnet", e))
-            })
-            .await?;
-        let subnet =
-            out.subnet().ok_or_else(|| AwsError::new("CreateSubnet", Class::Fatal, "the answer has no subnet"))?;
-        let mut c = Created::new(subnet.subnet_id().unwrap_or_default())
-            .with("vpc_id", vpc_id)
-            .with("cidr", cidr.to_string())
-            .with("zone", zone.as_str());
+        let create = || async {
+            let out = cx
+                .retry_fresh(|| async {
+                    cx.clients
+                        .ec2
+                        .create_subnet()
+                        .vpc_id(vpc_id)
+                        .cidr_block(cidr.to_string())
+                        .availability_zone(zone)
+                        .tag_specifications(cx.tag_spec(ResourceType::Subnet))
+                        .customize()
+                        .config_override(ec2_once())
+                        .send()
+                        .await
+                        .map_err(|e| from_sdk("CreateSubnet", e))
+                })
+                .await?;
+            let subnet =
+                out.subnet().ok_or_else(|| AwsError::new("CreateSubnet", Class::Fatal, "the answer has no subnet"))?;
+            Ok(Created::new(subnet.subnet_id().unwrap_or_default())
+                .with("vpc_id", vpc_id)
+                .with("cidr", cidr.to_string())
+                .with("zone", zone.as_str()))
+        };
+        // CreateSubnet has no idempotency token: after an unanswered attempt, a second one
+        // would answer `InvalidSubnet.Conflict` about the first one's subnet.
+        let probe = Object::new("subnet");
+        let mut c = super::create_untokened(cx, create, || self.find(cx, &probe)).await?;
         // Usable for children as soon as it exists; `pending` clears within seconds.
-        c.ready = subnet.state() != Some(&SubnetState::Failed);
+        c.ready = true;
         Ok(c)
     }
 
@@ -74,7 +84,9 @@ impl Driver for Subnet {
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let subnet_id = id(obj)?;
         let filter = Filter::builder().name("subnet-id").values(subnet_id).build();
-        super::delete_after_interfaces(cx, filter, &format!("subnet {subnet_id}"), || async {
+        let releasing = || super::interfaces(cx, &filter, super::in_use);
+        let blockers = || super::interfaces(cx, &filter, |_| true);
+        super::delete_when_unused(cx, &format!("subnet {subnet_id}"), releasing, blockers, || async {
             cx.clients.ec2.delete_subnet().subnet_id(subnet_id).send().await.map_err(|e| from_sdk("DeleteSubnet", e))
         })
         .await

@@ -6,19 +6,25 @@ use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAt
 use strato_graph::Desired;
 use strato_state::Object;
 
-use super::load_balancer::elb_tags;
+use super::load_balancer::{elb_tags, tagged_as_this, taken};
 use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
 use crate::error::{from_sdk, AwsError};
 
 pub struct TargetGroup;
+
+/// See [`TargetGroup::delete`].
+const IN_USE_WINDOW: std::time::Duration = std::time::Duration::from_secs(2 * 60);
 
 #[async_trait]
 impl Driver for TargetGroup {
     async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
         let Desired::TargetGroup(tg) = desired else { return Err(mismatch("CreateTargetGroup")) };
         let vpc_id = cx.id_of(tg.vpc)?;
-        let out = cx
-            .retry_fresh(|| async {
+        // ELB sees a VPC created moments ago late: "ValidationError: The VPC ID ... is not
+        // found" (aws-behaviour §8, real-aws review F17).
+        let vpc_lag = |e: &AwsError| e.code_is(&["ValidationError"]) && e.message.contains("not found");
+        let result = cx
+            .retry_fresh_when(vpc_lag, || async {
                 cx.clients
                     .elb
                     .create_target_group()
@@ -41,8 +47,20 @@ impl Driver for TargetGroup {
                     .await
                     .map_err(|e| from_sdk("CreateTargetGroup", e))
             })
-            .await?;
-        let arn = out.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default().to_string();
+            .await;
+        // CreateTargetGroup with the same settings returns the existing group (ELB API
+        // reference: "idempotent"); a name taken with other settings is adopted only when it
+        // carries this object's tags.
+        let arn = match result {
+            Ok(out) => out.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default().to_string(),
+            Err(e) if e.code_is(&["DuplicateTargetGroupName"]) => {
+                match self.find(cx, &Object::new("target_group")).await? {
+                    Some(c) if tagged_as_this(cx, &c.id).await? => c.id,
+                    _ => return Err(taken("CreateTargetGroup", "target group", &tg.name)),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(seconds) = tg.stickiness_seconds {
             let attrs = [
                 ("stickiness.enabled", "true".to_string()),
@@ -79,8 +97,29 @@ impl Driver for TargetGroup {
         exists_from(r.map_err(|e| from_sdk("DescribeTargetGroups", e)), |o| !o.target_groups().is_empty())
     }
 
+    /// The reference of a just-deleted listener or rule can outlive `DeleteListener` for a
+    /// moment: `ResourceInUse` is retried for 2 minutes, as TF does
+    /// (internal/service/elbv2/target_group.go, delete). Then the error names the load
+    /// balancers ELB says still use the group.
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
-        let r = cx.clients.elb.delete_target_group().target_group_arn(id(obj)?).send().await;
-        gone_ok(r.map_err(|e| from_sdk("DeleteTargetGroup", e)))
+        let arn = id(obj)?;
+        let in_use = |e: &AwsError| e.code_is(&["ResourceInUse"]);
+        let r = cx
+            .retry_refused(IN_USE_WINDOW, in_use, || async {
+                let r = cx.clients.elb.delete_target_group().target_group_arn(arn).send().await;
+                gone_ok(r.map_err(|e| from_sdk("DeleteTargetGroup", e)))
+            })
+            .await;
+        match r {
+            Err(e) if in_use(&e) => {
+                let out = cx.clients.elb.describe_target_groups().target_group_arns(arn).send().await.ok();
+                let users: Vec<String> = out
+                    .map(|o| o.target_groups().iter().flat_map(|t| t.load_balancer_arns().to_vec()).collect())
+                    .unwrap_or_default();
+                let by = if users.is_empty() { String::new() } else { format!("; used by {}", users.join(", ")) };
+                Err(AwsError { message: format!("{}{by}", e.message), ..e })
+            }
+            other => other,
+        }
     }
 }

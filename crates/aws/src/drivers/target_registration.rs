@@ -2,7 +2,7 @@
 //! has no id of its own; strato records `<target group arn>|<instance id>`.
 
 use async_trait::async_trait;
-use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
+use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthReasonEnum, TargetHealthStateEnum};
 use strato_graph::Desired;
 use strato_state::Object;
 
@@ -10,6 +10,9 @@ use super::{gone_ok, mismatch, Created, Cx, Driver};
 use crate::error::{from_sdk, AwsError};
 
 pub struct TargetRegistration;
+
+/// See [`TargetRegistration::create`].
+const REGISTER_WINDOW: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 #[async_trait]
 impl Driver for TargetRegistration {
@@ -19,7 +22,11 @@ impl Driver for TargetRegistration {
         };
         let tg_arn = cx.id_of(*target_group)?;
         let instance_id = cx.id_of(*instance)?;
-        cx.retry_fresh(|| async {
+        // ELB's view of EC2 lags: an instance that just became `running` is refused with
+        // `InvalidTarget` ("not in a running state") for a while. Retried for 10 minutes on
+        // this call only, as TF does (internal/service/elbv2/target_group_attachment.go).
+        let lag = |e: &AwsError| e.code_is(&["InvalidTarget"]) || e.is(crate::error::Class::NotFound) && cx.fresh;
+        cx.retry_refused(REGISTER_WINDOW, lag, || async {
             cx.clients
                 .elb
                 .register_targets()
@@ -60,8 +67,18 @@ impl Driver for TargetRegistration {
             return Ok(false);
         };
         let r = cx.clients.elb.describe_target_health().target_group_arn(tg).send().await;
+        // A target on its way out (`draining`, `unused` after a deregistration) is not
+        // registered (TF filters the same states).
         super::exists_from(r.map_err(|e| from_sdk("DescribeTargetHealth", e)), |o| {
-            o.target_health_descriptions().iter().any(|t| t.target().and_then(|t| t.id()) == Some(instance))
+            o.target_health_descriptions().iter().any(|t| {
+                let leaving = t.target_health().and_then(|h| h.state()).is_some_and(|s| {
+                    matches!(s, TargetHealthStateEnum::Draining)
+                        || matches!(s, TargetHealthStateEnum::Unused)
+                            && t.target_health().and_then(|h| h.reason())
+                                == Some(&TargetHealthReasonEnum::DeregistrationInProgress)
+                });
+                t.target().and_then(|t| t.id()) == Some(instance) && !leaving
+            })
         })
     }
 

@@ -1,14 +1,17 @@
 //! VPC: CreateVpc with tags, then the DNS attributes the spec asks for (one call each, and
 //! only where they differ from AWS's defaults: support on, hostnames off).
+//!
+//! CreateVpc takes no idempotency token: it goes through [`super::create_untokened`], which
+//! looks for a tagged VPC before a call that got no answer is sent again.
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcState};
 use strato_graph::Desired;
 use strato_state::Object;
 
-use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
+use super::{ec2_once, exists_from, found, gone_ok, id, mismatch, Created, Cx, Driver};
 use crate::error::{from_sdk, AwsError, Class};
-use crate::poll::{self, Check};
+use crate::poll::Check;
 
 pub struct Vpc;
 
@@ -18,54 +21,54 @@ impl Driver for Vpc {
         let Desired::Vpc { cidr, dns_support, dns_hostnames } = desired else {
             return Err(mismatch("CreateVpc"));
         };
-        let out = cx
-            .clients
-            .ec2
-            .create_vpc()
-            .cidr_block(cidr.to_string())
-            .tag_specifications(cx.tag_spec(ResourceType::Vpc))
-            .send()
-            .await
-            .map_err(|e| from_sdk("CreateVpc", e))?;
-        let vpc = out.vpc().ok_or_else(|| AwsError::new("CreateVpc", Class::Fatal, "the answer has no VPC"))?;
-        let vpc_id = vpc.vpc_id().unwrap_or_default().to_string();
+        let create = || async {
+            let out = cx
+                .clients
+                .ec2
+                .create_vpc()
+                .cidr_block(cidr.to_string())
+                .tag_specifications(cx.tag_spec(ResourceType::Vpc))
+                .customize()
+                .config_override(ec2_once())
+                .send()
+                .await
+                .map_err(|e| from_sdk("CreateVpc", e))?;
+            let vpc = out.vpc().ok_or_else(|| AwsError::new("CreateVpc", Class::Fatal, "the answer has no VPC"))?;
+            let mut c = Created::new(vpc.vpc_id().unwrap_or_default()).with("cidr", cidr.to_string());
+            c.ready = vpc.state() == Some(&VpcState::Available);
+            Ok(c)
+        };
+        let probe = Object::new("vpc");
+        let created = super::create_untokened(cx, create, || self.find(cx, &probe)).await?;
+        let vpc_id = created.id.as_str();
         let attribute = |on: bool| AttributeBooleanValue::builder().value(on).build();
         if !dns_support {
-            let call =
-                || cx.clients.ec2.modify_vpc_attribute().vpc_id(&vpc_id).enable_dns_support(attribute(false)).send();
-            settle(cx, "ModifyVpcAttribute", call).await?;
+            settle(cx, "ModifyVpcAttribute", || async {
+                cx.clients.ec2.modify_vpc_attribute().vpc_id(vpc_id).enable_dns_support(attribute(false)).send().await
+            })
+            .await?;
         }
         if *dns_hostnames {
-            let call =
-                || cx.clients.ec2.modify_vpc_attribute().vpc_id(&vpc_id).enable_dns_hostnames(attribute(true)).send();
-            settle(cx, "ModifyVpcAttribute", call).await?;
+            settle(cx, "ModifyVpcAttribute", || async {
+                cx.clients.ec2.modify_vpc_attribute().vpc_id(vpc_id).enable_dns_hostnames(attribute(true)).send().await
+            })
+            .await?;
         }
-        let mut created = Created::new(&vpc_id).with("cidr", cidr.to_string());
-        created.ready = vpc.state() == Some(&VpcState::Available);
         Ok(created)
     }
 
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<super::Attributes, AwsError> {
         let vpc_id = id(obj)?;
-        poll::until(
-            "the VPC to be available",
-            &super::QUICK,
-            cx.cancel,
-            |s| cx.status(s),
-            || async {
-                let out = cx
-                    .clients
-                    .ec2
-                    .describe_vpcs()
-                    .vpc_ids(vpc_id)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("DescribeVpcs", e))?;
-                let state =
-                    out.vpcs().first().and_then(|v| v.state()).map(|s| s.as_str().to_string()).unwrap_or_default();
-                Ok(if state == "available" { Check::Done(super::Attributes::new()) } else { Check::Pending(state) })
-            },
-        )
+        cx.wait("the VPC to be available", &super::QUICK, || async {
+            let r = cx.clients.ec2.describe_vpcs().vpc_ids(vpc_id).send().await;
+            // Right after CreateVpc, DescribeVpcs may not know the new VPC yet (eventual
+            // consistency, aws-behaviour §3; TF's statusVPC treats NotFound as "not yet").
+            let Some(out) = found(r.map_err(|e| from_sdk("DescribeVpcs", e)))? else {
+                return Ok(Check::Pending("not visible yet".into()));
+            };
+            let state = out.vpcs().first().and_then(|v| v.state()).map(|s| s.as_str().to_string()).unwrap_or_default();
+            Ok(if state == "available" { Check::Done(super::Attributes::new()) } else { Check::Pending(state) })
+        })
         .await
     }
 
@@ -95,13 +98,13 @@ impl Driver for Vpc {
     }
 }
 
-/// Runs a call on an object created moments ago, retrying while AWS does not know it yet.
-pub(super) async fn settle<T, E, R, F, Fut>(cx: &Cx<'_>, call: &str, f: F) -> Result<T, AwsError>
+/// Runs an EC2 call on an object created moments ago, retrying while AWS does not know it
+/// yet (eventual consistency, aws-behaviour §3).
+pub(super) async fn settle<T, E, F, Fut>(cx: &Cx<'_>, call: &str, f: F) -> Result<T, AwsError>
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<T, aws_sdk_ec2::error::SdkError<E, R>>>,
+    Fut: std::future::Future<Output = Result<T, aws_sdk_ec2::error::SdkError<E>>>,
     E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + 'static,
 {
     let own = Cx { fresh: true, ..*cx };
     own.retry_fresh(|| async { f().await.map_err(|e| from_sdk(call, e)) }).await

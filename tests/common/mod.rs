@@ -1,0 +1,185 @@
+//! The AWS-faithful test bed (`tests/aws/`) as the Rust tests see it: a session of the layer
+//! (its own account in the emulator, its own rules, faults and seed), strato run against
+//! it, and the layer's own view of the account (every object counted without looking at
+//! strato's tags, every refusal and fault it answered with).
+//!
+//! `scripts/test` starts the layer and sets `STRATO_TEST_FAITHFUL_ENDPOINT`.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+pub fn endpoint() -> String {
+    std::env::var("STRATO_TEST_FAITHFUL_ENDPOINT").expect(
+        "STRATO_TEST_FAITHFUL_ENDPOINT is not set: run the suite with scripts/test, which starts the AWS-faithful layer",
+    )
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh directory for a test's state files.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("strato-faithful-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// One HTTP/1.1 request to the layer's control API; the answer's JSON body.
+fn control(method: &str, path: &str, body: Option<&Value>) -> Value {
+    let url = endpoint();
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(host).unwrap_or_else(|e| panic!("the layer at {url} does not answer: {e}"));
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, rest) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head.split_whitespace().nth(1).unwrap_or("?");
+    assert!(status.starts_with('2'), "{method} {path}: {head}\n{rest}");
+    let rest =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_string() };
+    if rest.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&rest).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {rest}"))
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Everything the layer models, on: what the reference architecture must pass.
+pub fn all_rules() -> Value {
+    json!({
+        "deletion": true, "input": true, "lifecycle": true, "lingering": true,
+        "propagation": true, "buckets": true, "pagination": true
+    })
+}
+
+/// A session of the layer: an account of its own, with the rules, faults and seed asked for.
+pub struct Session {
+    pub id: String,
+    pub access_key: String,
+    pub account_id: String,
+    pub scale: f64,
+}
+
+impl Session {
+    pub fn new(config: Value) -> Session {
+        let scale = config["scale"].as_f64().unwrap_or(60.0);
+        let s = control("POST", "/_faithful/sessions", Some(&config));
+        Session {
+            id: s["id"].as_str().expect("a session id").to_string(),
+            access_key: s["access_key"].as_str().expect("an access key").to_string(),
+            account_id: s["account_id"].as_str().unwrap_or_default().to_string(),
+            scale,
+        }
+    }
+
+    /// Changes part of the session's config (faults, unavailable services, denials).
+    pub fn patch(&self, config: Value) {
+        control("PATCH", &format!("/_faithful/sessions/{}", self.id), Some(&config));
+    }
+
+    pub fn log(&self) -> Value {
+        control("GET", &format!("/_faithful/sessions/{}/log", self.id), None)
+    }
+
+    /// Live objects in the session's account, counted by the layer from the emulator's own
+    /// records, without looking at tags.
+    pub fn inventory(&self) -> Value {
+        control("GET", &format!("/_faithful/sessions/{}/inventory", self.id), None)
+    }
+
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        let inv = self.inventory();
+        inv.as_object().expect("an inventory").iter().filter_map(|(k, v)| Some((k.clone(), v.as_u64()?))).collect()
+    }
+
+    /// Events of one type (`refused`, `lag`, `throttled`, `fault`, `denied`), by rule.
+    pub fn summary(&self, kind: &str) -> BTreeMap<String, u64> {
+        let log = self.log();
+        log["summary"][kind]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect())
+            .unwrap_or_default()
+    }
+
+    /// Runs strato as this session's caller: its credentials, on its clock.
+    pub fn strato(&self, args: &[&str], state: &Path) -> Output {
+        self.command(args, state).output().expect("strato runs")
+    }
+
+    pub fn command(&self, args: &[&str], state: &Path) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_strato"));
+        c.args(args)
+            .args(["--endpoint-url", &endpoint(), "--state-dir", state.to_str().unwrap()])
+            .current_dir(repo())
+            .env("AWS_ACCESS_KEY_ID", &self.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", "faithful")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("STRATO_TIME_SCALE", self.scale.to_string())
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN");
+        c
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            control("DELETE", &format!("/_faithful/sessions/{}", self.id), None);
+        }
+    }
+}
+
+/// The spec's objects per kind, from `strato plan --output json`.
+pub fn planned(spec: &str) -> BTreeMap<String, u64> {
+    let out = Command::new(env!("CARGO_BIN_EXE_strato"))
+        .args(["plan", spec, "--output", "json"])
+        .current_dir(repo())
+        .output()
+        .expect("strato runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut counts = BTreeMap::new();
+    for o in plan.as_array().expect("a list") {
+        *counts.entry(o["kind"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    counts
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn json_out(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", String::from_utf8_lossy(&out.stdout), stderr(out)))
+}
