@@ -70,8 +70,13 @@ fn a_permanent_failure_stops_cleanly_and_destroy_removes_everything() {
     let skipped: Vec<&str> =
         report["skipped"].as_array().unwrap().iter().map(|s| s["address"].as_str().unwrap()).collect();
     assert!(skipped.contains(&"instance.puppet"), "the Puppet server needs the databases: {skipped:?}");
-    // The state is consistent: every recorded object exists, and a refused create left no
-    // record behind.
+    // The state is consistent: what was under way finished, every recorded object exists
+    // and is ready, and a refused create left no record behind.
+    let text = std::fs::read_to_string(state.join("wso2/state.json")).unwrap();
+    let statuses: Value = serde_json::from_str(&text).unwrap();
+    for (address, o) in statuses["objects"].as_object().unwrap() {
+        assert_eq!(o["status"], "ready", "{address}: {o}");
+    }
     let objects = recorded(&state, "wso2");
     assert!(objects.iter().all(|(_, _, id)| id.is_some()), "{objects:?}");
     assert!(!objects.iter().any(|(a, _, _)| a.starts_with("database.")));

@@ -1,6 +1,6 @@
 //! The whole reference architecture on the local emulator: `strato provision
 //! deploy-specs/wso2-apim-ei.toml`, then every object checked through each service's own SDK
-//! calls against `shared/reference-architecture.md`; a second provision changes nothing; the
+//! calls against the reference architecture the spec describes; a second provision changes nothing; the
 //! outputs are filled; `strato destroy --yes` leaves nothing of the deployment in any service
 //! and takes the final database snapshots.
 //!

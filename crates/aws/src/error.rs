@@ -52,6 +52,16 @@ impl AwsError {
         self.code.as_deref().is_some_and(|c| codes.contains(&c))
     }
 
+    /// This error, naming what holds the object (`; held by eni-1, eni-2`) when AWS's
+    /// refusal did not say.
+    pub fn naming(self, holds: &str, holders: &[String]) -> AwsError {
+        if holders.is_empty() {
+            return self;
+        }
+        let message = format!("{}; {holds} {}", self.message, holders.join(", "));
+        AwsError { message, ..self }
+    }
+
     /// Worth asking again later: throttled, unanswered, or a server error.
     pub fn is_transient(&self) -> bool {
         matches!(self.class, Class::Throttled | Class::Unreachable | Class::ServerError)

@@ -1,8 +1,9 @@
-//! Client-side rate limits shaped like AWS's own: token buckets per account and region, as
-//! `shared/aws-behaviour.md` §4 lists them (EC2: "Request throttling for the Amazon EC2
-//! API", https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html; RDS:
-//! "Throttling quotas in Amazon RDS"; ELB: "Quotas for your Application Load Balancers",
-//! API request rates). strato keeps every request inside them instead of spending a burst on
+//! Client-side rate limits shaped like AWS's own: token buckets per account and region (EC2:
+//! "Request throttling for the Amazon EC2 API",
+//! https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html; ELB: "Request
+//! throttling for the ELB API",
+//! https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/elb-api-throttling.html;
+//! RDS: "Throttling quotas in Amazon RDS"). strato keeps every request inside them instead of spending a burst on
 //! throttling errors: twelve `RunInstances` calls go out at AWS's burst of 5 and then at its
 //! refill rate, not in one second.
 //!

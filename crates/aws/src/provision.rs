@@ -34,7 +34,7 @@ pub struct Deployment {
 }
 
 /// A dependency created less than this long ago counts as fresh (eventual consistency,
-/// aws-behaviour §3: TF's `ec2PropagationTimeout`).
+/// "Eventual consistency in the Amazon EC2 API"; TF's `ec2PropagationTimeout`).
 const FRESH: Duration = crate::drivers::PROPAGATION;
 
 /// The concurrency class of a kind: AWS throttles some calls much harder than others.
@@ -483,6 +483,13 @@ pub async fn csr_challenge(clients: &Clients, deployment: &str) -> Result<String
         .value(&value)
         .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
         .description(format!("Puppet CSR autosigning challenge of strato deployment {deployment}"))
+        .tags(
+            aws_sdk_ssm::types::Tag::builder()
+                .key(crate::drivers::TAG_DEPLOYMENT)
+                .value(deployment)
+                .build()
+                .map_err(|e| AwsError::new("PutParameter", crate::error::Class::Fatal, e.to_string()))?,
+        )
         .overwrite(false)
         .send()
         .await;
@@ -592,7 +599,7 @@ mod tests {
         o
     }
 
-    /// The destroy order follows AWS's rules (shared/aws-behaviour.md section 2), not only
+    /// The destroy order follows the deletion rules of AWS's API references, not only
     /// the reversed dependencies.
     #[test]
     fn destroy_order_keeps_awss_rules() {

@@ -2,8 +2,8 @@
 
 moto answers every call at once and accepts deletes that AWS refuses, so a provision or
 destroy order that passes on moto can still fail on AWS. This package serves moto in-process
-behind a WSGI middleware that, per test session, enforces what AWS enforces
-(`/work/shared/aws-behaviour.md` sections 1-4 and 8): dependency checks on deletes, input
+behind a WSGI middleware that, per test session, enforces what AWS enforces (as the API
+references of EC2, RDS, ELBv2, EFS and ACM document it): dependency checks on deletes, input
 rules, lifecycles that take time, network interfaces that outlive their owner, propagation
 delays, token-bucket throttling, pagination, and injected faults.
 

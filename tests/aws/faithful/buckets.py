@@ -1,4 +1,5 @@
-"""AWS's API request token buckets (`aws-behaviour.md` §4), in real time.
+"""AWS's API request token buckets ("Request throttling for the Amazon EC2 API", "Request
+throttling for the ELB API", "Throttling quotas in Amazon RDS"), in real time.
 
 EC2 throttles per account and region with separate buckets for describe calls, mutating
 calls, `RunInstances` and NAT gateway create/delete

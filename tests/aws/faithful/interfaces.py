@@ -2,8 +2,9 @@
 
 Load balancers, RDS instances, NAT gateways and EFS mount targets place requester-managed
 ENIs in their subnets; these hold the subnet, the security groups and any public IP, and
-AWS releases them asynchronously after the owner is deleted (`aws-behaviour.md` §2: "its
-ENIs linger ~1 min (up to 5+)"). moto makes ENIs only for NAT gateways and mount targets,
+AWS releases them asynchronously after the owner is deleted (a deleted load balancer's ENIs
+stay about a minute, sometimes five or more; AWS Knowledge Center,
+"troubleshoot-dependency-error-delete-vpc"). moto makes ENIs only for NAT gateways and mount targets,
 so the layer creates the others and keeps all of them for the configured linger.
 """
 

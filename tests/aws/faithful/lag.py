@@ -1,9 +1,9 @@
 """Propagation delays: AWS's eventual consistency, answered before moto sees the call.
 
 Right after a create, other calls naming the new id can still be refused as if it did not
-exist (`aws-behaviour.md` §3; the EC2 API reference, "Eventual consistency in the Amazon
-EC2 API"); ELBv2, RDS and EFS see fresh EC2 objects late, and ACM and ELBv2 see a removed
-listener late (`aws-behaviour.md` §8: terraform-provider-aws retries `RegisterTargets`,
+exist (the EC2 API reference, "Eventual consistency in the Amazon EC2 API"); ELBv2, RDS and
+EFS see fresh EC2 objects late, and ACM and ELBv2 see a removed listener late
+(terraform-provider-aws retries `RegisterTargets`,
 `DeleteTargetGroup` and ACM `DeleteCertificate` for these). Only ids named in parameters
 count; filters, tags and client tokens do not.
 """

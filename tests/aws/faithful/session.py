@@ -6,7 +6,7 @@ session (under the global lock). Emulated durations are divided by the session's
 Every random decision comes from `random.Random(f"{seed}:{kind}:{key}:{n}")`, `n` counting
 that decision's occurrences in the session, so a seed and a request sequence fix the run.
 
-Durations (`aws-behaviour.md` §1, emulated seconds): p50 with the [min, max] a `sampled`
+Durations (typical AWS figures, emulated seconds): p50 with the [min, max] a `sampled`
 session draws from, triangularly around the p50.
 """
 

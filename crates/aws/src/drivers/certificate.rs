@@ -122,12 +122,7 @@ impl Driver for Certificate {
                 let users = cx.clients.acm.describe_certificate().certificate_arn(arn).send().await.ok();
                 let users: Vec<String> =
                     users.and_then(|o| o.certificate().map(|c| c.in_use_by().to_vec())).unwrap_or_default();
-                let by = if users.is_empty() {
-                    String::new()
-                } else {
-                    format!("; ACM says it is used by {}", users.join(", "))
-                };
-                Err(AwsError { message: format!("{}{by}", e.message), ..e })
+                Err(e.naming("ACM says it is used by", &users))
             }
             other => other,
         }

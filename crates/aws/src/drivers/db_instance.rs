@@ -51,7 +51,7 @@ impl Driver for DbInstance {
                     .set_vpc_security_group_ids(Some(groups.clone()))
                     .set_port(db.port.map(|p| p as i32))
                     // Without it, a database in a VPC with an internet gateway is public
-                    // (CreateDBInstance `PubliclyAccessible`; aws-behaviour §8).
+                    // (RDS API reference, CreateDBInstance `PubliclyAccessible`).
                     .publicly_accessible(false)
                     .set_tags(Some(rds_tags(cx)))
                     .send()

@@ -23,7 +23,7 @@ impl Driver for DbSubnetGroup {
         let ids: Vec<String> = cx.ids_of(subnets)?;
         let name = cx.name();
         // RDS sees subnets created moments ago late: "InvalidSubnet: Some input subnets ...
-        // are invalid" (aws-behaviour §8, real-aws review F17).
+        // are invalid".
         let subnet_lag = |e: &AwsError| e.code_is(&["InvalidSubnet"]);
         let result = cx
             .retry_fresh_when(subnet_lag, || async {

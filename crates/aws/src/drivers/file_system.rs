@@ -51,7 +51,7 @@ impl Driver for FileSystem {
             }
             Err(e) => return Err(e),
         };
-        let dns = format!("{fs_id}.efs.{}.amazonaws.com", cx.clients.region);
+        let dns = dns_name(&fs_id, &cx.clients.region);
         let mut c = Created::new(fs_id).with("dns_name", dns);
         c.ready = state == LifeCycleState::Available;
         Ok(c)
@@ -75,7 +75,7 @@ impl Driver for FileSystem {
             .await
             .map_err(|e| from_sdk("DescribeFileSystems", e))?;
         Ok(out.file_systems().first().map(|fs| {
-            let dns = format!("{}.efs.{}.amazonaws.com", fs.file_system_id(), cx.clients.region);
+            let dns = dns_name(fs.file_system_id(), &cx.clients.region);
             Created::new(fs.file_system_id()).with("dns_name", dns)
         }))
     }
@@ -106,6 +106,13 @@ async fn state(cx: &Cx<'_>, fs_id: &str) -> Result<Option<LifeCycleState>, AwsEr
             .map_err(|e| from_sdk("DescribeFileSystems", e)),
     )?
     .and_then(|o| o.file_systems().first().map(|f| f.life_cycle_state().clone())))
+}
+
+/// The file system's DNS name: `<id>.efs.<region>.<the partition's DNS suffix>` (EFS User
+/// Guide, "Mounting with a DNS name"); the China regions answer under `amazonaws.com.cn`.
+fn dns_name(fs_id: &str, region: &str) -> String {
+    let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+    format!("{fs_id}.efs.{region}.{suffix}")
 }
 
 /// What an EFS wait waits for.

@@ -5,7 +5,8 @@
 //! Destroy detaches first, and only once nothing in the VPC maps a public address any more:
 //! AWS refuses `DetachInternetGateway` with `DependencyViolation` ("has some mapped public
 //! address(es)") while any network interface in the VPC holds one, and the interfaces of a
-//! deleted internet-facing load balancer linger for minutes (aws-behaviour §2 and §8; the
+//! deleted internet-facing load balancer linger for minutes (EC2 API reference,
+//! DetachInternetGateway; the
 //! fix of alchemy-run/alchemy#1125 waits the same way). "Not attached" counts as detached.
 
 use std::time::Duration;
@@ -114,8 +115,7 @@ impl Driver for InternetGateway {
                 Err(e) if e.code_is(&["Gateway.NotAttached"]) => {}
                 Err(e) if e.code_is(&["DependencyViolation"]) => {
                     let held = super::interfaces(cx, &in_vpc, public).await.unwrap_or_default();
-                    let by = if held.is_empty() { String::new() } else { format!("; mapped by {}", held.join(", ")) };
-                    return Err(AwsError { message: format!("{}{by}", e.message), ..e });
+                    return Err(e.naming("mapped by", &held));
                 }
                 other => gone_ok(other)?,
             }

@@ -138,8 +138,11 @@ impl Driver for LoadBalancer {
         }))
     }
 
+    /// A load balancer that ended `failed` counts as gone: the next provision deletes it
+    /// and creates it again, instead of waiting on it for ever.
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
-        Ok(describe(cx, id(obj)?).await?.is_some())
+        let lb = describe(cx, id(obj)?).await?;
+        Ok(lb.is_some_and(|lb| lb.state().and_then(|s| s.code()) != Some(&LoadBalancerStateEnum::Failed)))
     }
 
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {

@@ -216,9 +216,10 @@ impl Cx<'_> {
     }
 
     /// Before a call AWS meters tightly (`CreateLoadBalancer`: 10 at once, then one every
-    /// five seconds; `RunInstances`: 5, then 2 a second; aws-behaviour §4), waits until EC2
-    /// shows the just-created subnets and security groups it names. Right after a create,
-    /// AWS may not know them yet (§3), and every refused attempt would spend one of the
+    /// five seconds; `RunInstances`: 5, then 2 a second; see [`crate::meter`]), waits until
+    /// EC2 shows the just-created subnets and security groups it names. Right after a
+    /// create, AWS may not know them yet ("Eventual consistency in the Amazon EC2 API"),
+    /// and every refused attempt would spend one of the
     /// call's few tokens; describe calls are metered loosely. Nothing to wait for unless a
     /// dependency is fresh.
     pub async fn until_visible(&self, subnets: &[String], groups: &[String]) -> Result<(), AwsError> {
@@ -245,7 +246,8 @@ impl Cx<'_> {
     }
 
     /// Runs `call`, retrying "not found" answers about just-created dependencies:
-    /// EC2 is eventually consistent (aws-behaviour §3), and for a while after a create
+    /// EC2 is eventually consistent ("Eventual consistency in the Amazon EC2 API"), and for
+    /// a while after a create
     /// other calls may not see the new object. Retried for [`PROPAGATION`], as TF does
     /// (`ec2PropagationTimeout`, internal/service/ec2/consts.go), and only when a
     /// dependency was created moments ago; anywhere else "not found" is a real error.
@@ -312,9 +314,9 @@ const UNTOKENED_ATTEMPTS: u32 = crate::client::SDK_ATTEMPTS;
 
 /// Creates an object with a call that has no idempotency token (`CreateVpc`,
 /// `CreateSubnet`, `AllocateAddress`, `CreateInternetGateway`, `ImportCertificate`,
-/// `CreateRule`: aws-behaviour §8). The SDK would repeat such a call after a timeout or a
-/// server error and make a second object, so these calls opt out of SDK retries
-/// ([`no_sdk_retries`]) and come here instead:
+/// `CreateRule`: their API references take no `ClientToken`). The SDK would repeat such a
+/// call after a timeout or a server error and make a second object, so these calls opt
+/// out of SDK retries ([`ec2_once`] and its siblings) and come here instead:
 /// - throttled: AWS refused the request, so it is sent again after a backoff;
 /// - no answer or a server error: the object may exist although nobody was told, so
 ///   `find` looks for it (by its tags, or under its parent) before anything is sent again;
@@ -501,9 +503,10 @@ pub async fn interfaces(
 
 /// Waits until no network interface matching `filter` (and picked by `holds`) is left:
 /// AWS releases the interfaces of a deleted load balancer, NAT gateway, mount target or
-/// database asynchronously, seconds to minutes after their owner is gone (aws-behaviour
-/// §2), and refuses to delete what they sit in meanwhile. The status names the holders; so
-/// does the error when `backoff`'s deadline passes.
+/// database asynchronously, seconds to minutes after their owner is gone, and refuses to
+/// delete what they sit in meanwhile (AWS Knowledge Center, "troubleshoot-dependency-error-
+/// delete-vpc"). The status names the holders; so does the error when `backoff`'s deadline
+/// passes.
 pub async fn wait_for_interfaces(
     cx: &Cx<'_>,
     filter: &Filter,
@@ -571,11 +574,10 @@ where
         match call().await {
             Err(e) if e.is(Class::InUse) => {
                 let held = blockers().await.unwrap_or_default();
-                let by = if held.is_empty() { String::new() } else { format!(" by {}", held.join(", ")) };
                 if tokio::time::Instant::now() >= deadline || cx.cancel.is_cancelled() {
-                    return Err(AwsError { message: format!("{}; held{by}", e.message), ..e });
+                    return Err(e.naming("held by", &held));
                 }
-                cx.status(&format!("{what} is still in use{by}"));
+                cx.status(&format!("{what} is still in use by {}", held.join(", ")));
                 tokio::time::sleep(cx.scaled(INTERFACES_GONE.first).max(crate::poll::MIN_DELAY)).await;
             }
             other => return gone_ok(other),

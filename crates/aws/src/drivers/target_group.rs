@@ -21,7 +21,7 @@ impl Driver for TargetGroup {
         let Desired::TargetGroup(tg) = desired else { return Err(mismatch("CreateTargetGroup")) };
         let vpc_id = cx.id_of(tg.vpc)?;
         // ELB sees a VPC created moments ago late: "ValidationError: The VPC ID ... is not
-        // found" (aws-behaviour §8, real-aws review F17).
+        // found".
         let vpc_lag = |e: &AwsError| e.code_is(&["ValidationError"]) && e.message.contains("not found");
         let result = cx
             .retry_fresh_when(vpc_lag, || async {
@@ -116,8 +116,7 @@ impl Driver for TargetGroup {
                 let users: Vec<String> = out
                     .map(|o| o.target_groups().iter().flat_map(|t| t.load_balancer_arns().to_vec()).collect())
                     .unwrap_or_default();
-                let by = if users.is_empty() { String::new() } else { format!("; used by {}", users.join(", ")) };
-                Err(AwsError { message: format!("{}{by}", e.message), ..e })
+                Err(e.naming("used by", &users))
             }
             other => other,
         }

@@ -62,7 +62,8 @@ impl Driver for Vpc {
         cx.wait("the VPC to be available", &super::QUICK, || async {
             let r = cx.clients.ec2.describe_vpcs().vpc_ids(vpc_id).send().await;
             // Right after CreateVpc, DescribeVpcs may not know the new VPC yet (eventual
-            // consistency, aws-behaviour §3; TF's statusVPC treats NotFound as "not yet").
+            // consistency, "Eventual consistency in the Amazon EC2 API"; TF's statusVPC treats
+            // NotFound as "not yet").
             let Some(out) = found(r.map_err(|e| from_sdk("DescribeVpcs", e)))? else {
                 return Ok(Check::Pending("not visible yet".into()));
             };
@@ -99,7 +100,7 @@ impl Driver for Vpc {
 }
 
 /// Runs an EC2 call on an object created moments ago, retrying while AWS does not know it
-/// yet (eventual consistency, aws-behaviour §3).
+/// yet (EC2 API reference, "Eventual consistency in the Amazon EC2 API").
 pub(super) async fn settle<T, E, F, Fut>(cx: &Cx<'_>, call: &str, f: F) -> Result<T, AwsError>
 where
     F: Fn() -> Fut,

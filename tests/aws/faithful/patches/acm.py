@@ -1,7 +1,7 @@
 """ACM rules: certificates in use cannot be deleted; ListCertificates filters and pages.
 
 `DeleteCertificate` answers `ResourceInUseException` while a load balancer listener serves
-the certificate (`aws-behaviour.md` §2). `ListCertificates` without `Includes.keyTypes`
+the certificate (API_DeleteCertificate). `ListCertificates` without `Includes.keyTypes`
 returns only RSA_1024 and RSA_2048 certificates (API_ListCertificates: "Default filtering
 returns only RSA_1024 and RSA_2048 certificates that have at least one domain") and pages
 with `NextToken`; the layer pages at most two items at a time so paging code is exercised.

@@ -1,8 +1,9 @@
 """EC2 rules: dependency checks on deletes, input rules, lifecycles and fresh-id bookkeeping.
 
-Deletes AWS refuses while something depends on the object (`aws-behaviour.md` §2); group
-and rule text AWS validates (§8, API_CreateSecurityGroup and API_IpRange); the time VPCs,
-subnets, NAT gateways and instances take (§1); and what a transitional object still holds:
+Deletes AWS refuses while something depends on the object (`DependencyViolation` and its
+siblings, per the EC2 API reference); group and rule text AWS validates
+(API_CreateSecurityGroup and API_IpRange); the time VPCs, subnets, NAT gateways and
+instances take (typical AWS figures); and what a transitional object still holds:
 a `shutting-down` instance keeps its ENI, groups and public IP, a `deleting` NAT gateway its
 Elastic IP and ENI (the EIP is unmapped only once the NAT gateway is `deleted`).
 """

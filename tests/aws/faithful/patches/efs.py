@@ -1,7 +1,7 @@
 """EFS rules: file system and mount target lifecycles, and what blocks their deletion.
 
 A file system is `creating` for 5-15 s and a mount target `creating` for ~85 s
-(`aws-behaviour.md` §1); a mount target can only be created once its file system is
+(typical AWS figures); a mount target can only be created once its file system is
 `available` (API_CreateMountTarget: IncorrectFileSystemLifeCycleState). A deleted mount
 target is `deleting` for 30-60 s, still counts against its file system
 (API_DeleteFileSystem: FileSystemInUse) and holds its ENI, which then lingers.

@@ -1,9 +1,9 @@
 """ELBv2 rules: names, the `provisioning` state, load balancer interfaces, and in-use checks.
 
-A load balancer is `provisioning` for ~2.5 min before `active` (`aws-behaviour.md` §1; moto
+A load balancer is `provisioning` for ~2.5 min before `active` (typical AWS figures; moto
 flips it on the first describe). It places one requester-managed ENI per subnet, with its
 security groups and, when internet-facing, a public IP; deleting it returns at once but the
-ENIs linger. Names follow API_CreateLoadBalancer / API_CreateTargetGroup (§8). A target
+ENIs linger. Names follow API_CreateLoadBalancer / API_CreateTargetGroup. A target
 group is refused deletion while a listener or rule forwards to it, a load balancer while
 deletion protection is on; the layer also notes when a target group or a certificate lost
 its last user, for the propagation delays in `lag`.

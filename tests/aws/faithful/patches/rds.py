@@ -2,8 +2,9 @@
 
 A DB instance is `creating` (~5.5 min single-AZ, ~11.5 min Multi-AZ) then `backing-up`
 before `available`, with no endpoint until then; a delete is `deleting` for 5-7 min, during
-which it still holds its subnet group and its network interfaces (`aws-behaviour.md` §1-2).
-A final snapshot cannot be taken of an instance still `creating` or `modifying` (§8). The
+which it still holds its subnet group and its network interfaces (API_DeleteDBSubnetGroup:
+InvalidDBSubnetGroupStateFault). A final snapshot cannot be taken of an instance still
+`creating` or `modifying` (InvalidDBInstanceState). The
 instance places one ENI in a subnet of its group (two, in different AZs, for Multi-AZ) with
 its VPC security groups. Without `PubliclyAccessible`, an instance in a VPC with an internet
 gateway is public (API_CreateDBInstance, "PubliclyAccessible": "If the subnets are part of a
