@@ -219,9 +219,8 @@ impl Cx<'_> {
     /// five seconds; `RunInstances`: 5, then 2 a second; see [`crate::meter`]), waits until
     /// EC2 shows the just-created subnets and security groups it names. Right after a
     /// create, AWS may not know them yet ("Eventual consistency in the Amazon EC2 API"),
-    /// and every refused attempt would spend one of the
-    /// call's few tokens; describe calls are metered loosely. Nothing to wait for unless a
-    /// dependency is fresh.
+    /// and every refused attempt would spend one of the call's few tokens; describe calls
+    /// are metered loosely. Nothing to wait for unless a dependency is fresh.
     pub async fn until_visible(&self, subnets: &[String], groups: &[String]) -> Result<(), AwsError> {
         if !self.fresh {
             return Ok(());
@@ -247,8 +246,8 @@ impl Cx<'_> {
 
     /// Runs `call`, retrying "not found" answers about just-created dependencies:
     /// EC2 is eventually consistent ("Eventual consistency in the Amazon EC2 API"), and for
-    /// a while after a create
-    /// other calls may not see the new object. Retried for [`PROPAGATION`], as TF does
+    /// a while after a create other calls may not see the new object. Retried for
+    /// [`PROPAGATION`], as TF does
     /// (`ec2PropagationTimeout`, internal/service/ec2/consts.go), and only when a
     /// dependency was created moments ago; anywhere else "not found" is a real error.
     pub async fn retry_fresh<T, F, Fut>(&self, call: F) -> Result<T, AwsError>
