@@ -39,10 +39,12 @@ pub struct AwsArgs {
 /// How to run the engine.
 #[derive(clap::Args, Clone)]
 pub struct RunArgs {
-    /// At most this many AWS objects in progress at once.
+    /// At most this many AWS objects being created or deleted at once; an object that only
+    /// waits to become ready or gone does not count.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=512))]
     pub parallelism: u16,
-    /// After a failure, go on with everything that does not depend on it.
+    /// After a failure, go on with everything that does not depend on it (destroy always
+    /// does).
     #[arg(long)]
     pub keep_going: bool,
 }
@@ -88,6 +90,7 @@ fn target(spec: &Path, aws: &AwsArgs, output: Output) -> Result<(crate::Checked,
         profile: aws.profile.clone(),
         endpoint_url: aws.endpoint_url.clone(),
         time_scale: time_scale()?,
+        api_limits: api_limits(aws.endpoint_url.is_none())?,
     };
     Ok((checked, Target { deployment, connection, store }))
 }
@@ -102,6 +105,22 @@ fn time_scale() -> Result<f64, ExitCode> {
         Ok(f) if (1.0..=10_000.0).contains(&f) => Ok(f),
         _ => {
             eprintln!("error: STRATO_TIME_SCALE is `{raw}`; it must be a number from 1 to 10000 (1 for AWS itself)");
+            Err(ExitCode::from(exit::INVALID_INPUT))
+        }
+    }
+}
+
+/// `STRATO_API_LIMITS`: `aws` keeps every call inside AWS's API rate limits, `none` sends
+/// calls as fast as the work allows. By default `aws` on AWS and `none` on an endpoint given
+/// with `--endpoint-url` (an emulator, which rarely throttles); the AWS-faithful test bed,
+/// which throttles as AWS does, asks for `aws`.
+fn api_limits(on_aws: bool) -> Result<bool, ExitCode> {
+    match std::env::var("STRATO_API_LIMITS").as_deref() {
+        Err(_) => Ok(on_aws),
+        Ok("aws") => Ok(true),
+        Ok("none") => Ok(false),
+        Ok(other) => {
+            eprintln!("error: STRATO_API_LIMITS is `{other}`; it must be `aws` or `none`");
             Err(ExitCode::from(exit::INVALID_INPUT))
         }
     }

@@ -115,3 +115,34 @@ fn every_valid_spec_validates_and_plans() {
         assert!(!items.is_empty(), "{path}: empty plan");
     }
 }
+
+/// An invalid spec costs zero AWS calls: `provision` and `destroy` refuse it before they
+/// connect (here to an endpoint nobody listens on, which any call would fail to reach) and
+/// leave no state behind.
+#[test]
+fn provisioning_an_invalid_spec_sends_nothing() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let state = std::env::temp_dir().join(format!("strato-corpus-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    for spec in invalid_specs() {
+        let rel = spec.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().to_str().unwrap().to_string();
+        for command in [&["provision", rel.as_str()][..], &["destroy", rel.as_str(), "--yes"][..]] {
+            let out = Command::new(env!("CARGO_BIN_EXE_strato"))
+                .args(command)
+                .args(["--endpoint-url", &endpoint, "--state-dir", state.to_str().unwrap()])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .output()
+                .expect("strato runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{rel} {}: {stderr}", command[0]);
+            assert!(stderr.contains("nothing was sent to AWS"), "{rel} {}: {stderr}", command[0]);
+            assert!(!stderr.contains("cannot reach"), "{rel} {}: {stderr}", command[0]);
+        }
+    }
+    assert!(!state.exists(), "no state for an invalid spec");
+}

@@ -131,7 +131,8 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// Runs strato as this session's caller: its credentials, on its clock.
+    /// Runs strato as this session's caller: its credentials, on its clock, within AWS's
+    /// API rate limits.
     pub fn strato(&self, args: &[&str], state: &Path) -> Output {
         self.command(args, state).output().expect("strato runs")
     }
@@ -145,6 +146,8 @@ impl Session {
             .env("AWS_SECRET_ACCESS_KEY", "faithful")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("STRATO_TIME_SCALE", self.scale.to_string())
+            // The layer throttles as AWS does: strato keeps to AWS's limits, as on AWS.
+            .env("STRATO_API_LIMITS", "aws")
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN");
         c

@@ -35,11 +35,14 @@ pub struct Connection {
     /// scales AWS's durations down); 1 for AWS itself. Waits, retry windows and deadlines
     /// shrink by this factor; API rate limits do not.
     pub time_scale: f64,
+    /// Keep every call inside AWS's API rate limits ([`crate::meter`]). AWS enforces them;
+    /// an emulator usually does not, and there they would only slow the run down.
+    pub api_limits: bool,
 }
 
 impl Default for Connection {
     fn default() -> Connection {
-        Connection { region: String::new(), profile: None, endpoint_url: None, time_scale: 1.0 }
+        Connection { region: String::new(), profile: None, endpoint_url: None, time_scale: 1.0, api_limits: true }
     }
 }
 
@@ -96,6 +99,8 @@ pub struct Clients {
     pub region: String,
     /// See [`Connection::time_scale`].
     pub time_scale: f64,
+    /// See [`Connection::api_limits`].
+    pub api_limits: bool,
 }
 
 impl Clients {
@@ -150,7 +155,7 @@ fn https_client() -> SharedHttpClient {
 }
 
 pub async fn connect(c: &Connection) -> Clients {
-    let meter = Arc::new(Meter::new(AWS_LIMITS));
+    let meter = Arc::new(Meter::new(if c.api_limits { AWS_LIMITS } else { &[] }));
     let http = MeteredClient { inner: https_client(), meter };
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(c.region.clone()))
@@ -189,5 +194,6 @@ pub async fn connect(c: &Connection) -> Clients {
         calls: calls.clone(),
         region: c.region.clone(),
         time_scale: c.time_scale.max(1.0),
+        api_limits: c.api_limits,
     }
 }

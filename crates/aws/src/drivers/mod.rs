@@ -220,9 +220,10 @@ impl Cx<'_> {
     /// EC2 shows the just-created subnets and security groups it names. Right after a
     /// create, AWS may not know them yet ("Eventual consistency in the Amazon EC2 API"),
     /// and every refused attempt would spend one of the call's few tokens; describe calls
-    /// are metered loosely. Nothing to wait for unless a dependency is fresh.
+    /// are metered loosely. Nothing to wait for unless a dependency is fresh and calls are
+    /// metered at all.
     pub async fn until_visible(&self, subnets: &[String], groups: &[String]) -> Result<(), AwsError> {
-        if !self.fresh {
+        if !self.fresh || !self.clients.api_limits {
             return Ok(());
         }
         let visible = Backoff::new(REFUSAL.first, REFUSAL.max, PROPAGATION);
@@ -534,7 +535,7 @@ pub fn in_use(n: &aws_sdk_ec2::types::NetworkInterface) -> bool {
 
 /// Deletes a subnet or a security group with `call`, never while something still holds it:
 /// first waits until `holders` finds nothing (the network interfaces AWS is still
-/// releasing; for a group, other groups' rules that name it), then deletes. AWS may still
+/// releasing), then deletes. AWS may still
 /// answer `DependencyViolation` (an interface it had not listed yet, a detached one): then
 /// the wait and the delete are repeated until the same deadline, as TF retries these
 /// deletes on `DependencyViolation` (internal/service/ec2/vpc_subnet.go,

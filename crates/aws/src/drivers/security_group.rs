@@ -89,16 +89,14 @@ impl Driver for SecurityGroup {
         let group_id = id(obj)?;
         let filter = Filter::builder().name("group-id").values(group_id).build();
         let vpc_id = obj.attribute("vpc_id");
-        let holders = |in_use: fn(&aws_sdk_ec2::types::NetworkInterface) -> bool| {
-            let filter = &filter;
-            async move {
-                let mut held = super::interfaces(cx, filter, in_use).await?;
-                held.extend(referencing_groups(cx, group_id, vpc_id).await?);
-                Ok(held)
-            }
+        // Interfaces AWS is releasing are waited for; another group's rule (this
+        // deployment's rules go first, by the destroy order) is named if AWS refuses.
+        let releasing = || super::interfaces(cx, &filter, super::in_use);
+        let blockers = || async {
+            let mut held = super::interfaces(cx, &filter, |_| true).await?;
+            held.extend(referencing_groups(cx, group_id, vpc_id).await?);
+            Ok(held)
         };
-        let releasing = || holders(super::in_use);
-        let blockers = || holders(|_| true);
         super::delete_when_unused(cx, &format!("security group {group_id}"), releasing, blockers, || async {
             cx.clients
                 .ec2

@@ -49,15 +49,22 @@ impl Driver for SecurityGroupRules {
                     .map_err(|e| from_sdk("AuthorizeSecurityGroupIngress", e))
             })
             .await;
-        // The group is this deployment's and its ingress is exactly the spec's rules: its
-        // rule ids are read back rather than taken from the answer, which some emulators
-        // fill only in part. Rules an interrupted run authorized are adopted the same way.
-        match result {
-            Ok(_) => {}
-            Err(e) if e.code_is(&["InvalidPermission.Duplicate"]) => {}
+        // One rule per source of each permission. An answer that lists fewer (some
+        // emulators fill it only in part), or none (rules an interrupted run authorized are
+        // adopted on `InvalidPermission.Duplicate`), is completed by reading the group's
+        // rules: the group is this deployment's, and its ingress is exactly the spec's.
+        let expected: usize = permissions.iter().map(|p| p.ip_ranges().len() + p.user_id_group_pairs().len()).sum();
+        let answered: Vec<String> = match result {
+            Ok(out) => out
+                .security_group_rules()
+                .iter()
+                .filter_map(|r| r.security_group_rule_id())
+                .map(str::to_string)
+                .collect(),
+            Err(e) if e.code_is(&["InvalidPermission.Duplicate"]) => Vec::new(),
             Err(e) => return Err(e),
-        }
-        let ids = ingress_rule_ids(cx, group_id).await?;
+        };
+        let ids = if answered.len() == expected { answered } else { ingress_rule_ids(cx, group_id).await? };
         let mut c = Created::new(ids.join(",")).with("group_id", group_id);
         c.ready = true;
         Ok(c)
