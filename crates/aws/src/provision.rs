@@ -275,11 +275,11 @@ impl Provisioner {
         let created = match driver.create(&cx, desired, &token).await {
             Ok(c) => c,
             // AWS answered, and refused: nothing was created, so the intent goes (a record
-            // resumed from would only make the next run look for what does not exist). An
-            // unanswered call keeps its intent, and its token, for the next run to resolve;
-            // so does "already exists", which may be the answer to a retry of an attempt
-            // that was carried out but never answered.
-            Err(e) if !e.is_ambiguous() && !e.is(crate::error::Class::AlreadyExists) => {
+            // resumed from would only make the next run look for what does not exist). A
+            // transient error keeps the intent, and its token, for the next run to resolve:
+            // an earlier attempt of the SDK's may have been carried out unanswered. So does
+            // "already exists", which may be the answer to a retry of such an attempt.
+            Err(e) if !e.is_transient() && !e.is(crate::error::Class::AlreadyExists) => {
                 self.shared.with_store(|s| s.remove(address)).map_err(|s| TaskError(format!("{address}: {s}")))?;
                 return Err(fail(e));
             }
