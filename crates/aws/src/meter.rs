@@ -113,14 +113,6 @@ impl Meter {
         }
         wait
     }
-
-    /// Waits until the call may be sent.
-    pub async fn acquire(&self, service: &str, operation: &str) {
-        let wait = self.reserve(service, operation);
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-    }
 }
 
 /// The service and operation of a request, for the HTTP client to meter.
@@ -223,7 +215,7 @@ mod tests {
     async fn the_bucket_refills_while_idle_up_to_its_burst() {
         let meter = Meter::new(TIGHT);
         for _ in 0..5 {
-            meter.acquire("EC2", "RunInstances").await;
+            assert!(meter.reserve("EC2", "RunInstances").is_zero());
         }
         tokio::time::sleep(Duration::from_secs(60)).await;
         // A minute later the bucket is full again, and no fuller.

@@ -515,8 +515,17 @@ pub async fn wait_for_interfaces(
     holds: impl Fn(&aws_sdk_ec2::types::NetworkInterface) -> bool,
 ) -> Result<(), AwsError> {
     let waiting = format!("the network interfaces in {what} to be released");
-    cx.wait(&waiting, backoff, || async {
-        let held = interfaces(cx, filter, &holds).await?;
+    wait_until_released(cx, &waiting, backoff, || interfaces(cx, filter, &holds)).await
+}
+
+/// Waits until `holders` finds nothing, showing what it finds meanwhile (`held by ...`).
+async fn wait_until_released<H, HFut>(cx: &Cx<'_>, waiting: &str, backoff: &Backoff, holders: H) -> Result<(), AwsError>
+where
+    H: Fn() -> HFut,
+    HFut: Future<Output = Result<Vec<String>, AwsError>>,
+{
+    cx.wait(waiting, backoff, || async {
+        let held = holders().await?;
         Ok(if held.is_empty() {
             crate::poll::Check::Done(())
         } else {
@@ -535,8 +544,8 @@ pub fn in_use(n: &aws_sdk_ec2::types::NetworkInterface) -> bool {
 
 /// Deletes a subnet or a security group with `call`, never while something still holds it:
 /// first waits until `holders` finds nothing (the network interfaces AWS is still
-/// releasing), then deletes. AWS may still
-/// answer `DependencyViolation` (an interface it had not listed yet, a detached one): then
+/// releasing), then deletes. AWS may still answer `DependencyViolation` (an interface it
+/// had not listed yet, a detached one): then
 /// the wait and the delete are repeated until the same deadline, as TF retries these
 /// deletes on `DependencyViolation` (internal/service/ec2/vpc_subnet.go,
 /// vpc_security_group.go). When the deadline passes, the error names what still holds the
@@ -562,15 +571,7 @@ where
         // What is left of the deadline, in AWS's time (the wait scales it again).
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let backoff = Backoff { deadline: left.mul_f64(cx.clients.time_scale.max(1.0)), ..INTERFACES_GONE };
-        cx.wait(&waiting, &backoff, || async {
-            let held = holders().await?;
-            Ok(if held.is_empty() {
-                crate::poll::Check::Done(())
-            } else {
-                crate::poll::Check::Pending(format!("held by {}", held.join(", ")))
-            })
-        })
-        .await?;
+        wait_until_released(cx, &waiting, &backoff, &holders).await?;
         match call().await {
             Err(e) if e.is(Class::InUse) => {
                 let held = blockers().await.unwrap_or_default();
