@@ -65,6 +65,17 @@ pub enum Desired {
         arn: Option<String>,
         domains: Vec<String>,
     },
+    /// An IAM role for instances, with its instance profile of the same name and one inline
+    /// policy that grants exactly what the spec lists.
+    InstanceRole {
+        /// The IAM name of the role and of its instance profile.
+        name: String,
+        /// Databases whose master-user secret the role may read
+        /// (`secretsmanager:GetSecretValue` on each secret's ARN).
+        secrets: Vec<NodeId>,
+        /// The role may read the deployment's CSR challenge parameter (`ssm:GetParameter`).
+        csr_challenge: bool,
+    },
     DbSubnetGroup {
         description: String,
         subnets: Vec<NodeId>,
@@ -74,6 +85,8 @@ pub enum Desired {
         performance_mode: String,
         throughput_mode: String,
         encrypted: bool,
+        /// AWS Backup's automatic daily backups (`CreateFileSystem` `Backup`).
+        backup: bool,
     },
     MountTarget {
         file_system: NodeId,
@@ -124,6 +137,7 @@ pub struct DbInstance {
     pub backup_retention_days: i64,
     pub deletion_protection: bool,
     pub final_snapshot: bool,
+    pub publicly_accessible: bool,
     pub master_username: String,
     /// An existing secret; `None` means RDS manages the password.
     pub master_secret_arn: Option<String>,
@@ -148,6 +162,8 @@ pub struct InstanceSpec {
     pub public_ip: bool,
     pub security_groups: Vec<NodeId>,
     pub key_pair: Option<NodeId>,
+    /// An instance-role node: the instance is launched with its instance profile.
+    pub role: Option<NodeId>,
     pub root_size_gb: Option<i64>,
     pub root_volume_type: String,
     pub root_encrypted: bool,
@@ -205,6 +221,11 @@ pub struct Permission {
 
 pub(crate) fn attach(doc: &Document, g: &mut Graph) {
     let spec = &doc.spec;
+    let deployment = spec.deployment.name.value.as_str();
+    for n in &mut g.nodes {
+        let rest = n.address.as_str().split_once('.').map_or(n.address.as_str(), |(_, r)| r);
+        n.aws_name = format!("{deployment}-{rest}");
+    }
     let id = |g: &Graph, address: String| g.find(&address);
     let set = |g: &mut Graph, address: String, d: Desired| {
         if let Some(n) = g.find(&address) {
@@ -323,6 +344,7 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
             backup_retention_days: db.backup_retention_days,
             deletion_protection: db.deletion_protection,
             final_snapshot: db.final_snapshot,
+            publicly_accessible: false,
             master_username: db.master_username.value.clone(),
             master_secret_arn: db.master_secret_arn.as_ref().map(|a| a.value.clone()),
             subnet_group,
@@ -337,6 +359,7 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
             performance_mode: fs.performance_mode.value.clone(),
             throughput_mode: fs.throughput_mode.value.clone(),
             encrypted: fs.encrypted,
+            backup: true,
         };
         set(g, fs_address.clone(), d);
         let Some(file_system) = id(g, fs_address) else { continue };
@@ -539,6 +562,7 @@ fn instance(doc: &Document, g: &Graph, inst: &Instance, node: &Node) -> Option<I
             .filter_map(|n| g.find(&format!("security_group.{}", n.value)))
             .collect(),
         key_pair: inst.key_pair.as_ref().and_then(|k| g.find(&format!("key_pair.{}", k.value))),
+        role: None,
         root_size_gb: inst.root_volume.size_gb.as_ref().map(|s| s.value),
         root_volume_type: inst.root_volume.volume_type.value.clone(),
         root_encrypted: inst.root_volume.encrypted,

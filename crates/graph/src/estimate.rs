@@ -36,6 +36,7 @@ impl Default for Durations {
                 (SecurityGroupRules, 2, 2),
                 (KeyPair, 1, 1),
                 (Certificate, 2, 2),
+                (InstanceRole, 3, 10),
                 (DbSubnetGroup, 2, 2),
                 (DbInstance, 2, 360),
                 (FileSystem, 2, 10),

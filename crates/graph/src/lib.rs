@@ -38,6 +38,7 @@ pub enum Kind {
     SecurityGroupRules,
     KeyPair,
     Certificate,
+    InstanceRole,
     DbSubnetGroup,
     DbInstance,
     FileSystem,
@@ -51,7 +52,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 22] = [
+    pub const ALL: [Kind; 23] = [
         Kind::Vpc,
         Kind::Subnet,
         Kind::InternetGateway,
@@ -64,6 +65,7 @@ impl Kind {
         Kind::SecurityGroupRules,
         Kind::KeyPair,
         Kind::Certificate,
+        Kind::InstanceRole,
         Kind::DbSubnetGroup,
         Kind::DbInstance,
         Kind::FileSystem,
@@ -91,6 +93,7 @@ impl Kind {
             Kind::SecurityGroupRules => "security_group_rules",
             Kind::KeyPair => "key_pair",
             Kind::Certificate => "certificate",
+            Kind::InstanceRole => "instance_role",
             Kind::DbSubnetGroup => "db_subnet_group",
             Kind::DbInstance => "db_instance",
             Kind::FileSystem => "file_system",
@@ -153,6 +156,9 @@ pub struct Node {
     pub multi_az: bool,
     /// What the object should look like; `None` for kinds strato cannot provision yet.
     pub desired: Option<Desired>,
+    /// The object's name in AWS (and its `Name` tag): `<deployment>-<name>`, shortened to
+    /// fit where AWS limits the length (see [`strato_spec::names`]), or the spec's own.
+    pub aws_name: String,
 }
 
 #[derive(Clone, Debug)]
@@ -218,7 +224,7 @@ impl Graph {
         }
         let id = NodeId(self.nodes.len());
         self.by_address.insert(address.clone(), id);
-        self.nodes.push(Node { address, kind, span, multi_az: false, desired: None });
+        self.nodes.push(Node { address, kind, span, multi_az: false, desired: None, aws_name: String::new() });
         self.deps.push(Vec::new());
         id
     }

@@ -24,7 +24,7 @@ fn colour(kind: Kind) -> &'static str {
         Vpc | Subnet | InternetGateway | ElasticIp | NatGateway | RouteTable | Route | RouteTableAssociation => {
             "#dbeafe"
         }
-        SecurityGroup | SecurityGroupRules | KeyPair | Certificate => "#fde68a",
+        SecurityGroup | SecurityGroupRules | KeyPair | Certificate | InstanceRole => "#fde68a",
         DbSubnetGroup | DbInstance | FileSystem | MountTarget => "#fecaca",
         Instance => "#bbf7d0",
         LoadBalancer | TargetGroup | Listener | ListenerRule | TargetRegistration => "#e9d5ff",

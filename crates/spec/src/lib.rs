@@ -8,6 +8,7 @@
 pub mod decode;
 pub mod diag;
 pub mod model;
+pub mod names;
 pub mod net;
 pub mod template;
 pub mod validate;

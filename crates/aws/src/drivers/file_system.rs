@@ -20,7 +20,7 @@ pub(super) fn efs_tags(cx: &Cx<'_>) -> Vec<Tag> {
 #[async_trait]
 impl Driver for FileSystem {
     async fn create(&self, cx: &Cx<'_>, desired: &Desired, token: &str) -> Result<Created, AwsError> {
-        let Desired::FileSystem { performance_mode, throughput_mode, encrypted } = desired else {
+        let Desired::FileSystem { performance_mode, throughput_mode, encrypted, backup } = desired else {
             return Err(mismatch("CreateFileSystem"));
         };
         let result = cx
@@ -31,6 +31,9 @@ impl Driver for FileSystem {
             .performance_mode(PerformanceMode::from(performance_mode.as_str()))
             .throughput_mode(ThroughputMode::from(throughput_mode.as_str()))
             .encrypted(*encrypted)
+            // Regional file systems made through the API have automatic backups off unless
+            // asked for (EFS API reference, CreateFileSystem `Backup`: "Default is false").
+            .backup(*backup)
             .set_tags(Some(efs_tags(cx)))
             .send()
             .await

@@ -430,6 +430,7 @@ pub trait Driver: Send + Sync {
 /// The driver of a kind; `None` for kinds strato cannot provision yet.
 pub fn driver(kind: Kind) -> Option<&'static dyn Driver> {
     Some(match kind {
+        Kind::InstanceRole => return None,
         Kind::Vpc => &vpc::Vpc,
         Kind::Subnet => &subnet::Subnet,
         Kind::InternetGateway => &internet_gateway::InternetGateway,
