@@ -12,6 +12,9 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 pub enum Class {
     NotFound,
     AlreadyExists,
+    /// The name is taken by an object that is not this deployment's (its tags say whose):
+    /// never adopted, never deleted.
+    Foreign,
     Throttled,
     /// Something else still uses the object (`DependencyViolation`, `...InUse`).
     InUse,
@@ -86,7 +89,8 @@ impl fmt::Display for AwsError {
 /// The class of an AWS error code.
 pub fn classify_code(code: &str) -> Class {
     match code {
-        c if c.contains("NotFound") => Class::NotFound,
+        c if c.contains("NotFound") || c == "NoSuchEntity" || c == "NoSuchResourceException" => Class::NotFound,
+        "DeleteConflict" => Class::InUse,
         c if c.ends_with(".Duplicate")
             || c.starts_with("Duplicate")
             || c.contains("AlreadyExists")
@@ -200,6 +204,8 @@ mod tests {
     fn classifies_codes() {
         assert_eq!(classify_code("InvalidVpcID.NotFound"), Class::NotFound);
         assert_eq!(classify_code("NatGatewayNotFound"), Class::NotFound);
+        assert_eq!(classify_code("NoSuchEntity"), Class::NotFound);
+        assert_eq!(classify_code("EntityAlreadyExists"), Class::AlreadyExists);
         assert_eq!(classify_code("InvalidPermission.Duplicate"), Class::AlreadyExists);
         assert_eq!(classify_code("DuplicateTargetGroupName"), Class::AlreadyExists);
         assert_eq!(classify_code("RequestLimitExceeded"), Class::Throttled);

@@ -29,6 +29,8 @@ use crate::error::AwsError;
 #[derive(Clone, Debug)]
 pub struct Deployment {
     pub name: String,
+    /// The unique id of the deployment ([`crate::drivers::TAG_DEPLOYMENT_ID`]).
+    pub id: String,
     /// The spec's own tags, added to every object.
     pub tags: Vec<(String, String)>,
 }
@@ -211,6 +213,8 @@ impl Provisioner {
         let cx = Cx {
             clients: &self.shared.clients,
             deployment: &self.shared.deployment.name,
+            deployment_id: &self.shared.deployment.id,
+            aws_name: &node.aws_name,
             tags: &self.shared.deployment.tags,
             address,
             objects: &objects,
@@ -244,10 +248,12 @@ impl Provisioner {
             } else {
                 // An interrupted run may have created it without recording its id.
                 if let Some(found) = driver.find(&cx, &obj).await.map_err(fail)? {
+                    let mut attributes = obj.attributes.clone();
+                    attributes.extend(found.attributes);
                     let recorded = Object {
                         status: Status::Created,
                         id: Some(found.id),
-                        attributes: found.attributes,
+                        attributes,
                         depends_on: depends_on.clone(),
                         created_at: Some(now()),
                         ..obj
@@ -269,6 +275,8 @@ impl Provisioner {
         let mut record = Object::new(node.kind.as_str());
         record.depends_on = depends_on;
         record.client_token = Some(token.clone());
+        // The name it is created under: a run that resolves the intent looks for that name.
+        record.attributes.insert("name".into(), node.aws_name.clone());
         self.shared.save(address, record.clone())?;
         progress.status("creating");
 
@@ -279,6 +287,7 @@ impl Provisioner {
             // transient error keeps the intent, and its token, for the next run to resolve:
             // an earlier attempt of the SDK's may have been carried out unanswered. So does
             // "already exists", which may be the answer to a retry of such an attempt.
+            // A name taken by someone else (`Foreign`) is such a refusal too.
             Err(e) if !e.is_transient() && !e.is(crate::error::Class::AlreadyExists) => {
                 self.shared.with_store(|s| s.remove(address)).map_err(|s| TaskError(format!("{address}: {s}")))?;
                 return Err(fail(e));
@@ -288,7 +297,7 @@ impl Provisioner {
         let ready = created.ready;
         record.status = Status::Created;
         record.id = Some(created.id);
-        record.attributes = created.attributes;
+        record.attributes.extend(created.attributes);
         record.created_at = Some(now());
         self.shared.save(address, record.clone())?;
         progress.created();
@@ -433,9 +442,12 @@ impl Destroyer {
             return Err(TaskError(msg));
         }
         let objects = BTreeMap::from([(address.to_string(), obj.clone())]);
+        let aws_name = recorded_name(&self.shared.deployment.name, address, &obj);
         let cx = Cx {
             clients: &self.shared.clients,
             deployment: &self.shared.deployment.name,
+            deployment_id: &self.shared.deployment.id,
+            aws_name: &aws_name,
             tags: &self.shared.deployment.tags,
             address,
             objects: &objects,
@@ -507,7 +519,7 @@ pub async fn delete_csr_challenge(clients: &Clients, deployment: &str) -> Result
     crate::drivers::gone_ok(r.map_err(|e| crate::error::from_sdk("DeleteParameter", e)))
 }
 
-fn challenge_parameter(deployment: &str) -> String {
+pub(crate) fn challenge_parameter(deployment: &str) -> String {
     format!("/strato/{deployment}/csr-challenge")
 }
 
@@ -518,6 +530,15 @@ fn random_hex(bytes: usize) -> Result<String, AwsError> {
         .and_then(|mut f| f.read_exact(&mut buf))
         .map_err(|e| AwsError::new("generate the CSR challenge", crate::error::Class::Fatal, e.to_string()))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The name a recorded object has in AWS: recorded with its intent, or, for a state written
+/// before names were recorded, `<deployment>-<name>`.
+fn recorded_name(deployment: &str, address: &str, obj: &Object) -> String {
+    obj.attribute("name").map(str::to_string).unwrap_or_else(|| {
+        let rest = address.split_once('.').map_or(address, |(_, r)| r);
+        format!("{deployment}-{rest}")
+    })
 }
 
 /// Resolves every object recorded only as an intent (a run died between a create call and
@@ -552,9 +573,12 @@ pub async fn resolve_intents(
             .filter_map(|a| state.objects.get(&a).map(|o| (a, o.clone())))
             .collect();
         let progress = strato_engine::Progress::detached();
+        let aws_name = recorded_name(&deployment.name, address, obj);
         let cx = Cx {
             clients,
             deployment: &deployment.name,
+            deployment_id: &deployment.id,
+            aws_name: &aws_name,
             tags: &deployment.tags,
             address,
             objects: &objects,
@@ -567,10 +591,12 @@ pub async fn resolve_intents(
         match driver.find(&cx, obj).await {
             Ok(Some(c)) => {
                 found += 1;
+                let mut attributes = obj.attributes.clone();
+                attributes.extend(c.attributes);
                 let resolved = Object {
                     status: Status::Created,
                     id: Some(c.id),
-                    attributes: c.attributes,
+                    attributes,
                     created_at: Some(now()),
                     ..obj.clone()
                 };

@@ -86,6 +86,11 @@ impl Object {
 pub struct State {
     pub version: u32,
     pub deployment: String,
+    /// The deployment's unique id, given when it is first provisioned and tagged on every
+    /// object (`strato:deployment-id`): what tells this deployment's objects from those of
+    /// another deployment with the same name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
     pub region: String,
     /// Incremented on every write.
     pub serial: u64,
@@ -97,6 +102,7 @@ impl State {
         State {
             version: FORMAT_VERSION,
             deployment: deployment.to_string(),
+            deployment_id: None,
             region: region.to_string(),
             serial: 0,
             objects: BTreeMap::new(),

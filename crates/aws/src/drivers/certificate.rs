@@ -87,8 +87,9 @@ impl Driver for Certificate {
                     .map_err(|e| from_sdk("ListTagsForCertificate", e));
                 // Deleted by someone else between the two calls.
                 let Some(tags) = super::found(tags)? else { continue };
-                let tag = |k: &str| tags.tags().iter().find(|t| t.key() == k).and_then(|t| t.value());
-                if tag(super::TAG_ADDRESS) == Some(cx.address) && tag(super::TAG_DEPLOYMENT) == Some(cx.deployment) {
+                let tags: Vec<(String, String)> =
+                    tags.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect();
+                if cx.is_this(&tags) {
                     return Ok(Some(Created::new(arn).with("imported", "true")));
                 }
             }

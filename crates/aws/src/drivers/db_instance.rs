@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use strato_graph::Desired;
 use strato_state::{Object, Status};
 
-use super::db_subnet_group::rds_tags;
+use super::db_subnet_group::{pairs, rds_tags};
 use super::{id, mismatch, Attributes, Created, Cx, Driver, RDS_GONE, RDS_READY};
 use crate::error::{from_sdk, AwsError, Class};
 use crate::poll::Check;
@@ -50,9 +50,9 @@ impl Driver for DbInstance {
                     .db_subnet_group_name(subnet_group)
                     .set_vpc_security_group_ids(Some(groups.clone()))
                     .set_port(db.port.map(|p| p as i32))
-                    // Without it, a database in a VPC with an internet gateway is public
-                    // (RDS API reference, CreateDBInstance `PubliclyAccessible`).
-                    .publicly_accessible(false)
+                    // Always sent: without it, a database in a VPC with an internet gateway
+                    // is public (RDS API reference, CreateDBInstance `PubliclyAccessible`).
+                    .publicly_accessible(db.publicly_accessible)
                     .set_tags(Some(rds_tags(cx)))
                     .send()
                     .await
@@ -69,8 +69,14 @@ impl Driver for DbInstance {
                     c.attributes.extend(instance_attributes(i));
                 }
             }
-            // Created by an interrupted run: adopt it and wait for it.
-            Err(e) if e.code_is(&["DBInstanceAlreadyExists"]) => {}
+            // Identifiers are unique per account and region. Created by an interrupted run
+            // of this deployment: adopted and waited for. Anyone else's: never touched.
+            Err(e) if e.code_is(&["DBInstanceAlreadyExists"]) => {
+                let tags = describe(cx, &db.identifier).await?.map(|i| pairs(i.tag_list())).unwrap_or_default();
+                if !cx.is_this(&tags) {
+                    return Err(cx.foreign("CreateDBInstance", "database", &tags));
+                }
+            }
             Err(e) => return Err(e),
         }
         Ok(c)
@@ -81,7 +87,12 @@ impl Driver for DbInstance {
     }
 
     async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
-        Ok(describe(cx, &cx.name()).await?.map(|i| {
+        let found = describe(cx, &cx.name()).await?;
+        let ours = |i: &aws_sdk_rds::types::DbInstance| {
+            let tags = pairs(i.tag_list());
+            cx.is_this(&tags)
+        };
+        Ok(found.filter(ours).map(|i| {
             let mut c = Created::new(cx.name());
             c.attributes.extend(instance_attributes(&i));
             c

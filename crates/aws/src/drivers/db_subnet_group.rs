@@ -11,7 +11,32 @@ use crate::error::{from_sdk, AwsError};
 pub struct DbSubnetGroup;
 
 pub(super) fn rds_tags(cx: &Cx<'_>) -> Vec<Tag> {
-    cx.tag_list().into_iter().map(|t| Tag::builder().set_key(t.key).set_value(t.value).build()).collect()
+    cx.tag_pairs().into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// The tags of an RDS object, by its ARN (`ListTagsForResource`).
+pub(super) async fn rds_tags_of(cx: &Cx<'_>, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
+    let out = cx
+        .clients
+        .rds
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .map_err(|e| from_sdk("ListTagsForResource", e))?;
+    Ok(pairs(out.tag_list()))
+}
+
+pub(super) fn pairs(tags: &[Tag]) -> Vec<(String, String)> {
+    tags.iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
+}
+
+/// The subnet group named as this object, and its tags, if there is one.
+async fn describe(cx: &Cx<'_>, name: &str) -> Result<Option<Vec<(String, String)>>, AwsError> {
+    let r = cx.clients.rds.describe_db_subnet_groups().db_subnet_group_name(name).send().await;
+    let Some(out) = super::found(r.map_err(|e| from_sdk("DescribeDBSubnetGroups", e)))? else { return Ok(None) };
+    let Some(arn) = out.db_subnet_groups().first().and_then(|g| g.db_subnet_group_arn()) else { return Ok(None) };
+    super::found(rds_tags_of(cx, arn).await)
 }
 
 #[async_trait]
@@ -41,7 +66,13 @@ impl Driver for DbSubnetGroup {
             .await;
         match result {
             Ok(_) => {}
-            Err(e) if e.code_is(&["DBSubnetGroupAlreadyExists"]) => {}
+            // Names are unique per account and region: adopted only when it is this one.
+            Err(e) if e.code_is(&["DBSubnetGroupAlreadyExists"]) => {
+                let tags = describe(cx, &name).await?.unwrap_or_default();
+                if !cx.is_this(&tags) {
+                    return Err(cx.foreign("CreateDBSubnetGroup", "DB subnet group", &tags));
+                }
+            }
             Err(e) => return Err(e),
         }
         let mut c = Created::new(name);
@@ -50,10 +81,9 @@ impl Driver for DbSubnetGroup {
     }
 
     async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
-        let r = cx.clients.rds.describe_db_subnet_groups().db_subnet_group_name(cx.name()).send().await;
-        let found =
-            exists_from(r.map_err(|e| from_sdk("DescribeDBSubnetGroups", e)), |o| !o.db_subnet_groups().is_empty())?;
-        Ok(found.then(|| Created::new(cx.name())))
+        let tags = describe(cx, &cx.name()).await?;
+        let ours = tags.is_some_and(|t| cx.is_this(&t));
+        Ok(ours.then(|| Created::new(cx.name())))
     }
 
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {

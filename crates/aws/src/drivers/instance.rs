@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, InstanceMetadataEndpointState,
+    BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification, InstanceMetadataEndpointState,
     InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, InstanceStateName, ResourceType, Tag,
     TagSpecification, VolumeType,
 };
@@ -19,6 +19,10 @@ use crate::poll::Check;
 pub struct Instance;
 
 const DEFAULT_ROOT_GB: i32 = 20;
+
+/// How long IAM may take to make a new instance profile usable by EC2 (TF
+/// `iamPropagationTimeout`, internal/service/iam/wait.go).
+const IAM_PROPAGATION: std::time::Duration = std::time::Duration::from_secs(2 * 60);
 
 #[async_trait]
 impl Driver for Instance {
@@ -59,8 +63,21 @@ impl Driver for Instance {
             Some(k) => cx.attribute_of(k, "name"),
             None => None,
         };
+        let profile = spec.role.and_then(|r| cx.attribute_of(r, "profile_name"));
+        // EC2 sees a fresh instance profile late: `RunInstances` answers
+        // `InvalidParameterValue: ... Invalid IAM Instance Profile name` for seconds after
+        // IAM created it (IAM eventual consistency, "Troubleshoot IAM roles for Amazon
+        // EC2"). Retried for IAM's propagation window, as TF does (internal/service/ec2/
+        // ec2_instance.go retries that code and text for `iamPropagationTimeout`, 2 min),
+        // and only while the profile is fresh.
+        let profile_fresh = spec.role.and_then(|r| cx.created_at_of(r)).is_some_and(|t| {
+            strato_state::now().saturating_sub(t) as f64 <= cx.scaled(IAM_PROPAGATION).as_secs_f64().max(1.0)
+        });
+        let profile_lag = |e: &AwsError| {
+            profile_fresh && e.code_is(&["InvalidParameterValue"]) && e.message.contains("Invalid IAM Instance Profile")
+        };
         cx.until_visible(std::slice::from_ref(&subnet_id.to_string()), &groups).await?;
-        let out = cx
+        let out = cx.retry_refused(IAM_PROPAGATION, profile_lag, || cx
             .retry_fresh(|| async {
                 let mut call = cx
                     .clients
@@ -78,6 +95,9 @@ impl Driver for Instance {
                     .tag_specifications(tag_spec(ResourceType::Instance))
                     .tag_specifications(tag_spec(ResourceType::Volume))
                     .set_key_name(key_name.clone())
+                    .set_iam_instance_profile(
+                        profile.as_ref().map(|p| IamInstanceProfileSpecification::builder().name(p).build()),
+                    )
                     .set_user_data(user_data.clone());
                 // The network interface decides the public IP, explicitly either way.
                 let nic = InstanceNetworkInterfaceSpecification::builder()
@@ -90,7 +110,7 @@ impl Driver for Instance {
                     .build();
                 call = call.network_interfaces(nic);
                 call.send().await.map_err(|e| from_sdk("RunInstances", e))
-            })
+            }))
             .await?;
         let i = out
             .instances()

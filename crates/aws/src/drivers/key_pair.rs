@@ -8,7 +8,7 @@ use strato_graph::Desired;
 use strato_state::Object;
 
 use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
-use crate::error::{from_sdk, AwsError, Class};
+use crate::error::{from_sdk, AwsError};
 
 pub struct KeyPair;
 
@@ -33,14 +33,23 @@ impl Driver for KeyPair {
                 .with("name", cx.name())
                 .with("fingerprint", out.key_fingerprint().unwrap_or_default()),
             Err(e) if e.code_is(&["InvalidKeyPair.Duplicate"]) => {
-                match self.find(cx, &Object::new("key_pair")).await? {
-                    Some(found) => found,
-                    None => {
-                        let msg =
-                            format!("a key pair named `{}` exists but was not made by this deployment", cx.name());
-                        return Err(AwsError::new("ImportKeyPair", Class::AlreadyExists, msg));
-                    }
+                // Names are unique per region: adopted only when it is this one.
+                let out = cx
+                    .clients
+                    .ec2
+                    .describe_key_pairs()
+                    .key_names(cx.name())
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DescribeKeyPairs", e))?;
+                let k = out.key_pairs().first().ok_or(e)?;
+                let tags = super::ec2_pairs(k.tags());
+                if !cx.is_this(&tags) {
+                    return Err(cx.foreign("ImportKeyPair", "key pair", &tags));
                 }
+                Created::new(k.key_pair_id().unwrap_or_default())
+                    .with("name", k.key_name().unwrap_or_default())
+                    .with("fingerprint", k.key_fingerprint().unwrap_or_default())
             }
             Err(e) => return Err(e),
         };

@@ -22,19 +22,27 @@ pub(super) fn elb_tags(cx: &Cx<'_>) -> Vec<Tag> {
 
 /// Whether the ELB resource `arn` carries this object's tags: only then may an object that
 /// already exists under the name strato chose be taken for its own.
-pub(super) async fn tagged_as_this(cx: &Cx<'_>, arn: &str) -> Result<bool, AwsError> {
+/// The tags of a load balancer or target group.
+pub(super) async fn elb_tags_of(cx: &Cx<'_>, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
     let out =
         cx.clients.elb.describe_tags().resource_arns(arn).send().await.map_err(|e| from_sdk("DescribeTags", e))?;
-    let tags: Vec<&Tag> = out.tag_descriptions().iter().flat_map(|d| d.tags()).collect();
-    let tag = |k: &str| tags.iter().find(|t| t.key() == Some(k)).and_then(|t| t.value());
-    Ok(tag(super::TAG_DEPLOYMENT) == Some(cx.deployment) && tag(super::TAG_ADDRESS) == Some(cx.address))
+    Ok(out
+        .tag_descriptions()
+        .iter()
+        .flat_map(|d| d.tags())
+        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .collect())
 }
 
-/// The error for a name another object already has.
-pub(super) fn taken(call: &str, what: &str, name: &str) -> AwsError {
-    let msg =
-        format!("a {what} named `{name}` exists but was not made by this object of this deployment (its tags differ)");
-    AwsError::new(call, Class::AlreadyExists, msg)
+/// `Ok(())` when the load balancer or target group `arn`, found by this object's name,
+/// carries this object's tags; the error naming its owner otherwise.
+pub(super) async fn adoptable(cx: &Cx<'_>, call: &str, what: &str, arn: &str) -> Result<(), AwsError> {
+    let tags = elb_tags_of(cx, arn).await?;
+    if cx.is_this(&tags) {
+        Ok(())
+    } else {
+        Err(cx.foreign(call, what, &tags))
+    }
 }
 
 #[async_trait]
@@ -76,10 +84,11 @@ impl Driver for LoadBalancer {
             Ok(out) => out.load_balancers().first(),
             Err(e) if e.code_is(&["DuplicateLoadBalancerName"]) => {
                 existing = describe_named(cx).await?;
-                match &existing {
-                    Some(lb) if tagged_as_this(cx, lb.load_balancer_arn().unwrap_or_default()).await? => Some(lb),
-                    _ => return Err(taken("CreateLoadBalancer", "load balancer", &cx.name())),
+                if let Some(lb) = &existing {
+                    adoptable(cx, "CreateLoadBalancer", "load balancer", lb.load_balancer_arn().unwrap_or_default())
+                        .await?;
                 }
+                existing.as_ref()
             }
             Err(e) => return Err(e.clone()),
         };
@@ -129,8 +138,11 @@ impl Driver for LoadBalancer {
     }
 
     async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
-        let lb = describe_named(cx).await?;
-        Ok(lb.map(|lb| {
+        let Some(lb) = describe_named(cx).await? else { return Ok(None) };
+        if !cx.is_this(&elb_tags_of(cx, lb.load_balancer_arn().unwrap_or_default()).await?) {
+            return Ok(None);
+        }
+        Ok(Some(lb).map(|lb| {
             Created::new(lb.load_balancer_arn().unwrap_or_default())
                 .with("dns_name", lb.dns_name().unwrap_or_default())
                 .with("zone_id", lb.canonical_hosted_zone_id().unwrap_or_default())

@@ -29,6 +29,7 @@ mod db_subnet_group;
 mod elastic_ip;
 mod file_system;
 mod instance;
+pub mod instance_role;
 mod internet_gateway;
 mod key_pair;
 mod listener;
@@ -62,11 +63,23 @@ pub struct DestroyOptions {
 pub struct RunContext {
     /// The deployment's CSR challenge for Puppet autosigning (user data only).
     pub csr_challenge: String,
+    /// The account strato works in, from the preflight; empty when unknown.
+    pub account: Account,
     pub destroy: DestroyOptions,
     /// Image ids already resolved from SSM parameters in this run.
     pub images: std::sync::Mutex<BTreeMap<String, String>>,
     /// What the operator should hear about after the run, by address.
     pub notices: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+/// The AWS account and partition the credentials belong to (`GetCallerIdentity`).
+#[derive(Clone, Debug, Default)]
+pub struct Account {
+    pub id: String,
+    /// `aws`, `aws-cn`, `aws-us-gov`, ...: the second field of the caller's ARN.
+    pub partition: String,
+    /// The caller's ARN.
+    pub arn: String,
 }
 
 /// An object just created (or found): its id and what to record about it.
@@ -93,11 +106,44 @@ impl Created {
 pub const TAG_DEPLOYMENT: &str = "strato:deployment";
 /// Tag key holding the object's logical address in the spec.
 pub const TAG_ADDRESS: &str = "strato:address";
+/// Tag key holding the deployment's unique id, given when it is first provisioned and kept
+/// in its state: two deployments of the same name (two state directories, or a state that
+/// was lost) tell their objects apart by it. strato adopts or deletes an object only when it
+/// carries this deployment's id.
+pub const TAG_DEPLOYMENT_ID: &str = "strato:deployment-id";
+
+/// The value of tag `key`.
+pub fn tag<'t>(tags: &'t [(String, String)], key: &str) -> Option<&'t str> {
+    tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// EC2 tags as pairs.
+pub fn ec2_pairs(tags: &[Tag]) -> Vec<(String, String)> {
+    tags.iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
+}
+
+/// Whose an object is, as its tags say: `deployment `wso2` (id 3f2a...)`, or `nobody known
+/// to strato (no strato tags; Name=...)`.
+pub fn owner_of(tags: &[(String, String)]) -> String {
+    let tag = |k: &str| tag(tags, k);
+    match (tag(TAG_DEPLOYMENT), tag(TAG_DEPLOYMENT_ID)) {
+        (Some(d), Some(id)) => format!("strato deployment `{d}` with id {id}"),
+        (Some(d), None) => format!("strato deployment `{d}`, without a deployment id"),
+        (None, _) => match tag("Name") {
+            Some(name) => format!("something not made by strato (no strato tags; Name={name})"),
+            None => "something not made by strato (no strato tags)".to_string(),
+        },
+    }
+}
 
 /// Everything a driver call may use.
 pub struct Cx<'a> {
     pub clients: &'a Clients,
     pub deployment: &'a str,
+    /// The deployment's unique id ([`TAG_DEPLOYMENT_ID`]).
+    pub deployment_id: &'a str,
+    /// The object's name in AWS and its `Name` tag.
+    pub aws_name: &'a str,
     /// The spec's own tags.
     pub tags: &'a [(String, String)],
     pub address: &'a str,
@@ -152,26 +198,53 @@ impl Cx<'_> {
         self.address.rsplit_once('[')?.1.strip_suffix(']')
     }
 
+    /// When a dependency was recorded as created (seconds since the Unix epoch).
+    pub fn created_at_of(&self, node: NodeId) -> Option<u64> {
+        let address = self.graph?.node(node).address.as_str();
+        self.objects.get(address)?.created_at
+    }
+
     pub fn kind_of(&self, node: NodeId) -> Option<Kind> {
         self.graph.map(|g| g.node(node).kind)
     }
 
-    /// The `Name` tag value: the deployment and the object's name.
+    /// The object's name in AWS (and its `Name` tag).
     pub fn name(&self) -> String {
-        let rest = self.address.split_once('.').map_or(self.address, |(_, r)| r);
-        format!("{}-{rest}", self.deployment)
+        self.aws_name.to_string()
+    }
+
+    /// Every tag strato puts on the object: its name, the deployment's name and id, its
+    /// address, and the spec's own tags.
+    pub fn tag_pairs(&self) -> Vec<(String, String)> {
+        let mut tags = vec![
+            ("Name".to_string(), self.name()),
+            (TAG_DEPLOYMENT.to_string(), self.deployment.to_string()),
+            (TAG_DEPLOYMENT_ID.to_string(), self.deployment_id.to_string()),
+            (TAG_ADDRESS.to_string(), self.address.to_string()),
+        ];
+        tags.extend(self.tags.iter().cloned());
+        tags
     }
 
     pub fn tag_list(&self) -> Vec<Tag> {
-        let mut tags = vec![
-            Tag::builder().key("Name").value(self.name()).build(),
-            Tag::builder().key(TAG_DEPLOYMENT).value(self.deployment).build(),
-            Tag::builder().key(TAG_ADDRESS).value(self.address).build(),
-        ];
-        for (k, v) in self.tags {
-            tags.push(Tag::builder().key(k).value(v).build());
-        }
-        tags
+        self.tag_pairs().into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    }
+
+    /// Whether tags say the object is this very object of this deployment: its id and its
+    /// address. Only such an object is adopted.
+    pub fn is_this(&self, tags: &[(String, String)]) -> bool {
+        tag(tags, TAG_DEPLOYMENT_ID) == Some(self.deployment_id) && tag(tags, TAG_ADDRESS) == Some(self.address)
+    }
+
+    /// The error for a name AWS says is taken, by an object that is not this one: it names
+    /// the object and whose it is. Never adopted.
+    pub fn foreign(&self, call: &str, what: &str, tags: &[(String, String)]) -> AwsError {
+        let msg = format!(
+            "a {what} named `{}` already exists and is not this deployment's: it belongs to {}",
+            self.name(),
+            owner_of(tags)
+        );
+        AwsError::new(call, Class::Foreign, msg)
     }
 
     pub fn tag_spec(&self, resource: ResourceType) -> TagSpecification {
@@ -181,7 +254,7 @@ impl Cx<'_> {
     /// Filters that find this object by its tags.
     pub fn tag_filters(&self) -> Vec<Filter> {
         vec![
-            Filter::builder().name(format!("tag:{TAG_DEPLOYMENT}")).values(self.deployment).build(),
+            Filter::builder().name(format!("tag:{TAG_DEPLOYMENT_ID}")).values(self.deployment_id).build(),
             Filter::builder().name(format!("tag:{TAG_ADDRESS}")).values(self.address).build(),
         ]
     }
@@ -430,7 +503,6 @@ pub trait Driver: Send + Sync {
 /// The driver of a kind; `None` for kinds strato cannot provision yet.
 pub fn driver(kind: Kind) -> Option<&'static dyn Driver> {
     Some(match kind {
-        Kind::InstanceRole => return None,
         Kind::Vpc => &vpc::Vpc,
         Kind::Subnet => &subnet::Subnet,
         Kind::InternetGateway => &internet_gateway::InternetGateway,
@@ -443,6 +515,7 @@ pub fn driver(kind: Kind) -> Option<&'static dyn Driver> {
         Kind::SecurityGroupRules => &security_group_rules::SecurityGroupRules,
         Kind::KeyPair => &key_pair::KeyPair,
         Kind::Certificate => &certificate::Certificate,
+        Kind::InstanceRole => &instance_role::InstanceRole,
         Kind::DbSubnetGroup => &db_subnet_group::DbSubnetGroup,
         Kind::DbInstance => &db_instance::DbInstance,
         Kind::FileSystem => &file_system::FileSystem,
@@ -640,6 +713,8 @@ mod tests {
             Cx {
                 clients: &$clients,
                 deployment: "d",
+                deployment_id: "0",
+                aws_name: "d-main",
                 tags: &[],
                 address: "vpc.main",
                 objects: &BTreeMap::new(),

@@ -94,10 +94,7 @@ impl Driver for NatGateway {
             .await
             .map_err(|e| from_sdk("DescribeNatGateways", e))?;
         // Checked here too: some emulators ignore tag filters on this call.
-        let ours = |n: &&aws_sdk_ec2::types::NatGateway| {
-            let tag = |k: &str| n.tags().iter().find(|t| t.key() == Some(k)).and_then(|t| t.value());
-            tag(super::TAG_ADDRESS) == Some(cx.address) && tag(super::TAG_DEPLOYMENT) == Some(cx.deployment)
-        };
+        let ours = |n: &&aws_sdk_ec2::types::NatGateway| cx.is_this(&super::ec2_pairs(n.tags()));
         Ok(out.nat_gateways().iter().find(ours).map(|n| {
             let allocation = n.nat_gateway_addresses().first().and_then(|a| a.allocation_id()).unwrap_or_default();
             Created::new(n.nat_gateway_id().unwrap_or_default())

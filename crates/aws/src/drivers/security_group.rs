@@ -10,8 +10,8 @@ use aws_sdk_ec2::types::{Filter, ResourceType};
 use strato_graph::Desired;
 use strato_state::Object;
 
-use super::{exists_from, id, mismatch, Created, Cx, Driver};
-use crate::error::{from_sdk, AwsError, Class};
+use super::{ec2_pairs, exists_from, id, mismatch, Created, Cx, Driver};
+use crate::error::{from_sdk, AwsError};
 
 pub struct SecurityGroup;
 
@@ -40,16 +40,23 @@ impl Driver for SecurityGroup {
             Ok(out) => out.group_id().unwrap_or_default().to_string(),
             // Created by an earlier, interrupted run: adopt it if it carries our tags.
             Err(e) if e.code_is(&["InvalidGroup.Duplicate"]) => {
-                match self.find(cx, &Object::new("security_group")).await? {
-                    Some(found) => found.id,
-                    None => {
-                        let msg = format!(
-                            "a security group named `{}` exists in the VPC but was not made by this deployment",
-                            cx.name()
-                        );
-                        return Err(AwsError::new("CreateSecurityGroup", Class::AlreadyExists, msg));
-                    }
+                let named = Filter::builder().name("group-name").values(cx.name()).build();
+                let in_vpc = Filter::builder().name("vpc-id").values(vpc_id).build();
+                let out = cx
+                    .clients
+                    .ec2
+                    .describe_security_groups()
+                    .filters(named)
+                    .filters(in_vpc)
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DescribeSecurityGroups", e))?;
+                let group = out.security_groups().first().ok_or(e)?;
+                let tags = ec2_pairs(group.tags());
+                if !cx.is_this(&tags) {
+                    return Err(cx.foreign("CreateSecurityGroup", "security group", &tags));
                 }
+                group.group_id().unwrap_or_default().to_string()
             }
             Err(e) => return Err(e),
         };

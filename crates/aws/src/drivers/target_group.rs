@@ -6,7 +6,7 @@ use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAt
 use strato_graph::Desired;
 use strato_state::Object;
 
-use super::load_balancer::{elb_tags, tagged_as_this, taken};
+use super::load_balancer::{adoptable, elb_tags, elb_tags_of};
 use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
 use crate::error::{from_sdk, AwsError};
 
@@ -54,10 +54,9 @@ impl Driver for TargetGroup {
         let arn = match result {
             Ok(out) => out.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default().to_string(),
             Err(e) if e.code_is(&["DuplicateTargetGroupName"]) => {
-                match self.find(cx, &Object::new("target_group")).await? {
-                    Some(c) if tagged_as_this(cx, &c.id).await? => c.id,
-                    _ => return Err(taken("CreateTargetGroup", "target group", &tg.name)),
-                }
+                let arn = named(cx).await?.ok_or(e)?;
+                adoptable(cx, "CreateTargetGroup", "target group", &arn).await?;
+                arn
             }
             Err(e) => return Err(e),
         };
@@ -84,12 +83,11 @@ impl Driver for TargetGroup {
     }
 
     async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
-        let r = cx.clients.elb.describe_target_groups().names(cx.name()).send().await;
-        let Some(o) = super::found(r.map_err(|e| from_sdk("DescribeTargetGroups", e)))? else { return Ok(None) };
-        Ok(o.target_groups()
-            .first()
-            .and_then(|t| t.target_group_arn())
-            .map(|arn| Created::new(arn).with("name", cx.name())))
+        let Some(arn) = named(cx).await? else { return Ok(None) };
+        if !cx.is_this(&elb_tags_of(cx, &arn).await?) {
+            return Ok(None);
+        }
+        Ok(Some(Created::new(arn).with("name", cx.name())))
     }
 
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
@@ -121,4 +119,11 @@ impl Driver for TargetGroup {
             other => other,
         }
     }
+}
+
+/// The ARN of the target group with this object's name.
+async fn named(cx: &Cx<'_>) -> Result<Option<String>, AwsError> {
+    let r = cx.clients.elb.describe_target_groups().names(cx.name()).send().await;
+    let Some(o) = super::found(r.map_err(|e| from_sdk("DescribeTargetGroups", e)))? else { return Ok(None) };
+    Ok(o.target_groups().first().and_then(|t| t.target_group_arn()).map(str::to_string))
 }
