@@ -839,6 +839,42 @@ class PropagationDelays(LayerTestCase):
         self.assertEqual(s.rules_logged("lag")["lag.certificate_not_found"], 1)
 
 
+    def test_a_fresh_instance_profile_is_invalid_to_run_instances(self) -> None:
+        s = Session(scale=120, lag=0, iam_lag=60)  # 0.5 s of real time
+        iam = s.client("iam")
+        iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+        arn = iam.create_instance_profile(InstanceProfileName="app")["InstanceProfile"]["Arn"]
+        launch = partial(s.ec2.run_instances, ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t3.micro")
+        self.assertRefused(
+            "InvalidParameterValue",
+            launch,
+            IamInstanceProfile={"Name": "app"},
+            status=400,
+            message="Value (app) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
+        )
+        self.assertRefused(
+            "InvalidParameterValue",
+            launch,
+            IamInstanceProfile={"Arn": arn},
+            message=f"Value ({arn}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN",
+        )
+        # A profile that does not exist at all: EC2's answer, not IAM's NoSuchEntity (moto's).
+        self.assertRefused(
+            "InvalidParameterValue",
+            launch,
+            IamInstanceProfile={"Name": "none"},
+            status=400,
+            message="Value (none) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
+        )
+        time.sleep(0.5)
+        iam.add_role_to_instance_profile(InstanceProfileName="app", RoleName="app")
+        self.assertRefused("InvalidParameterValue", launch, IamInstanceProfile={"Name": "app"})  # the role is fresh
+        time.sleep(0.5)
+        launch(IamInstanceProfile={"Name": "app"})
+        launch(IamInstanceProfile={"Arn": arn})
+        self.assertEqual(s.rules_logged("lag"), {"lag.iam_propagation": 3})
+        self.assertEqual(s.rules_logged(), {"input.iam_instance_profile": 1})
+
 # -- throttling and faults -----------------------------------------------------------------
 
 

@@ -90,6 +90,7 @@ class Config:
     register_lag: float = 15
     target_group_in_use_lag: float = 10
     certificate_in_use_lag: float = 30
+    iam_lag: float = 10
     faults: Faults = field(default_factory=Faults)
     deny: tuple[Denial, ...] = ()
     unavailable: frozenset[str] = frozenset()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-_MODULES = ("ec2", "elbv2", "rds", "efs", "acm")
+_MODULES = ("ec2", "elbv2", "rds", "efs", "acm", "iam")
 
 
 def apply() -> None:
