@@ -838,6 +838,42 @@ class PropagationDelays(LayerTestCase):
         s.elbv2.create_listener(**listener)
         self.assertEqual(s.rules_logged("lag")["lag.certificate_not_found"], 1)
 
+    def test_a_fresh_instance_profile_is_invalid_to_run_instances(self) -> None:
+        s = Session(scale=120, lag=0, iam_lag=60)  # 0.5 s of real time
+        iam = s.client("iam")
+        iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+        arn = iam.create_instance_profile(InstanceProfileName="app")["InstanceProfile"]["Arn"]
+        launch = partial(s.ec2.run_instances, ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t3.micro")
+        self.assertRefused(
+            "InvalidParameterValue",
+            launch,
+            IamInstanceProfile={"Name": "app"},
+            status=400,
+            message="Value (app) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
+        )
+        self.assertRefused(
+            "InvalidParameterValue",
+            launch,
+            IamInstanceProfile={"Arn": arn},
+            message=f"Value ({arn}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN",
+        )
+        # A profile that does not exist at all: EC2's answer, not IAM's NoSuchEntity (moto's).
+        self.assertRefused(
+            "InvalidParameterValue",
+            launch,
+            IamInstanceProfile={"Name": "none"},
+            status=400,
+            message="Value (none) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
+        )
+        time.sleep(0.5)
+        iam.add_role_to_instance_profile(InstanceProfileName="app", RoleName="app")
+        self.assertRefused("InvalidParameterValue", launch, IamInstanceProfile={"Name": "app"})  # the role is fresh
+        time.sleep(0.5)
+        launch(IamInstanceProfile={"Name": "app"})
+        launch(IamInstanceProfile={"Arn": arn})
+        self.assertEqual(s.rules_logged("lag"), {"lag.iam_propagation": 3})
+        self.assertEqual(s.rules_logged(), {"input.iam_instance_profile": 1})
+
 
 # -- throttling and faults -----------------------------------------------------------------
 
@@ -955,6 +991,122 @@ class ThrottlingAndFaults(LayerTestCase):
         self.assertEqual(s.rules_logged("denied"), {"deny": 1})
 
 
+# -- offerings and quotas ------------------------------------------------------------------
+
+
+class OfferingsAndQuotas(LayerTestCase):
+    def test_instance_type_missing_from_a_zone(self) -> None:
+        s = Session(lag=0, missing_offerings={"us-east-1c": ["c5.xlarge"]})
+        types = [{"Name": "instance-type", "Values": ["c5.xlarge", "t3.micro"]}]
+
+        def offerings(session: Session, **kwargs: Any) -> list[dict[str, Any]]:
+            pages = session.ec2.get_paginator("describe_instance_type_offerings").paginate(
+                LocationType="availability-zone", Filters=types, **kwargs
+            )
+            return [o for page in pages for o in page["InstanceTypeOfferings"]]
+
+        plain = offerings(Session(lag=0))  # moto's own answer, from its bundled data
+        self.assertIn({"InstanceType": "c5.xlarge", "Location": "us-east-1c", "LocationType": "availability-zone"}, plain)
+        expected = [o for o in plain if (o["InstanceType"], o["Location"]) != ("c5.xlarge", "us-east-1c")]
+        self.assertEqual(offerings(s), expected)
+        first = s.ec2.describe_instance_type_offerings(LocationType="availability-zone", Filters=types, MaxResults=5)
+        self.assertEqual(len(first["InstanceTypeOfferings"]), 5)
+        self.assertIn("NextToken", first)
+        self.assertEqual(offerings(s, PaginationConfig={"PageSize": 5}), expected)
+
+        vpc_id = s.vpc()
+        in_c, in_a = s.subnet(vpc_id, "10.0.1.0/24", "us-east-1c"), s.subnet(vpc_id, "10.0.2.0/24", "us-east-1a")
+        launch = partial(s.ec2.run_instances, ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="c5.xlarge")
+        message = (
+            "Your requested instance type (c5.xlarge) is not supported in your requested Availability Zone "
+            "(us-east-1c). Please retry your request by not specifying an Availability Zone or choosing "
+            "us-east-1a, us-east-1b, us-east-1d, us-east-1f."  # moto's data has no c5.xlarge in us-east-1e
+        )
+        self.assertRefused("Unsupported", launch, SubnetId=in_c, status=400, message=message)
+        self.assertRefused("Unsupported", launch, Placement={"AvailabilityZone": "us-east-1c"}, message=message)
+        launch(SubnetId=in_a)
+        launch(SubnetId=in_c, InstanceType="t3.micro")
+        self.assertEqual(s.rules_logged(), {"offering.instance_type": 2})
+
+    def test_service_quotas_as_moto_has_them_or_as_the_session_sets_them(self) -> None:
+        plain = Session(lag=0).client("service-quotas")
+        # moto knows only the VPC defaults and no EC2 quota at all.
+        self.assertRefused(
+            "NoSuchResourceException",
+            plain.get_service_quota,
+            ServiceCode="ec2",
+            QuotaCode="L-1216C47A",
+            message="This service is not available in the current Region.",
+        )
+        self.assertEqual(plain.get_service_quota(ServiceCode="vpc", QuotaCode="L-F678F1CE")["Quota"]["Value"], 5.0)
+
+        s = Session(lag=0, quotas={"ec2/L-1216C47A": 32, "ec2/L-0263D0A3": 5, "vpc/L-F678F1CE": 5})
+        quotas = s.client("service-quotas")
+        vcpus = quotas.get_service_quota(ServiceCode="ec2", QuotaCode="L-1216C47A")["Quota"]
+        self.assertEqual(
+            vcpus,
+            {
+                "ServiceCode": "ec2",
+                "ServiceName": "Amazon Elastic Compute Cloud (Amazon EC2)",
+                "QuotaArn": f"arn:aws:servicequotas:{REGION}:{s.account_id}:ec2/L-1216C47A",
+                "QuotaCode": "L-1216C47A",
+                "QuotaName": "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances",
+                "Value": 32.0,
+                "Unit": "None",
+                "Adjustable": True,
+                "GlobalQuota": False,
+                "UsageMetric": {
+                    "MetricNamespace": "AWS/Usage",
+                    "MetricName": "ResourceCount",
+                    "MetricDimensions": {"Class": "Standard/OnDemand", "Resource": "vCPU", "Service": "EC2", "Type": "Resource"},
+                    "MetricStatisticRecommendation": "Maximum",
+                },
+            },
+        )
+        addresses = quotas.get_service_quota(ServiceCode="ec2", QuotaCode="L-0263D0A3")["Quota"]
+        self.assertEqual((addresses["QuotaName"], addresses["Value"]), ("EC2-VPC Elastic IPs", 5.0))
+        vpcs = quotas.get_service_quota(ServiceCode="vpc", QuotaCode="L-F678F1CE")["Quota"]
+        self.assertEqual((vpcs["QuotaName"], vpcs["Value"]), ("VPCs per Region", 5.0))
+        error = self.assertRefused(
+            "NoSuchResourceException", quotas.get_service_quota, ServiceCode="vpc", QuotaCode="L-A4707A72", status=400
+        )
+        self.assertEqual(error.response["Error"]["Message"], "")
+        self.assertEqual(s.rules_logged(), {"quota.no_such_resource": 1})
+
+    def test_ec2_enforces_the_quotas_a_session_sets(self) -> None:
+        s = Session(scale=600, lag=0, quotas={"ec2/L-0263D0A3": 2, "vpc/L-F678F1CE": 2, "ec2/L-1216C47A": 4})
+        first = s.ec2.allocate_address(Domain="vpc")["AllocationId"]
+        s.ec2.allocate_address(Domain="vpc")
+        self.assertRefused(
+            "AddressLimitExceeded", s.ec2.allocate_address, Domain="vpc", status=400,
+            message="The maximum number of addresses has been reached.",
+        )
+        s.ec2.release_address(AllocationId=first)
+        s.ec2.allocate_address(Domain="vpc")
+
+        vpc_id = s.vpc()  # the default VPC counts too: two of two
+        self.assertRefused(
+            "VpcLimitExceeded", s.vpc, "10.1.0.0/16", status=400, message="The maximum number of VPCs has been reached."
+        )
+        s.ec2.delete_vpc(VpcId=vpc_id)
+        vpc_id = s.vpc()
+
+        subnet = s.subnet(vpc_id, "10.0.1.0/24")
+        launch = partial(s.ec2.run_instances, ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t3.micro", SubnetId=subnet)
+        one = launch()["Instances"][0]["InstanceId"]
+        launch()  # 2 + 2 vCPUs of 4
+        self.assertRefused(
+            "VcpuLimitExceeded",
+            launch,
+            status=400,
+            message="You have requested more vCPU capacity than your current vCPU limit of 4 allows for the instance bucket",
+        )
+        s.ec2.terminate_instances(InstanceIds=[one])
+        wait_until(lambda: s.instance_state(one) == "terminated", what="terminated")
+        launch()
+        self.assertEqual(s.rules_logged(), {"quota.elastic_ips": 1, "quota.vpcs": 1, "quota.vcpus": 1})
+
+
 # -- sessions, pagination, inventory -------------------------------------------------------
 
 
@@ -1018,7 +1170,14 @@ class Sessions(LayerTestCase):
             self.assertEqual(answer.status, 200)
 
     def test_bad_configuration_is_refused(self) -> None:
-        for config in ({"scale": 0}, {"rules": {"delete": True}}, {"faults": {"throttle": 2}}, {"unavailable": ["s4"]}):
+        for config in (
+            {"scale": 0},
+            {"rules": {"delete": True}},
+            {"faults": {"throttle": 2}},
+            {"unavailable": ["s4"]},
+            {"missing_offerings": {"us-east-1c": "c5.xlarge"}},
+            {"quotas": {"L-1216C47A": 32}},
+        ):
             with self.subTest(config=config), self.assertRaises(urllib.error.HTTPError) as caught:
                 _control("POST", "/sessions", config)
             self.assertEqual(caught.exception.code, 400)

@@ -3,9 +3,10 @@
 moto answers every call at once and accepts deletes that AWS refuses, so a provision or
 destroy order that passes on moto can still fail on AWS. This package serves moto in-process
 behind a WSGI middleware that, per test session, enforces what AWS enforces (as the API
-references of EC2, RDS, ELBv2, EFS and ACM document it): dependency checks on deletes, input
-rules, lifecycles that take time, network interfaces that outlive their owner, propagation
-delays, token-bucket throttling, pagination, and injected faults.
+references of EC2, RDS, ELBv2, EFS, ACM, IAM and Service Quotas document it): dependency
+checks on deletes, input rules, lifecycles that take time, network interfaces that outlive
+their owner, propagation delays, instance-type offerings per zone, service quotas,
+token-bucket throttling, pagination, and injected faults.
 
 Modules:
 - `config`: the session configuration (JSON in, typed and validated).
@@ -16,7 +17,8 @@ Modules:
 - `gate`: decisions taken before moto sees a request (unavailable, deny, buckets, faults);
   `lag`: the propagation delays, answered there too.
 - `interfaces`: AWS-managed network interfaces and their lingering.
-- `patches`: the rules, hooked into moto's backends (one module per service).
+- `patches`: the rules, hooked into moto's backends (one module per service, and `capacity`
+  for offerings and quotas).
 - `inventory`: counting what a session's account holds.
 - `app`: the WSGI middleware and the control API; `server`: the command line.
 

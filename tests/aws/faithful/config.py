@@ -2,13 +2,15 @@
 
 Every field is optional. Durations are emulated seconds (divided by `scale` to get real
 seconds); `faults` are fractions of AWS calls and `slow_seconds` is real time. A PATCH merges
-its JSON into the current configuration (nested objects key by key) and parses the result
-again, so a bad patch leaves the session unchanged.
+its JSON into the current configuration (`rules`, `linger` and `faults` key by key, every
+other field replaced whole) and parses the result again, so a bad patch leaves the session
+unchanged.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,10 +92,15 @@ class Config:
     register_lag: float = 15
     target_group_in_use_lag: float = 10
     certificate_in_use_lag: float = 30
+    iam_lag: float = 10
     faults: Faults = field(default_factory=Faults)
     deny: tuple[Denial, ...] = ()
     unavailable: frozenset[str] = frozenset()
     fail_nat_gateways: int = 0
+    # Availability zone -> instance types EC2 does not offer there (sorted).
+    missing_offerings: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # "service/quota code" -> applied value; None: Service Quotas calls reach moto.
+    quotas: dict[str, float] | None = None
 
     @classmethod
     def parse(cls, raw: Any) -> Config:
@@ -121,6 +128,10 @@ class Config:
                 values[name] = _denials(value)
             elif name == "unavailable":
                 values[name] = _services(value)
+            elif name == "missing_offerings":
+                values[name] = _offerings(value)
+            elif name == "quotas":
+                values[name] = _quotas(value)
             else:
                 values[name] = _number(value, name)
         config = cls(**values)
@@ -138,7 +149,12 @@ class Config:
         data = dataclasses.asdict(self)
         data["deny"] = [dataclasses.asdict(d) for d in self.deny]
         data["unavailable"] = sorted(self.unavailable)
+        data["missing_offerings"] = {zone: list(types) for zone, types in self.missing_offerings.items()}
         return data
+
+    def quota(self, key: str) -> float | None:
+        """The applied value the session gives quota `key` ("ec2/L-0263D0A3"), if any."""
+        return None if self.quotas is None else self.quotas.get(key)
 
     def merged(self, patch: Any) -> Config:
         """This configuration with `patch` merged in, nested objects key by key."""
@@ -206,3 +222,34 @@ def _services(raw: Any) -> frozenset[str]:
     if unknown:
         raise ConfigError(f"unavailable: unknown service {unknown[0]} (known: {', '.join(SERVICES)})")
     return frozenset(raw)
+
+
+_ZONE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d[a-z]")
+# A Service Quotas key: the ServiceCode and QuotaCode patterns of API_GetServiceQuota.
+_QUOTA_KEY = re.compile(r"[a-zA-Z][a-zA-Z0-9-]{1,63}/[a-zA-Z][a-zA-Z0-9-]{1,128}")
+
+
+def _offerings(raw: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError('missing_offerings: expected an object like {"us-east-1c": ["c5.xlarge"]}')
+    offerings = {}
+    for zone, types in raw.items():
+        if not _ZONE.fullmatch(zone):
+            raise ConfigError(f"missing_offerings: {zone!r} is not an availability zone name")
+        if not isinstance(types, list) or not all(isinstance(t, str) and t for t in types):
+            raise ConfigError(f"missing_offerings.{zone}: expected a list of instance types")
+        offerings[zone] = tuple(sorted(set(types)))
+    return offerings
+
+
+def _quotas(raw: Any) -> dict[str, float] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise ConfigError('quotas: expected an object like {"ec2/L-1216C47A": 32}')
+    quotas = {}
+    for key, value in raw.items():
+        if not _QUOTA_KEY.fullmatch(key):
+            raise ConfigError(f"quotas: {key!r} is not service-code/quota-code")
+        quotas[key] = _number(value, f"quotas.{key}")
+    return quotas

@@ -2,10 +2,11 @@
 
 Right after a create, other calls naming the new id can still be refused as if it did not
 exist (the EC2 API reference, "Eventual consistency in the Amazon EC2 API"); ELBv2, RDS and
-EFS see fresh EC2 objects late, and ACM and ELBv2 see a removed listener late
-(terraform-provider-aws retries `RegisterTargets`,
-`DeleteTargetGroup` and ACM `DeleteCertificate` for these). Only ids named in parameters
-count; filters, tags and client tokens do not.
+EFS see fresh EC2 objects late, EC2 sees a fresh IAM instance profile late ("~10 seconds",
+the EC2 user guide on launching with a role), and ACM and ELBv2 see a removed listener late
+(terraform-provider-aws retries `RegisterTargets`, `RunInstances`, `DeleteTargetGroup` and
+ACM `DeleteCertificate` for these). Only ids named in parameters count; filters, tags and
+client tokens do not.
 """
 
 from __future__ import annotations
@@ -83,6 +84,26 @@ def _ec2(session: Session, request: AwsRequest) -> LagRefusal | None:
             return LagRefusal("lag.not_found", "InvalidParameterValue", f"Subnet {value} does not exist")
         code, template = EC2_NOT_FOUND[kind]
         return LagRefusal("lag.not_found", code, template.format(id=value))
+    if request.operation == "RunInstances":
+        return _instance_profile(session, request)
+    return None
+
+
+def _instance_profile(session: Session, request: AwsRequest) -> LagRefusal | None:
+    """An instance profile created, or given its role, less than `iam_lag` ago is invalid to
+    RunInstances. An ARN is checked by the name it ends with (unique in an account)."""
+    for field, label in (("Name", "name"), ("Arn", "ARN")):
+        value = request.params.get(f"IamInstanceProfile.{field}")
+        if not isinstance(value, str) or not value:
+            continue
+        changed = session.instance_profiles_changed.get(value.rsplit("/", 1)[-1])
+        if changed is not None and session.emulated_since(changed) < session.config.iam_lag:
+            return LagRefusal(
+                "lag.iam_propagation",
+                "InvalidParameterValue",
+                f"Value ({value}) for parameter iamInstanceProfile.{field.lower()} is invalid. "
+                f"Invalid IAM Instance Profile {label}",
+            )
     return None
 
 

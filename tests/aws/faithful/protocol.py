@@ -1,8 +1,8 @@
 """Reading an AWS request and writing AWS's error answers, per wire protocol.
 
 The service and region come from the SigV4 credential scope; the operation from `Action=`
-(EC2, RDS and ELBv2 speak the query protocol), from `X-Amz-Target` (ACM and SSM speak
-awsJson1_1) or from the method and path (EFS speaks restJson1, matched against botocore's
+(EC2, RDS, ELBv2 and IAM speak the query protocol), from `X-Amz-Target` (ACM, SSM and
+Service Quotas speak awsJson1_1) or from the method and path (EFS speaks restJson1, matched against botocore's
 model of its URIs). Errors the layer answers itself (faults, throttling, propagation lag)
 are rendered in the shape each service uses, so an SDK parses code, message and status as
 it would from AWS.
@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 _CREDENTIAL = re.compile(r"Credential=([^/,&\s]+)/\d{8}/([^/&]+)/([^/&]+)/aws4_request")
 
 QUERY_SERVICES = ("ec2", "rds", "elasticloadbalancing")
-JSON_SERVICES = ("acm", "ssm")
+JSON_SERVICES = ("acm", "ssm", "servicequotas")
 REST_SERVICES = ("elasticfilesystem",)
 
 # Namespaces of the query-protocol error documents (the APIs' XML namespaces).

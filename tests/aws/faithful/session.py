@@ -99,6 +99,7 @@ class Session:
         self.running_since: dict[str, float] = {}  # instance id -> time it became running
         self.target_groups_released: dict[str, float] = {}  # TG arn -> last forward removed
         self.certificates_released: dict[str, tuple[float, str]] = {}  # cert arn -> (time, LB arn)
+        self.instance_profiles_changed: dict[str, float] = {}  # profile name -> created or role added
         # Interfaces whose owner is gone: ENI id -> (owner id, owner kind).
         self.lingering: dict[str, tuple[str, str]] = {}
         self.nat_gateways_created = 0

@@ -1,4 +1,5 @@
-"""The rules, hooked into moto's backends and responses: one module per service.
+"""The rules, hooked into moto's backends and responses: one module per service, and
+`capacity` for what a region offers and an account may hold (offerings, quotas).
 
 Importing a module installs its patches (class-level, once). `apply()` imports them all;
 it is called by `faithful.app`, so importing this package alone changes nothing.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-_MODULES = ("ec2", "elbv2", "rds", "efs", "acm")
+_MODULES = ("ec2", "elbv2", "rds", "efs", "acm", "iam", "capacity")
 
 
 def apply() -> None:
