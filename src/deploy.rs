@@ -83,6 +83,7 @@ fn target(spec: &Path, aws: &AwsArgs, output: Output) -> Result<(crate::Checked,
     }
     let deployment = Deployment {
         name: d.name.value.clone(),
+        id: store.state().deployment_id.clone().unwrap_or_default(),
         tags: d.tags.iter().map(|t| (t.key.value.clone(), t.value.value.clone())).collect(),
     };
     let connection = Connection {
@@ -277,10 +278,24 @@ fn print_problems(report: &Report, verb_not: &str) {
 }
 
 pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> ExitCode {
-    let (checked, target) = match target(spec, aws, output) {
+    let (checked, mut target) = match target(spec, aws, output) {
         Ok(t) => t,
         Err(code) => return code,
     };
+    // A deployment gets its id on its first provision; it is written with the first intent.
+    let had_state = target.store.state().deployment_id.is_some() || !target.store.state().objects.is_empty();
+    if target.deployment.id.is_empty() {
+        match strato_aws::new_deployment_id() {
+            Ok(id) => {
+                target.store.assign_id(id.clone());
+                target.deployment.id = id;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit::FAILURE);
+            }
+        }
+    }
     let spec_doc = checked.doc;
     let graph = Arc::new(checked.graph);
     let unsupported = strato_aws::unsupported_kinds(&graph);
@@ -306,19 +321,18 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
         let cancel = Cancel::default();
         on_interrupt(cancel.clone(), quiet);
         let clients = strato_aws::connect(&target.connection).await;
-        let challenge = if uses_csr_challenge(&graph) {
-            match strato_aws::csr_challenge(&clients, &d.name).await {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: the deployment's CSR challenge: {e}");
-                    return ExitCode::from(exit::FAILURE);
-                }
-            }
-        } else {
-            String::new()
+        let account = match preflight(&clients, &target, &graph, had_state, output).await {
+            Ok(a) => a,
+            Err(code) => return code,
         };
+        if uses_csr_challenge(&graph) {
+            if let Err(e) = strato_aws::ensure_csr_challenge(&clients, &d).await {
+                eprintln!("error: the deployment's CSR challenge: {e}");
+                return ExitCode::from(exit::FAILURE);
+            }
+        }
         let provisioner =
-            strato_aws::Provisioner::new(clients, graph.clone(), target.store, d.clone(), cancel.clone(), challenge);
+            strato_aws::Provisioner::new(clients, graph.clone(), target.store, d.clone(), cancel.clone(), account);
         let report = run_engine(&tasks, Arc::new(provisioner.clone()), run, &cancel, "ready", output).await;
         let (created, unchanged) = provisioner.counts();
         let calls = provisioner.clients().calls.clone();
@@ -372,29 +386,113 @@ pub struct DestroyArgs {
     pub lift_deletion_protection: bool,
 }
 
-pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, args: &DestroyArgs, output: Output) -> ExitCode {
+/// What a destroy is told to destroy: a spec (only its `[deployment]` name and region are
+/// read, so a spec whose templates or key files are gone still names its deployment), or a
+/// deployment name and the state directory.
+pub struct DestroyTarget<'a> {
+    pub spec: Option<&'a Path>,
+    pub deployment: Option<&'a str>,
+}
+
+/// The deployment a destroy is about, and the state it works from.
+fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs) -> Result<Target, ExitCode> {
+    let invalid = |msg: String| {
+        eprintln!("error: {msg}");
+        ExitCode::from(exit::INVALID_INPUT)
+    };
+    let (name, region) = match what.spec {
+        Some(path) => {
+            let doc = strato_spec::load(path)
+                .map_err(|e| invalid(format!("cannot read spec `{}`: {e}", path.display())))?;
+            let d = &doc.spec.deployment;
+            if !doc.parsed || d.name.value.is_empty() || d.region.value.is_empty() {
+                return Err(invalid(format!(
+                    "spec `{}` does not say which deployment to destroy (`[deployment] name` and `region`); run `strato validate` on it",
+                    path.display()
+                )));
+            }
+            if what.deployment.is_some_and(|n| n != d.name.value) {
+                return Err(invalid(format!("--deployment disagrees with the spec, which names `{}`", d.name.value)));
+            }
+            (d.name.value.clone(), Some(d.region.value.clone()))
+        }
+        None => match what.deployment {
+            Some(n) => (n.to_string(), None),
+            None => match strato_state::deployments(&aws.state_dir).as_slice() {
+                [one] => (one.clone(), None),
+                [] => return Err(invalid(format!("no spec given, and {} holds no state: pass a spec or --deployment", aws.state_dir.display()))),
+                many => {
+                    return Err(invalid(format!(
+                        "no spec given, and {} holds the state of {} deployments ({}): pass a spec or --deployment",
+                        aws.state_dir.display(),
+                        many.len(),
+                        many.join(", ")
+                    )))
+                }
+            },
+        },
+    };
+    let path = strato_state::state_path(&aws.state_dir, &name);
+    let store = match Store::load(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(ExitCode::from(exit::FAILURE));
+        }
+    };
+    let region = match (&store, region, &aws.region) {
+        (Some(s), _, _) => s.state().region.clone(),
+        (None, Some(r), _) => r,
+        (None, None, Some(r)) => r.clone(),
+        (None, None, None) => String::new(),
+    };
+    if let Some(r) = aws.region.as_ref().filter(|r| !region.is_empty() && **r != region) {
+        return Err(invalid(format!("--region {r} disagrees with the deployment, which is in {region}")));
+    }
+    let store = match store {
+        Some(s) => s,
+        None => Store::open(&aws.state_dir, &name, &region).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(exit::FAILURE)
+        })?,
+    };
+    let deployment =
+        Deployment { name, id: store.state().deployment_id.clone().unwrap_or_default(), tags: Vec::new() };
+    let connection = Connection {
+        region,
+        profile: aws.profile.clone(),
+        endpoint_url: aws.endpoint_url.clone(),
+        time_scale: time_scale()?,
+        api_limits: api_limits(aws.endpoint_url.is_none())?,
+    };
+    Ok(Target { deployment, connection, store })
+}
+
+/// Final snapshots the destroy took, from its notices.
+fn final_snapshots(notices: &[(String, String)]) -> Vec<serde_json::Value> {
+    notices
+        .iter()
+        .filter_map(|(a, m)| {
+            let name = m.strip_prefix("final snapshot ")?;
+            Some(serde_json::json!({ "address": a, "snapshot": name }))
+        })
+        .collect()
+}
+
+pub fn destroy(what: &DestroyTarget<'_>, aws: &AwsArgs, run: &RunArgs, args: &DestroyArgs, output: Output) -> ExitCode {
     let yes = args.yes;
     let options = strato_aws::DestroyOptions {
         skip_final_snapshot: args.skip_final_snapshot,
         lift_deletion_protection: args.lift_deletion_protection,
     };
-    let (_, target) = match target(spec, aws, output) {
+    let target = match destroy_target(what, aws) {
         Ok(t) => t,
         Err(code) => return code,
     };
     let d = target.deployment.clone();
     let count = target.store.state().objects.len();
     if count == 0 {
-        match output {
-            Output::Json => {
-                println!("{}", pretty(&serde_json::json!({ "deployment": d.name, "success": true, "deleted": 0 })))
-            }
-            Output::Text => {
-                eprintln!("Nothing to destroy: no object of `{}` is recorded in {}", d.name, aws.state_dir.display())
-            }
-        }
-        let _ = target.store.delete_file();
-        return ExitCode::SUCCESS;
+        return nothing_recorded(target, aws, output);
     }
     if !yes && !confirm(&d.name, &target.connection.region, count) {
         return ExitCode::from(exit::INVALID_INPUT);
@@ -403,11 +501,17 @@ pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, args: &DestroyArgs, ou
     if !quiet {
         eprintln!("Destroying `{}` in {} ({count} objects)", d.name, target.connection.region);
     }
+    let endpoint = target.connection.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
     let mut store = target.store;
     runtime().block_on(async move {
         let cancel = Cancel::default();
         on_interrupt(cancel.clone(), quiet);
         let clients = strato_aws::connect(&target.connection).await;
+        let profile = target.connection.profile.as_deref();
+        if let Err(e) = strato_aws::preflight::identity(&clients, profile, endpoint.as_deref()).await {
+            report_preflight(&[e], &[], output);
+            return ExitCode::from(exit::INVALID_INPUT);
+        }
         // Objects an interrupted run recorded only as intents are looked for first.
         if store.state().objects.values().any(|o| o.id.is_none()) {
             match strato_aws::resolve_intents(&clients, &mut store, &d).await {
@@ -422,6 +526,19 @@ pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, args: &DestroyArgs, ou
                 }
             }
         }
+        // Nothing is deleted unless the whole destroy can proceed: nothing recorded belongs
+        // to someone else, nothing is protected (unless that is to be lifted).
+        match strato_aws::ownership::check_recorded(&clients, store.state(), &d.id, options.lift_deletion_protection).await {
+            Ok(problems) if !problems.is_empty() => {
+                report_refusal(&d.name, &problems, output);
+                return ExitCode::from(exit::FAILURE);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                report_refusal(&d.name, &[format!("cannot check what the state records: {e}")], output);
+                return ExitCode::from(exit::FAILURE);
+            }
+        }
         let count = store.state().objects.len();
         let (tasks, addresses) = strato_aws::destroy_tasks(store.state());
         let destroyer =
@@ -433,26 +550,29 @@ pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, args: &DestroyArgs, ou
         let report = run_engine(&tasks, Arc::new(destroyer.clone()), &run, &cancel, "deleted", output).await;
         let removed = report.success() && destroyer.finish().unwrap_or(false);
         // The challenge is made at the start of a provision that has instances, before any of
-        // them exists: whatever the state recorded, it goes with the deployment.
+        // them exists: whatever the state recorded, it goes with the deployment (if it is
+        // this deployment's).
         if removed {
-            if let Err(e) = strato_aws::delete_csr_challenge(&clients, &d.name).await {
+            if let Err(e) = strato_aws::delete_csr_challenge(&clients, &d).await {
                 eprintln!("warning: the deployment's CSR challenge parameter was not deleted: {e}");
             }
         }
         let left = destroyer.state().objects.len();
         let calls = destroyer.clients().calls.clone();
+        let notices = destroyer.notices();
         match output {
             Output::Json => {
                 let mut v = report_json(&report, &addresses, &calls);
                 v["deployment"] = d.name.clone().into();
                 v["deleted"] = (count - left).into();
                 v["remaining"] = left.into();
-                v["notices"] = notices_json(&destroyer.notices());
+                v["final_snapshots"] = final_snapshots(&notices).into();
+                v["notices"] = notices_json(&notices);
                 println!("{}", pretty(&v));
             }
             Output::Text => {
                 print_problems(&report, "not deleted");
-                print_notices(&destroyer.notices());
+                print_notices(&notices);
                 let verdict = verdict(&report);
                 eprintln!(
                     "Destroy {verdict} in {}: {} deleted, {left} left{}; {} AWS API calls",
@@ -461,6 +581,11 @@ pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, args: &DestroyArgs, ou
                     if removed { ", state file removed" } else { "" },
                     calls.total()
                 );
+                let snapshots = final_snapshots(&notices);
+                if !snapshots.is_empty() {
+                    let names: Vec<&str> = snapshots.iter().filter_map(|s| s["snapshot"].as_str()).collect();
+                    eprintln!("Final snapshots kept: {}", names.join(", "));
+                }
                 if left > 0 {
                     eprintln!(
                         "The state still records the {left} objects not deleted; run `strato destroy` again to resume."
@@ -472,14 +597,160 @@ pub fn destroy(spec: &Path, aws: &AwsArgs, run: &RunArgs, args: &DestroyArgs, ou
     })
 }
 
-/// Whether any user-data template needs the deployment's CSR challenge.
-fn uses_csr_challenge(graph: &Graph) -> bool {
-    graph.nodes().iter().any(|n| match &n.desired {
-        Some(strato_graph::Desired::Instance(i)) => {
-            i.user_data.as_ref().is_some_and(|u| u.template.contains("${deployment.csr_challenge}"))
+/// A destroy refused before anything was deleted.
+fn report_refusal(name: &str, problems: &[String], output: Output) {
+    match output {
+        Output::Json => {
+            let v = serde_json::json!({ "deployment": name, "success": false, "deleted": 0, "refused": problems });
+            println!("{}", pretty(&v));
         }
-        _ => false,
-    })
+        Output::Text => {
+            for p in problems {
+                eprintln!("error: {p}");
+            }
+            eprintln!("Destroy refused: {} problem(s); nothing was deleted.", problems.len());
+        }
+    }
+}
+
+/// No state records anything: unless AWS holds objects tagged with the deployment's name
+/// (a lost state), there is nothing to do.
+fn nothing_recorded(target: Target, aws: &AwsArgs, output: Output) -> ExitCode {
+    let d = target.deployment.clone();
+    let found = if target.connection.region.is_empty() {
+        Vec::new()
+    } else {
+        let endpoint = target.connection.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        let r = runtime().block_on(async {
+            let clients = strato_aws::connect(&target.connection).await;
+            strato_aws::preflight::identity(&clients, target.connection.profile.as_deref(), endpoint.as_deref()).await?;
+            strato_aws::ownership::strangers(&clients, &d.name, None, target.store.state(), None)
+                .await
+                .map_err(|e| e.to_string())
+        });
+        match r {
+            Ok(found) => found,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit::FAILURE);
+            }
+        }
+    };
+    if !found.is_empty() {
+        let mut problems = vec![format!(
+            "no object of `{}` is recorded in {}, but AWS holds {} object(s) tagged with its name:",
+            d.name,
+            aws.state_dir.display(),
+            found.len()
+        )];
+        problems.extend(found.iter().take(12).map(|s| format!("  {s}")));
+        problems.push(
+            "strato deletes only what its state records: restore the state file of this deployment, or remove those objects by their owner".into(),
+        );
+        report_refusal(&d.name, &problems, output);
+        return ExitCode::from(exit::FAILURE);
+    }
+    match output {
+        Output::Json => println!("{}", pretty(&serde_json::json!({ "deployment": d.name, "success": true, "deleted": 0 }))),
+        Output::Text => eprintln!("Nothing to destroy: no object of `{}` is recorded in {}", d.name, aws.state_dir.display()),
+    }
+    let _ = target.store.delete_file();
+    ExitCode::SUCCESS
+}
+
+/// Whether any instance role may read the deployment's CSR challenge, which must then exist.
+fn uses_csr_challenge(graph: &Graph) -> bool {
+    graph
+        .nodes()
+        .iter()
+        .any(|n| matches!(&n.desired, Some(strato_graph::Desired::InstanceRole { csr_challenge: true, .. })))
+}
+
+/// Everything checked before the first mutating call of a provision (see
+/// `strato_aws::preflight`): who the credentials are, the zones, instance types and quotas
+/// the spec needs, and anything in AWS that claims the deployment's names without being
+/// its own. Problems are reported all at once, with exit 2; nothing was changed.
+async fn preflight(
+    clients: &strato_aws::Clients,
+    target: &Target,
+    graph: &Graph,
+    had_state: bool,
+    output: Output,
+) -> Result<strato_aws::Account, ExitCode> {
+    let endpoint = target.connection.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+    let account =
+        match strato_aws::preflight::identity(clients, target.connection.profile.as_deref(), endpoint.as_deref()).await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                report_preflight(&[e], &[], output);
+                return Err(ExitCode::from(exit::INVALID_INPUT));
+            }
+        };
+    let state = target.store.state();
+    let mut findings = strato_aws::preflight::capacity(clients, graph, state).await;
+    let id = had_state.then_some(target.deployment.id.as_str());
+    match strato_aws::ownership::strangers(clients, &target.deployment.name, id, state, Some(graph)).await {
+        Ok(found) if !found.is_empty() => findings.problems.push(strangers_message(&target.deployment.name, had_state, &found)),
+        Ok(_) => {}
+        Err(e) => findings.problems.push(format!("cannot look for objects in the way of this deployment: {e}")),
+    }
+    if !findings.is_clear() {
+        report_preflight(&findings.problems, &findings.notes, output);
+        return Err(ExitCode::from(exit::INVALID_INPUT));
+    }
+    if output == Output::Text {
+        for note in &findings.notes {
+            eprintln!("note: {note}");
+        }
+    }
+    Ok(account)
+}
+
+/// What was found in the way, and what to do about it.
+fn strangers_message(name: &str, had_state: bool, found: &[strato_aws::ownership::Stranger]) -> String {
+    const SHOWN: usize = 12;
+    let mut msg = if had_state {
+        format!("{} object(s) in AWS claim deployment `{name}` or its names, but are not this deployment's:", found.len())
+    } else {
+        format!(
+            "deployment `{name}` has no state here, but {} object(s) in AWS already claim it or its names:",
+            found.len()
+        )
+    };
+    for s in found.iter().take(SHOWN) {
+        msg += &format!("\n    {s}");
+    }
+    if found.len() > SHOWN {
+        msg += &format!("\n    ... and {} more", found.len() - SHOWN);
+    }
+    msg += &format!(
+        "\n  strato adopts nothing that is not this deployment's. If they are this deployment's and its state was lost, \
+         restore the state file (or run from the directory that holds it); if another deployment uses the name `{name}`, \
+         give this one another name in `[deployment] name`; objects made by hand must be renamed or removed by their owner."
+    );
+    msg
+}
+
+fn report_preflight(problems: &[String], notes: &[String], output: Output) {
+    match output {
+        Output::Json => {
+            let v = serde_json::json!({
+                "success": false,
+                "preflight": { "problems": problems, "notes": notes },
+            });
+            println!("{}", pretty(&v));
+        }
+        Output::Text => {
+            for p in problems {
+                eprintln!("error: {p}");
+            }
+            for n in notes {
+                eprintln!("note: {n}");
+            }
+            eprintln!("Preflight found {} problem(s); nothing was created.", problems.len());
+        }
+    }
 }
 
 /// Asks the operator to type the deployment name; never assumes consent without a terminal.

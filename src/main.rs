@@ -48,10 +48,18 @@ enum Command {
         #[command(flatten)]
         run: deploy::RunArgs,
     },
-    /// Delete every AWS object recorded for the spec's deployment, in the order AWS requires.
+    /// Delete every AWS object recorded for the deployment, in the order AWS requires. Works
+    /// from the state alone: the spec only names the deployment, and may be left out.
     Destroy {
-        #[command(flatten)]
-        spec: SpecArgs,
+        /// Path of the deploy spec (TOML); only its `[deployment]` name and region are read.
+        spec: Option<PathBuf>,
+        /// The deployment to destroy when no spec is given (its directory under --state-dir;
+        /// the only one there by default).
+        #[arg(long, value_name = "NAME")]
+        deployment: Option<String>,
+        /// Output for people (text) or scripts (json).
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
         #[command(flatten)]
         aws: deploy::AwsArgs,
         #[command(flatten)]
@@ -113,7 +121,10 @@ fn main() -> ExitCode {
         Command::Plan(args) => plan(&args),
         Command::Graph { spec, format } => graph(&spec, format),
         Command::Provision { spec, aws, run } => deploy::provision(&spec.spec, &aws, &run, spec.output),
-        Command::Destroy { spec, aws, run, destroy } => deploy::destroy(&spec.spec, &aws, &run, &destroy, spec.output),
+        Command::Destroy { spec, deployment, output, aws, run, destroy } => {
+            let what = deploy::DestroyTarget { spec: spec.as_deref(), deployment: deployment.as_deref() };
+            deploy::destroy(&what, &aws, &run, &destroy, output)
+        }
         Command::Outputs { spec, state_dir } => deploy::outputs(&spec.spec, &state_dir, spec.output),
         Command::Status { spec, state_dir } => deploy::status(&spec.spec, &state_dir, spec.output),
     }

@@ -6,18 +6,22 @@
 //! - [`meter`]: client-side rate limits shaped like AWS's token buckets;
 //! - [`poll`]: the one poller every wait goes through;
 //! - [`error`]: AWS errors classified by code, naming the call;
+//! - [`preflight`] and [`ownership`]: what is checked before the first mutating call:
+//!   credentials, zones, instance types, quotas, and whose the objects in the way are;
 //! - [`provision`]: the engine's work for `provision` and `destroy`, on top of the state file.
 
 pub mod client;
 pub mod drivers;
 pub mod error;
 pub mod meter;
+pub mod ownership;
 pub mod poll;
+pub mod preflight;
 pub mod provision;
 
 pub use client::{connect, CallCounter, Clients, Connection};
-pub use drivers::DestroyOptions;
+pub use drivers::{Account, DestroyOptions};
 pub use provision::{
-    csr_challenge, delete_csr_challenge, destroy_tasks, provision_tasks, resolve_intents, service_limits,
+    delete_csr_challenge, destroy_tasks, ensure_csr_challenge, new_deployment_id, provision_tasks, resolve_intents, service_limits,
     unsupported_kinds, Deployment, Destroyer, Provisioner,
 };

@@ -22,7 +22,7 @@ use strato_graph::{Durations, Graph, Kind, NodeId};
 use strato_state::{now, Object, State, Status, Store};
 
 use crate::client::Clients;
-use crate::drivers::{driver, Cx, DestroyOptions, RunContext};
+use crate::drivers::{driver, owner_of, tag, Cx, DestroyOptions, RunContext, TAG_DEPLOYMENT, TAG_DEPLOYMENT_ID};
 use crate::error::AwsError;
 
 /// The deployment-wide facts every object needs.
@@ -49,6 +49,7 @@ pub fn service(kind: Kind) -> &'static str {
             "elb"
         }
         Kind::Certificate => "acm",
+        Kind::InstanceRole => "iam",
         _ => "ec2",
     }
 }
@@ -56,7 +57,7 @@ pub fn service(kind: Kind) -> &'static str {
 /// Per-service concurrency limits, from the token buckets AWS documents: a burst that
 /// refills slowly is better spent a few at a time than in a burst of throttling errors.
 pub fn service_limits() -> HashMap<&'static str, usize> {
-    HashMap::from([("ec2", 20), ("nat", 5), ("elb", 8), ("rds", 10), ("efs", 5), ("acm", 5)])
+    HashMap::from([("ec2", 20), ("nat", 5), ("elb", 8), ("rds", 10), ("efs", 5), ("acm", 5), ("iam", 4)])
 }
 
 /// Kinds in the graph that strato has no driver for yet.
@@ -151,17 +152,16 @@ pub struct Provisioner {
 }
 
 impl Provisioner {
-    /// `csr_challenge` is the deployment's Puppet autosigning challenge (see
-    /// [`csr_challenge`]); empty when no template uses it.
+    /// `account` is who the preflight found the credentials to be (IAM policies name it).
     pub fn new(
         clients: Clients,
         graph: Arc<Graph>,
         store: Store,
         deployment: Deployment,
         cancel: Cancel,
-        csr_challenge: String,
+        account: crate::drivers::Account,
     ) -> Provisioner {
-        let run = RunContext { csr_challenge, ..RunContext::default() };
+        let run = RunContext { account, ..RunContext::default() };
         let shared = Shared::new(clients, store, deployment, cancel, run);
         Provisioner { shared: Arc::new(shared), graph }
     }
@@ -472,51 +472,81 @@ impl Work for Destroyer {
     }
 }
 
-/// The deployment's CSR challenge for Puppet autosigning: kept in SSM Parameter Store as a
-/// SecureString (`/strato/<deployment>/csr-challenge`), created on first use, never written
-/// to the state file or printed.
-pub async fn csr_challenge(clients: &Clients, deployment: &str) -> Result<String, AwsError> {
-    let name = challenge_parameter(deployment);
-    let got = clients.ssm.get_parameter().name(&name).with_decryption(true).send().await;
-    match got.map_err(|e| crate::error::from_sdk("GetParameter", e)) {
-        Ok(out) => {
-            if let Some(v) = out.parameter().and_then(|p| p.value()) {
-                return Ok(v.to_string());
-            }
+/// The deployment's CSR challenge for Puppet autosigning: an SSM SecureString
+/// (`/strato/<deployment>/csr-challenge`) of 48 random hex digits, made on first use and
+/// tagged with the deployment's name and id. strato never reads it back: instances fetch it
+/// at boot through their instance role, so it appears in no user data, state, log or
+/// output. A parameter of that name that is not this deployment's is never used or changed.
+pub async fn ensure_csr_challenge(clients: &Clients, deployment: &Deployment) -> Result<(), AwsError> {
+    let name = challenge_parameter(&deployment.name);
+    match parameter_tags(clients, &name).await? {
+        Some(tags) if tag(&tags, TAG_DEPLOYMENT_ID) == Some(deployment.id.as_str()) => return Ok(()),
+        Some(tags) => {
+            let msg = format!("the SSM parameter {name} already exists and is not this deployment's: it belongs to {}", owner_of(&tags));
+            return Err(AwsError::new("PutParameter", crate::error::Class::Foreign, msg));
         }
-        Err(e) if e.is(crate::error::Class::NotFound) => {}
-        Err(e) => return Err(e),
+        None => {}
     }
     let value = random_hex(24)?;
+    let ssm_tag = |k: &str, v: &str| {
+        aws_sdk_ssm::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .map_err(|e| AwsError::new("PutParameter", crate::error::Class::Fatal, e.to_string()))
+    };
     let put = clients
         .ssm
         .put_parameter()
         .name(&name)
         .value(&value)
         .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        .description(format!("Puppet CSR autosigning challenge of strato deployment {deployment}"))
-        .tags(
-            aws_sdk_ssm::types::Tag::builder()
-                .key(crate::drivers::TAG_DEPLOYMENT)
-                .value(deployment)
-                .build()
-                .map_err(|e| AwsError::new("PutParameter", crate::error::Class::Fatal, e.to_string()))?,
-        )
+        .description(format!("Puppet CSR autosigning challenge of strato deployment {}", deployment.name))
+        .tags(ssm_tag(TAG_DEPLOYMENT, &deployment.name)?)
+        .tags(ssm_tag(TAG_DEPLOYMENT_ID, &deployment.id)?)
         .overwrite(false)
         .send()
         .await;
     match put.map_err(|e| crate::error::from_sdk("PutParameter", e)) {
-        Ok(_) => Ok(value),
-        // Another run created it meanwhile: use theirs.
-        Err(e) if e.code_is(&["ParameterAlreadyExists"]) => Box::pin(csr_challenge(clients, deployment)).await,
+        Ok(_) => Ok(()),
+        // Made meanwhile (by an earlier attempt of this call, or by someone else): whose?
+        Err(e) if e.code_is(&["ParameterAlreadyExists"]) => Box::pin(ensure_csr_challenge(clients, deployment)).await,
         Err(e) => Err(e),
     }
 }
 
-/// Deletes the deployment's CSR challenge; already gone is fine.
-pub async fn delete_csr_challenge(clients: &Clients, deployment: &str) -> Result<(), AwsError> {
-    let r = clients.ssm.delete_parameter().name(challenge_parameter(deployment)).send().await;
+/// The tags of an SSM parameter; `None` when there is no such parameter.
+async fn parameter_tags(clients: &Clients, name: &str) -> Result<Option<Vec<(String, String)>>, AwsError> {
+    let r = clients
+        .ssm
+        .list_tags_for_resource()
+        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+        .resource_id(name)
+        .send()
+        .await
+        .map_err(|e| crate::error::from_sdk("ListTagsForResource", e));
+    // A parameter that does not exist answers `InvalidResourceId`.
+    match r {
+        Ok(out) => Ok(Some(out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())),
+        Err(e) if e.is(crate::error::Class::NotFound) || e.code_is(&["InvalidResourceId"]) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes the deployment's CSR challenge if it is this deployment's; already gone is fine.
+pub async fn delete_csr_challenge(clients: &Clients, deployment: &Deployment) -> Result<(), AwsError> {
+    let name = challenge_parameter(&deployment.name);
+    match parameter_tags(clients, &name).await? {
+        Some(tags) if tag(&tags, TAG_DEPLOYMENT_ID) == Some(deployment.id.as_str()) => {}
+        _ => return Ok(()),
+    }
+    let r = clients.ssm.delete_parameter().name(name).send().await;
     crate::drivers::gone_ok(r.map_err(|e| crate::error::from_sdk("DeleteParameter", e)))
+}
+
+/// A new deployment id: 16 random hex digits.
+pub fn new_deployment_id() -> Result<String, AwsError> {
+    random_hex(8)
 }
 
 pub(crate) fn challenge_parameter(deployment: &str) -> String {
@@ -528,7 +558,7 @@ fn random_hex(bytes: usize) -> Result<String, AwsError> {
     let mut buf = vec![0u8; bytes];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut buf))
-        .map_err(|e| AwsError::new("generate the CSR challenge", crate::error::Class::Fatal, e.to_string()))?;
+        .map_err(|e| AwsError::new("read /dev/urandom", crate::error::Class::Fatal, e.to_string()))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 

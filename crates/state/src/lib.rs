@@ -140,6 +140,18 @@ pub struct Store {
     state: State,
 }
 
+/// The deployments that have a state file under `dir`, by name.
+pub fn deployments(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("state.json").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Where the state of `deployment` lives under `dir`.
 pub fn state_path(dir: &Path, deployment: &str) -> PathBuf {
     dir.join(deployment).join("state.json")
@@ -188,6 +200,12 @@ impl Store {
 
     pub fn get(&self, address: &str) -> Option<&Object> {
         self.state.objects.get(address)
+    }
+
+    /// Gives the deployment its unique id, in memory only: it is written with the first
+    /// change, so a run that changes nothing leaves no state behind.
+    pub fn assign_id(&mut self, id: String) {
+        self.state.deployment_id = Some(id);
     }
 
     /// Changes the state and writes it before returning.

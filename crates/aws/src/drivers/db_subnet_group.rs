@@ -27,7 +27,7 @@ pub(super) async fn rds_tags_of(cx: &Cx<'_>, arn: &str) -> Result<Vec<(String, S
     Ok(pairs(out.tag_list()))
 }
 
-pub(super) fn pairs(tags: &[Tag]) -> Vec<(String, String)> {
+pub fn pairs(tags: &[Tag]) -> Vec<(String, String)> {
     tags.iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
 }
 

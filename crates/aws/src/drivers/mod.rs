@@ -47,6 +47,8 @@ mod target_group;
 mod target_registration;
 mod vpc;
 
+pub use db_subnet_group::pairs as rds_pairs;
+
 pub type Attributes = BTreeMap<String, String>;
 
 /// What `destroy` may do beyond deleting.

@@ -1,0 +1,430 @@
+//! Whose objects are: what in AWS claims a deployment's name, or the names it would give its
+//! objects, without being recorded in its state.
+//!
+//! A deployment's objects carry `strato:deployment` (its name) and `strato:deployment-id`
+//! (its unique id). Before a provision creates anything, [`strangers`] looks for objects that
+//! carry the name but another id, or no id (another deployment of the same name, a state that
+//! was lost), and for objects that already hold a name the deployment would give (a
+//! database or key pair made by hand): any of them stops the run before anything is created.
+//! Before a destroy deletes anything, [`check_recorded`] makes sure every recorded object it
+//! can ask about is this deployment's, and that nothing it would delete is protected.
+//!
+//! Each service is asked with its own describe calls: the Resource Groups Tagging API does
+//! not return key pairs, Elastic IPs, DB subnet groups or listeners.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ec2::types::Filter;
+use strato_graph::{Desired, Graph, Kind};
+use strato_state::State;
+
+use crate::client::Clients;
+use crate::drivers::{owner_of, tag, TAG_ADDRESS, TAG_DEPLOYMENT, TAG_DEPLOYMENT_ID};
+use crate::error::{from_sdk, AwsError};
+
+/// An object that is in the way: what it is, and whose its tags say it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stranger {
+    /// `vpc vpc-0abc`, `database wso2-apim-db`.
+    pub what: String,
+    pub owner: String,
+}
+
+impl std::fmt::Display for Stranger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}, which belongs to {}", self.what, self.owner)
+    }
+}
+
+/// Whether tags say "this deployment" (its id); `id` is `None` when the deployment has no
+/// state yet, and then nothing tagged with its name is its own.
+fn ours(tags: &[(String, String)], id: Option<&str>) -> bool {
+    id.is_some() && tag(tags, TAG_DEPLOYMENT_ID) == id
+}
+
+/// The names the graph's objects would have, by kind, for the kinds AWS knows by name.
+fn names(graph: &Graph, kind: Kind) -> Vec<String> {
+    graph.nodes().iter().filter(|n| n.kind == kind).map(|n| n.aws_name.clone()).collect()
+}
+
+/// Everything in the region that claims deployment `name` (by tag) or one of the names its
+/// graph would give, and is neither recorded in `state` nor tagged with the deployment's id.
+pub async fn strangers(
+    clients: &Clients,
+    name: &str,
+    id: Option<&str>,
+    state: &State,
+    graph: Option<&Graph>,
+) -> Result<Vec<Stranger>, AwsError> {
+    let recorded: BTreeSet<&str> = state.objects.values().filter_map(|o| o.id.as_deref()).collect();
+    let mut found = Vec::new();
+    ec2_tagged(clients, name, id, &recorded, &mut found).await?;
+    let wanted = |kind| graph.map(|g| names(g, kind)).unwrap_or_default();
+    databases(clients, name, id, &recorded, &wanted(Kind::DbInstance), &mut found).await?;
+    elb_named(clients, name, id, &recorded, &wanted(Kind::LoadBalancer), &wanted(Kind::TargetGroup), &mut found)
+        .await?;
+    if let Some(g) = graph {
+        key_pairs(clients, id, &recorded, &names(g, Kind::KeyPair), &mut found).await?;
+        subnet_groups(clients, id, &recorded, &names(g, Kind::DbSubnetGroup), &mut found).await?;
+        roles(clients, id, &recorded, g, &mut found).await?;
+    }
+    Ok(found)
+}
+
+/// EC2 objects tagged with the deployment's name (`DescribeTags`), less those recorded and
+/// those that are gone but still listed for a while (terminated instances, deleted NAT
+/// gateways).
+async fn ec2_tagged(
+    clients: &Clients,
+    name: &str,
+    id: Option<&str>,
+    recorded: &BTreeSet<&str>,
+    found: &mut Vec<Stranger>,
+) -> Result<(), AwsError> {
+    let by_name = Filter::builder().name("key").values(TAG_DEPLOYMENT).build();
+    let value = Filter::builder().name("value").values(name).build();
+    let mut tagged: BTreeMap<String, String> = BTreeMap::new();
+    let mut pages = clients.ec2.describe_tags().filters(by_name).filters(value).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for t in page.map_err(|e| from_sdk("DescribeTags", e))?.tags() {
+            if let (Some(r), Some(kind)) = (t.resource_id(), t.resource_type()) {
+                if !recorded.contains(r) {
+                    tagged.insert(r.to_string(), kind.as_str().to_string());
+                }
+            }
+        }
+    }
+    if tagged.is_empty() {
+        return Ok(());
+    }
+    // Every tag of those resources, to tell whose they are.
+    let mut tags: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let ids: Vec<String> = tagged.keys().cloned().collect();
+    for chunk in ids.chunks(200) {
+        let of = Filter::builder().name("resource-id").set_values(Some(chunk.to_vec())).build();
+        let mut pages = clients.ec2.describe_tags().filters(of).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for t in page.map_err(|e| from_sdk("DescribeTags", e))?.tags() {
+                if let (Some(r), Some(k), Some(v)) = (t.resource_id(), t.key(), t.value()) {
+                    tags.entry(r.to_string()).or_default().push((k.to_string(), v.to_string()));
+                }
+            }
+        }
+    }
+    let gone = gone_ec2(clients, &tagged).await?;
+    for (resource, kind) in &tagged {
+        let t = tags.get(resource).cloned().unwrap_or_default();
+        if ours(&t, id) || gone.contains(resource) {
+            continue;
+        }
+        let what = match tag(&t, TAG_ADDRESS) {
+            Some(a) => format!("{kind} {resource} ({a})"),
+            None => format!("{kind} {resource}"),
+        };
+        found.push(Stranger { what, owner: owner_of(&t) });
+    }
+    Ok(())
+}
+
+/// Which of the tagged instances and NAT gateways are already gone: EC2 lists terminated
+/// instances and deleted NAT gateways, with their tags, for about an hour.
+async fn gone_ec2(clients: &Clients, tagged: &BTreeMap<String, String>) -> Result<BTreeSet<String>, AwsError> {
+    let of = |kind: &str| -> Vec<String> { tagged.iter().filter(|(_, k)| *k == kind).map(|(r, _)| r.clone()).collect() };
+    let mut gone = BTreeSet::new();
+    let instances = of("instance");
+    if !instances.is_empty() {
+        let ids = Filter::builder().name("instance-id").set_values(Some(instances.clone())).build();
+        let mut live = BTreeSet::new();
+        let mut pages = clients.ec2.describe_instances().filters(ids).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for i in page.map_err(|e| from_sdk("DescribeInstances", e))?.reservations().iter().flat_map(|r| r.instances()) {
+                let state = i.state().and_then(|s| s.name()).map(|s| s.as_str().to_string()).unwrap_or_default();
+                if state != "terminated" && state != "shutting-down" {
+                    live.extend(i.instance_id().map(str::to_string));
+                }
+            }
+        }
+        gone.extend(instances.into_iter().filter(|i| !live.contains(i)));
+    }
+    let nats = of("natgateway");
+    if !nats.is_empty() {
+        let ids = Filter::builder().name("nat-gateway-id").set_values(Some(nats.clone())).build();
+        let out = clients
+            .ec2
+            .describe_nat_gateways()
+            .filter(ids)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeNatGateways", e))?;
+        let live: BTreeSet<String> = out
+            .nat_gateways()
+            .iter()
+            .filter(|n| !matches!(n.state().map(|s| s.as_str()), Some("deleted" | "deleting" | "failed")))
+            .filter_map(|n| n.nat_gateway_id().map(str::to_string))
+            .collect();
+        gone.extend(nats.into_iter().filter(|n| !live.contains(n)));
+    }
+    Ok(gone)
+}
+
+/// RDS databases tagged with the deployment's name, or holding one of its identifiers.
+async fn databases(
+    clients: &Clients,
+    name: &str,
+    id: Option<&str>,
+    recorded: &BTreeSet<&str>,
+    wanted: &[String],
+    found: &mut Vec<Stranger>,
+) -> Result<(), AwsError> {
+    let mut pages = clients.rds.describe_db_instances().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for db in page.map_err(|e| from_sdk("DescribeDBInstances", e))?.db_instances() {
+            let ident = db.db_instance_identifier().unwrap_or_default();
+            if recorded.contains(ident) || db.db_instance_status() == Some("deleting") {
+                continue;
+            }
+            let tags = crate::drivers::rds_pairs(db.tag_list());
+            let claims = tag(&tags, TAG_DEPLOYMENT) == Some(name) || wanted.iter().any(|w| w == ident);
+            if claims && !ours(&tags, id) {
+                found.push(Stranger { what: format!("database {ident}"), owner: owner_of(&tags) });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Load balancers and target groups holding one of the deployment's names (ELB names are
+/// unique per account and region).
+async fn elb_named(
+    clients: &Clients,
+    _name: &str,
+    id: Option<&str>,
+    recorded: &BTreeSet<&str>,
+    lbs: &[String],
+    tgs: &[String],
+    found: &mut Vec<Stranger>,
+) -> Result<(), AwsError> {
+    let mut taken: Vec<(String, String)> = Vec::new();
+    if !lbs.is_empty() {
+        let mut pages = clients.elb.describe_load_balancers().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for lb in page.map_err(|e| from_sdk("DescribeLoadBalancers", e))?.load_balancers() {
+                let (n, arn) = (lb.load_balancer_name().unwrap_or_default(), lb.load_balancer_arn().unwrap_or_default());
+                if lbs.iter().any(|w| w == n) && !recorded.contains(arn) {
+                    taken.push((format!("load balancer {n}"), arn.to_string()));
+                }
+            }
+        }
+    }
+    if !tgs.is_empty() {
+        let mut pages = clients.elb.describe_target_groups().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for tg in page.map_err(|e| from_sdk("DescribeTargetGroups", e))?.target_groups() {
+                let (n, arn) = (tg.target_group_name().unwrap_or_default(), tg.target_group_arn().unwrap_or_default());
+                if tgs.iter().any(|w| w == n) && !recorded.contains(arn) {
+                    taken.push((format!("target group {n}"), arn.to_string()));
+                }
+            }
+        }
+    }
+    for chunk in taken.chunks(20) {
+        let arns: Vec<String> = chunk.iter().map(|(_, a)| a.clone()).collect();
+        let out = clients
+            .elb
+            .describe_tags()
+            .set_resource_arns(Some(arns))
+            .send()
+            .await
+            .map_err(|e| from_sdk("DescribeTags", e))?;
+        for (what, arn) in chunk {
+            let tags: Vec<(String, String)> = out
+                .tag_descriptions()
+                .iter()
+                .filter(|d| d.resource_arn() == Some(arn.as_str()))
+                .flat_map(|d| d.tags())
+                .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+                .collect();
+            if !ours(&tags, id) {
+                found.push(Stranger { what: what.clone(), owner: owner_of(&tags) });
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn key_pairs(
+    clients: &Clients,
+    id: Option<&str>,
+    recorded: &BTreeSet<&str>,
+    wanted: &[String],
+    found: &mut Vec<Stranger>,
+) -> Result<(), AwsError> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let named = Filter::builder().name("key-name").set_values(Some(wanted.to_vec())).build();
+    let out =
+        clients.ec2.describe_key_pairs().filters(named).send().await.map_err(|e| from_sdk("DescribeKeyPairs", e))?;
+    for k in out.key_pairs() {
+        let tags = crate::drivers::ec2_pairs(k.tags());
+        if !recorded.contains(k.key_pair_id().unwrap_or_default()) && !ours(&tags, id) {
+            found.push(Stranger { what: format!("key pair {}", k.key_name().unwrap_or_default()), owner: owner_of(&tags) });
+        }
+    }
+    Ok(())
+}
+
+async fn subnet_groups(
+    clients: &Clients,
+    id: Option<&str>,
+    recorded: &BTreeSet<&str>,
+    wanted: &[String],
+    found: &mut Vec<Stranger>,
+) -> Result<(), AwsError> {
+    for name in wanted.iter().filter(|n| !recorded.contains(n.as_str())) {
+        let r = clients.rds.describe_db_subnet_groups().db_subnet_group_name(name).send().await;
+        let Some(out) = crate::drivers::found(r.map_err(|e| from_sdk("DescribeDBSubnetGroups", e)))? else { continue };
+        let Some(arn) = out.db_subnet_groups().first().and_then(|g| g.db_subnet_group_arn()) else { continue };
+        let tags = clients
+            .rds
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .map_err(|e| from_sdk("ListTagsForResource", e))?;
+        let tags = crate::drivers::rds_pairs(tags.tag_list());
+        if !ours(&tags, id) {
+            found.push(Stranger { what: format!("DB subnet group {name}"), owner: owner_of(&tags) });
+        }
+    }
+    Ok(())
+}
+
+async fn roles(
+    clients: &Clients,
+    id: Option<&str>,
+    recorded: &BTreeSet<&str>,
+    graph: &Graph,
+    found: &mut Vec<Stranger>,
+) -> Result<(), AwsError> {
+    for n in graph.nodes() {
+        let Some(Desired::InstanceRole { name, .. }) = &n.desired else { continue };
+        if recorded.contains(name.as_str()) {
+            continue;
+        }
+        let r = clients.iam.get_role().role_name(name).send().await.map_err(|e| from_sdk("GetRole", e));
+        let Some(out) = crate::drivers::found(r)? else { continue };
+        let tags: Vec<(String, String)> = out
+            .role()
+            .map(|r| r.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+            .unwrap_or_default();
+        if !ours(&tags, id) {
+            found.push(Stranger { what: format!("IAM role {name}"), owner: owner_of(&tags) });
+        }
+    }
+    Ok(())
+}
+
+/// Before a destroy: the recorded objects that are not this deployment's after all (their
+/// tags carry another deployment id), and those a delete would be refused for (deletion
+/// protection, unless it is to be lifted). Objects recorded before deployment ids existed
+/// carry none; they count as this deployment's when they carry its name and their address.
+pub async fn check_recorded(
+    clients: &Clients,
+    state: &State,
+    id: &str,
+    lift_deletion_protection: bool,
+) -> Result<Vec<String>, AwsError> {
+    let mut problems = Vec::new();
+    let mine = |tags: &[(String, String)], address: &str| match tag(tags, TAG_DEPLOYMENT_ID) {
+        Some(other) => other == id,
+        None => tag(tags, TAG_DEPLOYMENT) == Some(state.deployment.as_str()) && tag(tags, TAG_ADDRESS) == Some(address),
+    };
+    for (address, obj) in &state.objects {
+        let Some(object_id) = obj.id.as_deref() else { continue };
+        match obj.kind.parse::<Kind>() {
+            Ok(Kind::DbInstance) => {
+                let r = clients.rds.describe_db_instances().db_instance_identifier(object_id).send().await;
+                let Some(out) = crate::drivers::found(r.map_err(|e| from_sdk("DescribeDBInstances", e)))? else {
+                    continue;
+                };
+                let Some(db) = out.db_instances().first() else { continue };
+                let tags = crate::drivers::rds_pairs(db.tag_list());
+                if !mine(&tags, address) {
+                    problems.push(format!("{address}: database {object_id} belongs to {}", owner_of(&tags)));
+                } else if db.deletion_protection() == Some(true) && !lift_deletion_protection {
+                    problems.push(format!(
+                        "{address}: database {object_id} has deletion protection (run destroy with --lift-deletion-protection to turn it off and delete it)"
+                    ));
+                }
+            }
+            Ok(Kind::LoadBalancer | Kind::TargetGroup) => {
+                let r = clients.elb.describe_tags().resource_arns(object_id).send().await;
+                let Some(out) = crate::drivers::found(r.map_err(|e| from_sdk("DescribeTags", e)))? else { continue };
+                let tags: Vec<(String, String)> = out
+                    .tag_descriptions()
+                    .iter()
+                    .flat_map(|d| d.tags())
+                    .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+                    .collect();
+                if out.tag_descriptions().is_empty() {
+                    continue;
+                }
+                if !mine(&tags, address) {
+                    problems.push(format!("{address}: {object_id} belongs to {}", owner_of(&tags)));
+                    continue;
+                }
+                if obj.kind == Kind::LoadBalancer.as_str() && !lift_deletion_protection {
+                    let r = clients
+                        .elb
+                        .describe_load_balancer_attributes()
+                        .load_balancer_arn(object_id)
+                        .send()
+                        .await;
+                    let Some(attrs) =
+                        crate::drivers::found(r.map_err(|e| from_sdk("DescribeLoadBalancerAttributes", e)))?
+                    else {
+                        continue;
+                    };
+                    let protected = attrs
+                        .attributes()
+                        .iter()
+                        .any(|a| a.key() == Some("deletion_protection.enabled") && a.value() == Some("true"));
+                    if protected {
+                        problems.push(format!(
+                            "{address}: load balancer has deletion protection (run destroy with --lift-deletion-protection to turn it off and delete it)"
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // EC2 objects, in one call per 200 recorded ids.
+    let ec2: Vec<(&str, &str)> = state
+        .objects
+        .iter()
+        .filter_map(|(a, o)| Some((a.as_str(), o.id.as_deref()?)))
+        .filter(|(_, i)| ["vpc-", "subnet-", "igw-", "eipalloc-", "nat-", "rtb-", "sg-", "key-", "i-"].iter().any(|p| i.starts_with(p)))
+        .collect();
+    let mut tags: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for chunk in ec2.chunks(200) {
+        let of = Filter::builder().name("resource-id").set_values(Some(chunk.iter().map(|(_, i)| i.to_string()).collect())).build();
+        let mut pages = clients.ec2.describe_tags().filters(of).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for t in page.map_err(|e| from_sdk("DescribeTags", e))?.tags() {
+                if let (Some(r), Some(k), Some(v)) = (t.resource_id(), t.key(), t.value()) {
+                    tags.entry(r.to_string()).or_default().push((k.to_string(), v.to_string()));
+                }
+            }
+        }
+    }
+    for (address, object_id) in ec2 {
+        // No tags listed: gone already, or a kind EC2 lists no tags for; nothing to refuse.
+        let Some(t) = tags.get(object_id) else { continue };
+        if !mine(t, address) {
+            problems.push(format!("{address}: {object_id} belongs to {}", owner_of(t)));
+        }
+    }
+    Ok(problems)
+}
