@@ -1199,6 +1199,41 @@ class Sessions(LayerTestCase):
         pages = s.acm.get_paginator("list_certificates").paginate(Includes={"keyTypes": ["EC_prime256v1"]})
         self.assertEqual([c["CertificateArn"] for page in pages for c in page["CertificateSummaryList"]], [ec_arn])
 
+    def test_log_counts_every_call_per_operation_and_the_mutating_ones(self) -> None:
+        s = Session(lag=0, deny=[{"operation": "CreateDBInstance", "code": "AccessDenied"}])
+        s.client("sts").get_caller_identity()
+        s.client("sts").get_caller_identity()
+        s.ec2.describe_tags()
+        s.client("service-quotas").get_service_quota(ServiceCode="vpc", QuotaCode="L-F678F1CE")
+        log = s.log()
+        expected = {"ec2:DescribeTags": 1, "servicequotas:GetServiceQuota": 1, "sts:GetCallerIdentity": 2}
+        self.assertEqual((log["calls"], log["mutating"]), (expected, 0))
+        # Served, denied, dropped, faulted: each reached the layer and counts.
+        s.vpc()
+        self.assertRefused("AccessDenied", s.database, "orders", "none")
+        s.patch(faults={"drop_before": 1.0})
+        with self.assertRaises((ConnectionClosedError, EndpointConnectionError)):
+            s.vpc("10.1.0.0/16")
+        s.patch(faults={"drop_before": 0.0, "http500": 1.0})
+        self.assertRefused("InternalError", s.ec2.describe_vpcs)
+        s.patch(faults={"http500": 0.0})
+        s.client("ssm").put_parameter(Name="/app/x", Value="1", Type="String")
+        s.client("iam").create_role(RoleName="app", AssumeRolePolicyDocument="{}")
+        s.client("logs").create_log_group(logGroupName="app")  # awsJson, though not modelled
+        s.client("s3").list_buckets()  # REST: no operation the layer reads
+        Session(lag=0).vpc()  # another session's calls are its own
+        log = s.log()
+        expected |= {
+            "ec2:CreateVpc": 2,
+            "ec2:DescribeVpcs": 1,
+            "iam:CreateRole": 1,
+            "logs:CreateLogGroup": 1,
+            "rds:CreateDBInstance": 1,
+            "s3:?": 1,
+            "ssm:PutParameter": 1,
+        }
+        self.assertEqual((log["calls"], log["mutating"]), (expected, 7))
+
     def test_inventory_counts_live_objects_and_transitional_ones(self) -> None:
         s = Session(scale=60, lag=0)
         vpc_id, first, second, group = s.network()

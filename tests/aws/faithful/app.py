@@ -12,7 +12,7 @@ Control API (JSON):
     GET    /_faithful/sessions/<id>           the session and its configuration
     PATCH  /_faithful/sessions/<id>           merge into the configuration
     DELETE /_faithful/sessions/<id>           end the session and drop its moto account
-    GET    /_faithful/sessions/<id>/log       events, summary, lifecycles
+    GET    /_faithful/sessions/<id>/log       events, summary, lifecycles, calls, mutating
     GET    /_faithful/sessions/<id>/inventory live objects of the session's account
 """
 
@@ -76,6 +76,7 @@ class FaithfulApp:
         request = protocol.parse(environ, body, scope)
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = session.account_id
         with LOCK:
+            session.count_call(request.service, request.operation)
             session.advance()
             verdict = gate.decide(session, request)
         if verdict.answer is not None:

@@ -1,11 +1,12 @@
 """Reading an AWS request and writing AWS's error answers, per wire protocol.
 
 The service and region come from the SigV4 credential scope; the operation from `Action=`
-(EC2, RDS, ELBv2 and IAM speak the query protocol), from `X-Amz-Target` (ACM, SSM and
-Service Quotas speak awsJson1_1) or from the method and path (EFS speaks restJson1, matched against botocore's
-model of its URIs). Errors the layer answers itself (faults, throttling, propagation lag)
-are rendered in the shape each service uses, so an SDK parses code, message and status as
-it would from AWS.
+(EC2, RDS, ELBv2, IAM and STS speak the query protocol), from `X-Amz-Target` (ACM, SSM and
+Service Quotas speak awsJson1_1, and so does any other call carrying that header) or from
+the method and path (EFS speaks restJson1, matched against botocore's model of its URIs);
+other REST services (S3, ...) name no operation the layer reads. Errors the layer answers
+itself (faults, throttling, propagation lag) are rendered in the shape each service uses,
+so an SDK parses code, message and status as it would from AWS.
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ def parse(environ: dict[str, Any], body: bytes, scope: Credential) -> AwsRequest
     if environ.get("HTTP_CONTENT_ENCODING") == "gzip":
         body = gzip.decompress(body)
     service = scope.service
-    if service in JSON_SERVICES:
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if service in JSON_SERVICES or target:
         params = _json(body)
         return AwsRequest(service, scope.region, target.rsplit(".", 1)[-1], params)
     if service in REST_SERVICES:

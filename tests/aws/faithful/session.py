@@ -48,6 +48,9 @@ DURATIONS: dict[str, tuple[float, float, float]] = {
 
 Action = Callable[[], None]
 
+# Operations that only read, by the prefix of their name; every other call counts as mutating.
+READ_ONLY_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup")
+
 
 @dataclass(frozen=True)
 class Event:
@@ -93,6 +96,7 @@ class Session:
         self._occurrences: dict[tuple[str, str], int] = {}
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self.events: list[Event] = []
+        self.calls: dict[str, int] = {}  # "service:Operation" -> AWS calls signed by the session
         self.lifecycles: list[Lifecycle] = []
         # Propagation bookkeeping, real times since the session started.
         self.created: dict[str, tuple[str, float]] = {}  # object id -> (kind, time)
@@ -181,15 +185,27 @@ class Session:
     def log(self, type_: str, rule: str, operation: str, code: str, message: str) -> None:
         self.events.append(Event(round(self.now(), 3), type_, rule, operation, code, message))
 
+    def count_call(self, service: str, operation: str) -> None:
+        """Count one AWS call of the session, whatever its answer; `?` when it names no operation."""
+        key = f"{service}:{operation or '?'}"
+        self.calls[key] = self.calls.get(key, 0) + 1
+
     def log_json(self) -> dict[str, Any]:
         summary: dict[str, dict[str, int]] = {}
         for event in self.events:
             rules = summary.setdefault(event.type, {})
             rules[event.rule] = rules.get(event.rule, 0) + 1
+        mutating = sum(
+            count
+            for key, count in self.calls.items()
+            if not key.split(":", 1)[1].startswith(READ_ONLY_PREFIXES)  # "?" is mutating
+        )
         return {
             "events": [asdict(e) for e in self.events],
             "summary": summary,
             "lifecycles": [asdict(lc) for lc in self.lifecycles],
+            "calls": dict(sorted(self.calls.items())),
+            "mutating": mutating,
         }
 
     # -- token buckets ---------------------------------------------------------------------
