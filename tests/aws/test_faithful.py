@@ -1248,5 +1248,30 @@ class Sessions(LayerTestCase):
         self.assertIn({"kind": "load_balancer", "state": "provisioning"}, [{k: t[k] for k in ("kind", "state")} for t in inventory["transitional"]])
 
 
+    def test_inventory_counts_iam_roles_profiles_and_inline_policies_but_not_service_linked_roles(self) -> None:
+        s = Session(lag=0)
+        iam = s.client("iam")
+        trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+        allow = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+        iam.create_role(RoleName="app", AssumeRolePolicyDocument=trust)
+        iam.create_role(RoleName="worker", Path="/strato/", AssumeRolePolicyDocument=trust)
+        iam.put_role_policy(RoleName="app", PolicyName="read", PolicyDocument=allow)
+        iam.put_role_policy(RoleName="app", PolicyName="write", PolicyDocument=allow)
+        iam.create_instance_profile(InstanceProfileName="app")
+        iam.add_role_to_instance_profile(InstanceProfileName="app", RoleName="app")
+        iam.create_service_linked_role(AWSServiceName="elasticloadbalancing.amazonaws.com")
+        Session(lag=0).client("iam").create_role(RoleName="other", AssumeRolePolicyDocument=trust)
+        inventory = s.inventory()
+        self.assertEqual((inventory["iam_role"], inventory["instance_profile"], inventory["iam_role_policy"]), (2, 1, 2))
+        self.assertEqual(sorted(inventory["objects"]["iam_role"]), ["app", "worker"])
+        self.assertEqual(inventory["objects"]["instance_profile"], ["app"])
+        self.assertEqual(sorted(inventory["objects"]["iam_role_policy"]), ["app|read", "app|write"])
+        iam.delete_role_policy(RoleName="app", PolicyName="write")
+        iam.remove_role_from_instance_profile(InstanceProfileName="app", RoleName="app")
+        iam.delete_instance_profile(InstanceProfileName="app")
+        iam.delete_role(RoleName="worker")
+        inventory = s.inventory()
+        self.assertEqual((inventory["iam_role"], inventory["instance_profile"], inventory["iam_role_policy"]), (1, 0, 1))
+
 if __name__ == "__main__":
     unittest.main()

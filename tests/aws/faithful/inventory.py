@@ -1,12 +1,13 @@
-"""What a session's account holds, enumerated from moto's backends in every region.
+"""What a session's account holds, enumerated from moto's backends in every region (and
+IAM's, which is global).
 
 Independent of tags, so a test can assert that a destroy left nothing behind (or that a
 provision made exactly what it should). AWS's defaults do not count: the default VPC and
-its subnets, default security groups, main route tables, `local` routes and listeners'
-default rules. Objects that are gone do not count either: terminated instances, and NAT
-gateways that are `deleted` or `failed` (AWS removes a failed one by itself). Objects on
-their way (pending, creating, deleting, lingering...) count and are also listed as
-transitional with their state.
+its subnets, default security groups, main route tables, `local` routes, listeners'
+default rules and service-linked roles. Objects that are gone do not count either:
+terminated instances, and NAT gateways that are `deleted` or `failed` (AWS removes a
+failed one by itself). Objects on their way (pending, creating, deleting, lingering...)
+count and are also listed as transitional with their state.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from moto.core.base_backend import BackendDict
 from moto.ec2.models import ec2_backends
 from moto.efs.models import efs_backends
 from moto.elbv2.models import elbv2_backends
+from moto.iam.models import iam_backends
 from moto.rds.models import rds_backends
 from moto.ssm.models import ssm_backends
 
@@ -51,7 +53,13 @@ KINDS = (
     "network_interface",
     "ssm_parameter",
     "db_snapshot",
+    "iam_role",
+    "instance_profile",
+    "iam_role_policy",
 )
+
+# Where AWS puts the service-linked roles it makes by itself.
+SERVICE_LINKED_PATH = "/aws-service-role/"
 
 
 class _Inventory:
@@ -97,11 +105,14 @@ def take(session: Session) -> dict[str, Any]:
         for name in list(ssm._parameters.keys()):
             if not name.startswith("/aws/"):
                 inventory.add("ssm_parameter", name)
+    # IAM is global: moto keys its backends by partition ("aws", "aws-cn", ...), not region.
+    for iam in _backends(iam_backends, session.account_id):
+        _iam(inventory, iam)
     return inventory.json()
 
 
 def _backends(backend_dict: BackendDict[Any], account_id: str) -> Iterator[Any]:
-    """The account's existing region backends, without creating any."""
+    """The account's existing region (or partition) backends, without creating any."""
     account = dict.get(backend_dict, account_id)
     if account is not None:
         yield from dict.values(account)
@@ -162,3 +173,14 @@ def _elbv2(inventory: _Inventory, elbv2: Any) -> None:
         inventory.add("target_group", tg.arn)
         for target_id in tg.targets:
             inventory.add("target_registration", f"{tg.arn}|{target_id}")
+
+
+def _iam(inventory: _Inventory, iam: Any) -> None:
+    for role in iam.roles.values():
+        if role.path.startswith(SERVICE_LINKED_PATH):
+            continue
+        inventory.add("iam_role", role.name)
+        for policy_name in role.policies:
+            inventory.add("iam_role_policy", f"{role.name}|{policy_name}")
+    for profile in iam.instance_profiles.values():
+        inventory.add("instance_profile", profile.name)
