@@ -395,26 +395,18 @@ pub struct DestroyTarget<'a> {
 }
 
 /// The deployment a destroy is about, and the state it works from.
-fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs) -> Result<Target, ExitCode> {
+fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs, output: Output) -> Result<Target, ExitCode> {
     let invalid = |msg: String| {
         eprintln!("error: {msg}");
         ExitCode::from(exit::INVALID_INPUT)
     };
     let (name, region) = match what.spec {
         Some(path) => {
-            let doc = strato_spec::load(path)
-                .map_err(|e| invalid(format!("cannot read spec `{}`: {e}", path.display())))?;
-            let d = &doc.spec.deployment;
-            if !doc.parsed || d.name.value.is_empty() || d.region.value.is_empty() {
-                return Err(invalid(format!(
-                    "spec `{}` does not say which deployment to destroy (`[deployment] name` and `region`); run `strato validate` on it",
-                    path.display()
-                )));
+            let (name, region) = crate::deployment_of(path, output)?;
+            if what.deployment.is_some_and(|n| n != name) {
+                return Err(invalid(format!("--deployment disagrees with the spec, which names `{name}`")));
             }
-            if what.deployment.is_some_and(|n| n != d.name.value) {
-                return Err(invalid(format!("--deployment disagrees with the spec, which names `{}`", d.name.value)));
-            }
-            (d.name.value.clone(), Some(d.region.value.clone()))
+            (name, Some(region))
         }
         None => match what.deployment {
             Some(n) => (n.to_string(), None),
@@ -440,6 +432,15 @@ fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs) -> Result<Target, Exi
             return Err(ExitCode::from(exit::FAILURE));
         }
     };
+    if let (Some(s), Some(r)) = (&store, &region) {
+        if s.state().region != *r {
+            return Err(invalid(format!(
+                "the state at {} is for region {}, the spec says {r}",
+                path.display(),
+                s.state().region
+            )));
+        }
+    }
     let region = match (&store, region, &aws.region) {
         (Some(s), _, _) => s.state().region.clone(),
         (None, Some(r), _) => r,
@@ -485,7 +486,7 @@ pub fn destroy(what: &DestroyTarget<'_>, aws: &AwsArgs, run: &RunArgs, args: &De
         skip_final_snapshot: args.skip_final_snapshot,
         lift_deletion_protection: args.lift_deletion_protection,
     };
-    let target = match destroy_target(what, aws) {
+    let target = match destroy_target(what, aws, output) {
         Ok(t) => t,
         Err(code) => return code,
     };

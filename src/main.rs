@@ -160,6 +160,29 @@ pub(crate) fn check(path: &Path, output: Output) -> Result<Checked, ExitCode> {
     Err(ExitCode::from(exit::INVALID_INPUT))
 }
 
+/// The deployment a spec names, for `destroy`, which works from the state: a spec whose
+/// user-data templates or key files are gone still names its deployment, so missing files
+/// are only noted; any other problem is reported as `check` reports it.
+pub(crate) fn deployment_of(path: &Path, output: Output) -> Result<(String, String), ExitCode> {
+    let doc = match strato_spec::load(path) {
+        Ok(doc) => doc,
+        Err(e) => {
+            eprintln!("error: cannot read spec `{}`: {e}", path.display());
+            return Err(ExitCode::from(exit::INVALID_INPUT));
+        }
+    };
+    let errors = |d: &&Diagnostic| d.severity == strato_spec::diag::Severity::Error;
+    let missing_files = doc.diagnostics.iter().filter(errors).all(|d| d.code == "file-not-found");
+    if !doc.parsed || !missing_files {
+        check(path, output)?;
+    }
+    let d = &doc.spec.deployment;
+    if doc.diagnostics.iter().any(|d| errors(&d)) && output == Output::Text {
+        eprintln!("note: some files the spec names are missing; destroy needs only the state, so it goes on");
+    }
+    Ok((d.name.value.clone(), d.region.value.clone()))
+}
+
 pub(crate) fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }

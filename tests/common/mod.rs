@@ -131,6 +131,17 @@ impl Session {
             .unwrap_or_default()
     }
 
+    /// SDK configuration for this session's caller, against the layer.
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        let creds = aws_sdk_ec2::config::Credentials::new(&self.access_key, "faithful", None, None, "tests");
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(endpoint())
+            .credentials_provider(creds)
+            .load()
+            .await
+    }
+
     /// Runs strato as this session's caller: its credentials, on its clock, within AWS's
     /// API rate limits.
     pub fn strato(&self, args: &[&str], state: &Path) -> Output {
@@ -162,7 +173,8 @@ impl Drop for Session {
     }
 }
 
-/// The spec's objects per kind, from `strato plan --output json`.
+/// The spec's objects per kind, from `strato plan --output json`, named as the layer's
+/// inventory names them.
 pub fn planned(spec: &str) -> BTreeMap<String, u64> {
     let out = Command::new(env!("CARGO_BIN_EXE_strato"))
         .args(["plan", spec, "--output", "json"])
@@ -173,7 +185,14 @@ pub fn planned(spec: &str) -> BTreeMap<String, u64> {
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut counts = BTreeMap::new();
     for o in plan.as_array().expect("a list") {
-        *counts.entry(o["kind"].as_str().unwrap().to_string()).or_default() += 1;
+        match o["kind"].as_str().unwrap() {
+            // One instance role is an IAM role and its instance profile of the same name.
+            "instance_role" => {
+                *counts.entry("iam_role".to_string()).or_default() += 1;
+                *counts.entry("instance_profile".to_string()).or_default() += 1;
+            }
+            kind => *counts.entry(kind.to_string()).or_default() += 1,
+        }
     }
     counts
 }

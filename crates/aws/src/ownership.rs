@@ -67,6 +67,15 @@ pub async fn strangers(
         key_pairs(clients, id, &recorded, &names(g, Kind::KeyPair), &mut found).await?;
         subnet_groups(clients, id, &recorded, &names(g, Kind::DbSubnetGroup), &mut found).await?;
         roles(clients, id, &recorded, g, &mut found).await?;
+        let challenge = g.nodes().iter().any(|n| matches!(n.desired, Some(Desired::InstanceRole { csr_challenge: true, .. })));
+        if challenge {
+            let parameter = crate::provision::challenge_parameter(name);
+            if let Some(tags) = crate::provision::parameter_tags(clients, &parameter).await? {
+                if !ours(&tags, id) {
+                    found.push(Stranger { what: format!("SSM parameter {parameter}"), owner: owner_of(&tags) });
+                }
+            }
+        }
     }
     Ok(found)
 }

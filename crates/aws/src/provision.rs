@@ -516,7 +516,7 @@ pub async fn ensure_csr_challenge(clients: &Clients, deployment: &Deployment) ->
 }
 
 /// The tags of an SSM parameter; `None` when there is no such parameter.
-async fn parameter_tags(clients: &Clients, name: &str) -> Result<Option<Vec<(String, String)>>, AwsError> {
+pub(crate) async fn parameter_tags(clients: &Clients, name: &str) -> Result<Option<Vec<(String, String)>>, AwsError> {
     let r = clients
         .ssm
         .list_tags_for_resource()
