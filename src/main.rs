@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use strato_graph::{minutes, Durations, Graph, Kind};
 use strato_spec::diag::{render_human, render_json};
-use strato_spec::{Diagnostic, Document};
+use strato_spec::{Diagnostic, Document, Severity};
 
 /// Provision the WSO2 API Manager + Enterprise Integrator platform on AWS from one deploy
 /// spec, and tear it down again.
@@ -136,9 +136,19 @@ pub(crate) struct Checked {
     pub(crate) graph: Graph,
 }
 
-/// Loads, validates and builds the graph; on any problem prints the diagnostics (text to
-/// stderr, or the JSON report to stdout) and returns the exit code.
+/// Loads, validates and builds the graph; on any error prints the diagnostics (text to
+/// stderr, or the JSON report to stdout) and returns the exit code. Warnings alone do not
+/// stop the command: they go to stderr as text.
 pub(crate) fn check(path: &Path, output: Output) -> Result<Checked, ExitCode> {
+    let (checked, warnings) = check_with_warnings(path, output)?;
+    if !warnings.is_empty() {
+        eprint!("{}", render_human(&checked.doc.sources, &warnings));
+    }
+    Ok(checked)
+}
+
+/// [`check`], handing back the warnings of a spec without errors instead of printing them.
+fn check_with_warnings(path: &Path, output: Output) -> Result<(Checked, Vec<Diagnostic>), ExitCode> {
     let doc = match strato_spec::load(path) {
         Ok(doc) => doc,
         Err(e) => {
@@ -150,8 +160,8 @@ pub(crate) fn check(path: &Path, output: Output) -> Result<Checked, ExitCode> {
     let mut diags: Vec<Diagnostic> = doc.diagnostics.iter().cloned().collect();
     diags.extend(strato_graph::check(&graph));
     strato_spec::diag::sort(&mut diags);
-    if diags.is_empty() {
-        return Ok(Checked { doc, graph });
+    if diags.iter().all(|d| d.severity == Severity::Warning) {
+        return Ok((Checked { doc, graph }, diags));
     }
     match output {
         Output::Json => println!("{}", pretty(&render_json(&doc.sources, &diags))),
@@ -188,20 +198,28 @@ pub(crate) fn pretty(v: &serde_json::Value) -> String {
 }
 
 fn validate(args: &SpecArgs) -> ExitCode {
-    let checked = match check(&args.spec, args.output) {
+    let (checked, warnings) = match check_with_warnings(&args.spec, args.output) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let d = &checked.doc.spec.deployment;
     match args.output {
-        Output::Json => println!("{}", pretty(&render_json(&checked.doc.sources, &[]))),
-        Output::Text => println!(
-            "{}: valid: deployment `{}` in {}, {} AWS objects",
-            args.spec.display(),
-            d.name.value,
-            d.region.value,
-            checked.graph.nodes().len()
-        ),
+        Output::Json => println!("{}", pretty(&render_json(&checked.doc.sources, &warnings))),
+        Output::Text => {
+            eprint!("{}", render_human(&checked.doc.sources, &warnings));
+            let noted = match warnings.len() {
+                0 => String::new(),
+                1 => " (1 warning)".to_string(),
+                n => format!(" ({n} warnings)"),
+            };
+            println!(
+                "{}: valid: deployment `{}` in {}, {} AWS objects{noted}",
+                args.spec.display(),
+                d.name.value,
+                d.region.value,
+                checked.graph.nodes().len()
+            )
+        }
     }
     ExitCode::SUCCESS
 }
@@ -220,7 +238,12 @@ fn plan(args: &SpecArgs) -> ExitCode {
                 let node = graph.node(id);
                 let deps: Vec<&str> =
                     graph.dependencies(id).map(|e| graph.node(e.dependency).address.as_str()).collect();
-                serde_json::json!({ "address": node.address.as_str(), "kind": node.kind.as_str(), "depends_on": deps })
+                serde_json::json!({
+                    "address": node.address.as_str(),
+                    "kind": node.kind.as_str(),
+                    "aws_name": node.aws_name,
+                    "depends_on": deps,
+                })
             })
             .collect();
         println!("{}", pretty(&serde_json::Value::Array(items)));
@@ -247,7 +270,14 @@ fn plan(args: &SpecArgs) -> ExitCode {
         let of_kind: Vec<_> = order.iter().filter(|&&id| graph.node(id).kind == k).collect();
         out += &format!("\n{k} ({})\n", of_kind.len());
         for &&id in &of_kind {
-            out += &format!("  + {}\n", graph.node(id).address);
+            let node = graph.node(id);
+            // The name AWS knows the object by, where it knows it by name (a load balancer,
+            // an RDS identifier); a derived one may be shortened to fit AWS's limit.
+            if node.kind.known_by_name() {
+                out += &format!("  + {} ({})\n", node.address, node.aws_name);
+            } else {
+                out += &format!("  + {}\n", node.address);
+            }
         }
     }
     if let Some(est) = graph.estimate(&Durations::default()) {

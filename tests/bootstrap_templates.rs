@@ -19,7 +19,7 @@ fn rendered() -> Vec<(String, String)> {
         let Some(Desired::Instance(spec)) = &node.desired else { continue };
         let ud = spec.user_data.as_ref().unwrap_or_else(|| panic!("{} has user data", node.address));
         let text = ud
-            .render("0123456789abcdef", |n, attr| Some(format!("{}-{attr}", graph.node(n).address)))
+            .render(|n, attr| Some(format!("{}-{attr}", graph.node(n).address)))
             .unwrap_or_else(|r| panic!("{}: `${{{r}}}` unresolved", node.address));
         out.push((node.address.to_string(), text));
     }
@@ -63,12 +63,35 @@ fn the_puppet_server_gets_everything_the_modules_need_and_signs_by_challenge() {
         "load_balancer.ei-services-dns_name",
         "load_balancer.ei-internal-dns_name",
         "load_balancer.analytics-internal-dns_name",
-        "0123456789abcdef",
+        "database.apim-db-master_secret_arn",
+        "database.analytics-db-master_secret_arn",
     ] {
         assert!(server.contains(needed), "the Puppet server's user data lacks {needed}");
     }
     assert!(server.contains("autosign /etc/puppetlabs/puppet/autosign.sh"), "policy-based autosigning");
     assert!(!server.contains("autosign true") && !server.contains("autosign = true"), "never blanket autosign");
+    // Agents connect to the fixed address: the server's certificate must carry it, set
+    // before the CA signs that certificate.
+    let alt_names = server.find("dns_alt_names 'IP:10.0.30.10'").expect("the server's address in its certificate");
+    assert!(alt_names < server.find("puppetserver ca setup").unwrap(), "alternative names before the CA");
+}
+
+/// The CSR challenge never appears in user data: every node but the bastion reads it at
+/// boot from SSM Parameter Store with its role, into files only root (and on the server the
+/// puppet user) can read, never through stdout, which the bootstrap log keeps.
+#[test]
+fn the_csr_challenge_is_fetched_at_boot_not_rendered() {
+    for (address, text) in rendered().iter().filter(|(a, _)| a != "instance.bastion") {
+        let fetch = text
+            .find("aws ssm get-parameter --with-decryption --name '/strato/wso2/csr-challenge'")
+            .unwrap_or_else(|| panic!("{address} fetches the challenge"));
+        assert!(text.contains("--region 'us-east-1' --query Parameter.Value --output text > \"$1\""), "{address}");
+        let umask = text.find("umask 077").expect("root-only files");
+        assert!(umask < fetch, "{address}: umask 077 before the challenge is written");
+        assert!(text.contains("for attempt in {1..30}"), "{address}: retried while the role's credentials arrive");
+        assert!(!text.contains("csr_challenge}") && !text.contains("echo \"$challenge"), "{address}");
+        assert!(text.contains("https://yum.puppet.com/puppet8-release-amazon-2023.noarch.rpm"), "{address}: AL2023");
+    }
 }
 
 #[test]
@@ -77,7 +100,7 @@ fn agents_point_at_the_fixed_server_and_carry_their_role_cluster_and_index() {
         let name = address.strip_prefix("instance.").unwrap();
         assert!(text.contains("server '10.0.30.10'"), "{address}");
         assert!(text.contains("pp_role: '") && text.contains("pp_cluster: '"), "{address}");
-        assert!(text.contains("0123456789abcdef"), "{address}: the CSR challenge");
+        assert!(text.contains("1.2.840.113549.1.9.7: '$challenge'"), "{address}: the CSR challenge");
         let index = name.rsplit('-').next().unwrap().parse::<u32>().unwrap_or(1);
         assert!(text.contains(&format!("1.3.6.1.4.1.34380.1.2.1: '{index}'")), "{address}: index {index}");
         // Only API Manager nodes mount the shared file system.

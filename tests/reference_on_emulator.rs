@@ -176,7 +176,7 @@ async fn verify_data(c: &Aws) {
         let out = c.rds.describe_db_instances().db_instance_identifier(db).send().await.unwrap();
         let i = &out.db_instances()[0];
         assert_eq!(i.engine(), Some("mysql"), "{db}");
-        assert!(i.engine_version().unwrap().starts_with("8.0"), "{db}");
+        assert!(i.engine_version().unwrap().starts_with("8.4"), "{db}");
         assert_eq!(i.db_instance_class(), Some("db.m5.large"));
         assert_eq!(i.multi_az(), Some(true), "{db}");
         assert_eq!(i.storage_encrypted(), Some(true), "{db}");
@@ -397,7 +397,7 @@ async fn the_reference_architecture_round_trip() {
     let _ = std::fs::remove_dir_all(&state);
 
     let up = summary(&strato(&["provision", SPEC], &state));
-    assert_eq!(up["created"], 109);
+    assert_eq!(up["created"], 111);
     let outputs = up["outputs"].as_object().unwrap();
     assert_eq!(outputs.len(), 11);
     for (k, v) in outputs {
@@ -419,7 +419,7 @@ async fn the_reference_architecture_round_trip() {
 
     let again = summary(&strato(&["provision", SPEC], &state));
     assert_eq!(again["created"], 0, "provisioning again changes nothing");
-    assert_eq!(again["unchanged"], 109);
+    assert_eq!(again["unchanged"], 111);
 
     let outputs = Command::new(env!("CARGO_BIN_EXE_strato"))
         .args(["outputs", SPEC, "--state-dir", state.to_str().unwrap(), "--output", "json"])
@@ -431,7 +431,7 @@ async fn the_reference_architecture_round_trip() {
     assert!(outputs["apim_db_endpoint"].as_str().unwrap().starts_with("wso2-apim-db."));
 
     let down = summary(&strato(&["destroy", SPEC, "--yes"], &state));
-    assert_eq!(down["deleted"], 109);
+    assert_eq!(down["deleted"], 111);
     assert_nothing_left(&c, DEPLOYMENT, &certificate).await;
     assert!(!state_file.exists());
     let snapshots = c.rds.describe_db_snapshots().send().await.unwrap();
@@ -481,7 +481,7 @@ subnets = { tier = "db" }
 [[database]]
 name = "main-db"
 engine = "mysql"
-engine_version = "8.0"
+engine_version = "8.4"
 instance_class = "db.t3.micro"
 storage_gb = 20
 deletion_protection = true
@@ -562,13 +562,13 @@ async fn a_run_killed_after_its_create_calls_resumes_without_duplicates() {
     let state = dir.join("state");
     let state_file = state.join("resume/state.json");
 
-    assert_eq!(summary(&strato(&["provision", spec], &state))["created"], 109);
+    assert_eq!(summary(&strato(&["provision", spec], &state))["created"], 111);
     let recorded: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
     let certificate = recorded["objects"]["certificate.wso2"]["id"].as_str().unwrap().to_string();
 
     forget_answers(&state_file);
     let again = summary(&strato(&["provision", spec], &state));
-    assert_eq!(again["created"], 109, "every object is adopted (counted as created by this run)");
+    assert_eq!(again["created"], 111, "every object is adopted (counted as created by this run)");
     let c = aws().await;
     let dep = || Filter::builder().name("tag:strato:deployment").values("resume").build();
     assert_eq!(c.ec2.describe_vpcs().filters(dep()).send().await.unwrap().vpcs().len(), 1);

@@ -48,6 +48,7 @@ fn plan_has_every_object_of_the_reference_architecture() {
         ("security_group_rules", 10),
         ("key_pair", 1),
         ("certificate", 1),
+        ("instance_role", 2),
         ("db_subnet_group", 1),
         ("db_instance", 2),
         ("file_system", 1),
@@ -100,6 +101,42 @@ fn only_the_puppet_server_waits_for_the_databases() {
 }
 
 #[test]
+fn the_puppet_server_and_the_wso2_nodes_run_with_their_roles() {
+    let plan = plan();
+    assert!(depends_on(&plan, "instance.puppet").contains(&"instance_role.puppet-server".to_string()));
+    for node in ["apim-1", "ei-2", "apim-analytics-worker-1", "ei-analytics-dashboard"] {
+        let deps = depends_on(&plan, &format!("instance.{node}"));
+        assert!(deps.contains(&"instance_role.wso2-node".to_string()), "{node}: {deps:?}");
+    }
+    assert!(!depends_on(&plan, "instance.bastion").iter().any(|d| d.starts_with("instance_role.")));
+    // The server's role may read both databases' secrets, whose ARNs RDS gives on create.
+    assert_eq!(depends_on(&plan, "instance_role.puppet-server"), ["database.apim-db", "database.analytics-db"]);
+    assert!(depends_on(&plan, "instance_role.wso2-node").is_empty());
+    let role = plan.iter().find(|i| i["address"] == "instance_role.puppet-server").unwrap();
+    assert_eq!(role["aws_name"], "wso2-puppet-server-us-east-1", "IAM names carry the region");
+}
+
+#[test]
+fn the_plan_shows_the_names_aws_knows_objects_by() {
+    let text = String::from_utf8(strato(&["plan", SPEC]).stdout).unwrap();
+    for line in [
+        "  + target_group.apim-analytics-dashboard (wso2-apim-analytics-dashboard)\n",
+        "  + load_balancer.apim-public (wso2-apim-public)\n",
+        "  + database.apim-db (wso2-apim-db)\n",
+        "  + db_subnet_group.wso2-db (wso2-wso2-db)\n",
+        "  + key_pair.operators (wso2-operators)\n",
+        "  + instance_role.wso2-node (wso2-wso2-node-us-east-1)\n",
+        // Objects AWS knows by id: their address only.
+        "  + vpc.main\n",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+    for item in plan() {
+        assert!(item["aws_name"].as_str().is_some_and(|n| n.starts_with("wso2-")), "{item}");
+    }
+}
+
+#[test]
 fn private_instances_wait_for_their_zone_nat_route() {
     let plan = plan();
     let deps = depends_on(&plan, "instance.ei-2");
@@ -117,7 +154,7 @@ fn private_instances_wait_for_their_zone_nat_route() {
 fn text_plan_shows_counts_and_the_critical_path() {
     let out = strato(&["plan", SPEC]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("109 objects to create"), "{text}");
+    assert!(text.contains("111 objects to create"), "{text}");
     assert!(text.contains("\nsubnet (10)\n"), "{text}");
     assert!(text.contains("\ntarget_registration (12)\n"), "{text}");
     let path = text.lines().find(|l| l.trim_start().starts_with("critical path:")).expect("critical path line");

@@ -2,8 +2,8 @@
 //! specs in `tests/specs/valid/` that must stay accepted.
 //!
 //! Each spec opens with `# expect: code, code, ...`: the exact set of diagnostic codes
-//! `strato validate` must report. Its full human output is compared with the `.stderr` file
-//! beside it. After an intended change of wording, regenerate the snapshots with
+//! `strato validate` must report (warnings included). Its full human output is compared with
+//! the `.stderr` file beside it. A valid spec may expect warnings the same way. After an intended change of wording, regenerate the snapshots with
 //! `STRATO_BLESS=1 cargo test --test spec_corpus` and review the diff.
 
 use std::collections::BTreeSet;
@@ -94,7 +94,9 @@ fn every_invalid_spec_reports_exactly_its_expected_diagnostics() {
 }
 
 /// The specs in `tests/specs/valid/` (edge cases that must stay accepted, such as an explicit
-/// `open_to_world = true`) validate with no diagnostics and plan.
+/// `open_to_world = true`) validate and plan. One without an `# expect:` line has no
+/// diagnostic at all; one with it has exactly those warnings, no error, and its human output
+/// in the `.stderr` file beside it.
 #[test]
 fn every_valid_spec_validates_and_plans() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs/valid");
@@ -105,10 +107,32 @@ fn every_valid_spec_validates_and_plans() {
         .collect();
     specs.sort();
     assert!(!specs.is_empty());
+    let bless = std::env::var_os("STRATO_BLESS").is_some();
     for spec in specs {
-        let path = spec.to_str().unwrap();
+        let path = spec.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().to_str().unwrap();
+        let text = std::fs::read_to_string(&spec).unwrap();
+        let expected = expected_codes(&text).unwrap_or_default();
         let out = strato(&["validate", path]);
-        assert_eq!(out.status.code(), Some(0), "{path}:\n{}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8(out.stderr).expect("utf-8 diagnostics");
+        assert_eq!(out.status.code(), Some(0), "{path}:\n{stderr}");
+        let json = strato(&["validate", path, "--output", "json"]);
+        assert_eq!(json.status.code(), Some(0), "{path} --output json");
+        let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON report");
+        assert_eq!(report["valid"], true, "{path}");
+        let diagnostics = report["diagnostics"].as_array().unwrap();
+        let got: BTreeSet<String> = diagnostics.iter().map(|d| d["code"].as_str().unwrap().to_string()).collect();
+        assert_eq!(got, expected, "{path}:\n{stderr}");
+        assert!(diagnostics.iter().all(|d| d["severity"] == "warning"), "{path}: only warnings");
+        let snapshot = spec.with_extension("stderr");
+        if expected.is_empty() {
+            assert!(stderr.is_empty(), "{path}:\n{stderr}");
+        } else if bless {
+            std::fs::write(&snapshot, &stderr).unwrap();
+        } else {
+            let want = std::fs::read_to_string(&snapshot)
+                .unwrap_or_else(|_| panic!("{path}: no snapshot {}; run with STRATO_BLESS=1", snapshot.display()));
+            assert_eq!(want, stderr, "{path}: output differs from {}", snapshot.display());
+        }
         let plan = strato(&["plan", path, "--output", "json"]);
         assert_eq!(plan.status.code(), Some(0), "{path}");
         let items: Vec<serde_json::Value> = serde_json::from_slice(&plan.stdout).unwrap();

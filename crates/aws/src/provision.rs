@@ -550,7 +550,7 @@ pub fn new_deployment_id() -> Result<String, AwsError> {
 }
 
 pub(crate) fn challenge_parameter(deployment: &str) -> String {
-    format!("/strato/{deployment}/csr-challenge")
+    strato_spec::names::csr_challenge_parameter(deployment)
 }
 
 fn random_hex(bytes: usize) -> Result<String, AwsError> {

@@ -5,7 +5,10 @@
 //!   listener) are needed *created*: AWS accepts children as soon as the id exists;
 //! - a NAT gateway is needed *ready* by its routes (a route to a pending NAT gateway
 //!   blackholes), a file system *ready* by its mount targets, an instance *ready* (running)
-//!   by its target registrations, a certificate *ready* (issued) by listeners;
+//!   by its target registrations, a certificate *ready* (issued) by listeners, an instance
+//!   role *ready* (its instance profile usable by EC2) by its instances;
+//! - an instance role needs the databases whose secrets it may read *created*: RDS answers
+//!   CreateDBInstance with the ARN of the master-user secret it manages;
 //! - template references need whatever stage their attribute is known at
 //!   (`strato_spec::template::NAMESPACES`); attributes known from the spec alone make no
 //!   edge, which is how WSO2 nodes reach the Puppet server's fixed address without waiting.
@@ -125,6 +128,13 @@ pub(crate) fn build(doc: &Document) -> Graph {
             b.edge(&mut g, id, &b.group, &sg.value, Created, sg.span);
         }
     }
+    for role in &spec.instance_roles {
+        let id = g.add_node(format!("instance_role.{}", role.name.value), Kind::InstanceRole, role.name.span);
+        b.role.insert(role.name.value.clone(), id);
+        for db in &role.database_secrets {
+            b.edge(&mut g, id, &b.database, &db.value, Created, db.span);
+        }
+    }
     for fs in &spec.file_systems {
         let id = g.add_node(format!("file_system.{}", fs.name.value), Kind::FileSystem, fs.name.span);
         b.file_system.insert(fs.name.value.clone(), id);
@@ -236,6 +246,9 @@ fn instance_edges(doc: &Document, g: &mut Graph, b: &Names, inst: &Instance) {
         if let Some(kp) = &inst.key_pair {
             b.edge(g, id, &b.key_pair, &kp.value, Created, kp.span);
         }
+        if let Some(role) = &inst.role {
+            b.edge(g, id, &b.role, &role.value, Ready, role.span);
+        }
         let Some(ud) = &inst.user_data else { continue };
         let mut refs: Vec<_> = ud.vars.iter().flat_map(|v| doc.references_in_value(&v.value)).collect();
         if let Some(file) = doc.file(&ud.template.value) {
@@ -306,6 +319,7 @@ struct Names {
     certificate: BTreeMap<String, NodeId>,
     db_subnet_group: BTreeMap<String, NodeId>,
     database: BTreeMap<String, NodeId>,
+    role: BTreeMap<String, NodeId>,
     file_system: BTreeMap<String, NodeId>,
     instance: BTreeMap<String, NodeId>,
     load_balancer: BTreeMap<String, NodeId>,

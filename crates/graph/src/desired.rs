@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use strato_spec::model::{Action, Instance, Node, RouteTarget, Spec, SubnetSelector};
+use strato_spec::model::{Action, Instance, Node, RouteTarget, Spec, SubnetSelector, DEFAULT_SSL_POLICY};
+use strato_spec::names::{self, NO_LIMIT};
 use strato_spec::net::Cidr;
 use strato_spec::template::{attributes, references, Known};
 use strato_spec::Document;
@@ -125,7 +126,7 @@ pub enum Desired {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DbInstance {
-    /// The RDS identifier: `<deployment>-<name>`.
+    /// The RDS identifier: the node's `aws_name`.
     pub identifier: String,
     pub engine: String,
     pub engine_version: String,
@@ -184,7 +185,7 @@ pub struct UserData {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetGroupSpec {
-    /// The AWS name: `<deployment>-<name>`, at most 32 characters.
+    /// The AWS name: the node's `aws_name`, at most 32 characters.
     pub name: String,
     pub vpc: NodeId,
     pub protocol: String,
@@ -221,11 +222,7 @@ pub struct Permission {
 
 pub(crate) fn attach(doc: &Document, g: &mut Graph) {
     let spec = &doc.spec;
-    let deployment = spec.deployment.name.value.as_str();
-    for n in &mut g.nodes {
-        let rest = n.address.as_str().split_once('.').map_or(n.address.as_str(), |(_, r)| r);
-        n.aws_name = format!("{deployment}-{rest}");
-    }
+    name_nodes(spec, g);
     let id = |g: &Graph, address: String| g.find(&address);
     let set = |g: &mut Graph, address: String, d: Desired| {
         if let Some(n) = g.find(&address) {
@@ -313,7 +310,6 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
             set(g, format!("key_pair.{}", kp.name.value), d);
         }
     }
-    let deployment = spec.deployment.name.value.as_str();
     let ids = |g: &Graph, prefix: &str, names: &[strato_spec::Sp<String>]| -> Vec<NodeId> {
         names.iter().filter_map(|n| g.find(&format!("{prefix}.{}", n.value))).collect()
     };
@@ -324,6 +320,16 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
         };
         set(g, format!("certificate.{}", c.name.value), d);
     }
+    for role in &spec.instance_roles {
+        let address = format!("instance_role.{}", role.name.value);
+        let Some(node) = id(g, address.clone()) else { continue };
+        let d = Desired::InstanceRole {
+            name: g.node(node).aws_name.clone(),
+            secrets: ids(g, "database", &role.database_secrets),
+            csr_challenge: role.csr_challenge,
+        };
+        set(g, address, d);
+    }
     for dsg in &spec.db_subnet_groups {
         let subnets = selected(spec, g, &dsg.subnets);
         let description =
@@ -332,8 +338,9 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
     }
     for db in &spec.databases {
         let Some(subnet_group) = id(g, format!("db_subnet_group.{}", db.subnet_group.value)) else { continue };
+        let Some(node) = id(g, format!("database.{}", db.name.value)) else { continue };
         let d = DbInstance {
-            identifier: format!("{deployment}-{}", db.name.value),
+            identifier: g.node(node).aws_name.clone(),
             engine: db.engine.value.clone(),
             engine_version: db.engine_version.value.clone(),
             instance_class: db.instance_class.value.clone(),
@@ -344,7 +351,7 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
             backup_retention_days: db.backup_retention_days,
             deletion_protection: db.deletion_protection,
             final_snapshot: db.final_snapshot,
-            publicly_accessible: false,
+            publicly_accessible: db.publicly_accessible,
             master_username: db.master_username.value.clone(),
             master_secret_arn: db.master_secret_arn.as_ref().map(|a| a.value.clone()),
             subnet_group,
@@ -359,7 +366,7 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
             performance_mode: fs.performance_mode.value.clone(),
             throughput_mode: fs.throughput_mode.value.clone(),
             encrypted: fs.encrypted,
-            backup: true,
+            backup: fs.backup,
         };
         set(g, fs_address.clone(), d);
         let Some(file_system) = id(g, fs_address) else { continue };
@@ -379,9 +386,10 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
     }
     for tg in &spec.target_groups {
         let Some(vpc) = id(g, format!("vpc.{}", tg.vpc.value)) else { continue };
+        let Some(node) = id(g, format!("target_group.{}", tg.name.value)) else { continue };
         let hc = &tg.health_check;
         let d = TargetGroupSpec {
-            name: format!("{deployment}-{}", tg.name.value),
+            name: g.node(node).aws_name.clone(),
             vpc,
             protocol: tg.protocol.value.clone(),
             port: tg.port.as_ref().map_or(443, |p| p.value),
@@ -441,7 +449,10 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
                 port: port.value,
                 protocol: l.protocol.value.clone(),
                 certificate: l.certificate.as_ref().and_then(|c| id(g, format!("certificate.{}", c.value))),
-                ssl_policy: l.ssl_policy.as_ref().map(|p| p.value.clone()),
+                // HTTPS listeners get a current TLS policy unless the spec names one; HTTP
+                // listeners have none.
+                ssl_policy: (l.protocol.value == "HTTPS")
+                    .then(|| l.ssl_policy.as_ref().map_or_else(|| DEFAULT_SSL_POLICY.to_string(), |p| p.value.clone())),
                 action,
             };
             set(g, listener_address.clone(), d);
@@ -462,6 +473,34 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
                 set(g, format!("{listener_address}.rule[{}]", priority.value), d);
             }
         }
+    }
+}
+
+/// Every node's name in AWS: `<deployment>-<rest of the address>`, shortened to fit where AWS
+/// limits the length, or the name the spec gives.
+fn name_nodes(spec: &Spec, g: &mut Graph) {
+    let deployment = spec.deployment.name.value.as_str();
+    for n in &mut g.nodes {
+        let rest = n.address.as_str().split_once('.').map_or(n.address.as_str(), |(_, r)| r);
+        n.aws_name = names::aws_name(deployment, rest, NO_LIMIT);
+    }
+    let mut name = |address: String, aws_name: String| {
+        if let Some(id) = g.find(&address) {
+            g.nodes[id.0].aws_name = aws_name;
+        }
+    };
+    for lb in &spec.load_balancers {
+        name(format!("load_balancer.{}", lb.name.value), lb.name_in_aws(deployment));
+    }
+    for tg in &spec.target_groups {
+        name(format!("target_group.{}", tg.name.value), tg.name_in_aws(deployment));
+    }
+    for db in &spec.databases {
+        name(format!("database.{}", db.name.value), db.name_in_aws(deployment));
+    }
+    for role in &spec.instance_roles {
+        let region = &spec.deployment.region.value;
+        name(format!("instance_role.{}", role.name.value), role.name_in_aws(deployment, region));
     }
 }
 
@@ -492,6 +531,7 @@ fn static_value(spec: &Spec, inst: &Instance, node: &Node, parts: &[&str]) -> Op
         ["node", "count"] => Some(node.count.to_string()),
         ["node", "subnet"] => Some(node.subnet.value.clone()),
         ["node", "zone"] => subnet.map(|s| s.zone.value.clone()),
+        ["node", "os"] => spec.image_os(&inst.image.value),
         ["var", key] => {
             inst.user_data.as_ref()?.vars.iter().find(|v| v.key.value == *key).map(|v| v.value.value.clone())
         }
@@ -502,8 +542,10 @@ fn static_value(spec: &Spec, inst: &Instance, node: &Node, parts: &[&str]) -> Op
             spec.subnets.iter().find(|s| s.name.value == *name)?.cidr.as_ref().map(|c| c.value.to_string())
         }
         ["subnet", name, "zone"] => spec.subnets.iter().find(|s| s.name.value == *name).map(|s| s.zone.value.clone()),
-        ["key_pair", name, "name"] => Some(format!("{deployment}-{name}")),
-        ["database", name, "identifier"] => Some(format!("{deployment}-{name}")),
+        ["key_pair", name, "name"] => Some(names::aws_name(deployment, name, NO_LIMIT)),
+        ["database", name, "identifier"] => {
+            spec.databases.iter().find(|d| d.name.value == *name).map(|d| d.name_in_aws(deployment))
+        }
         ["instance", name, "private_ip"] => spec
             .instances
             .iter()
@@ -562,7 +604,7 @@ fn instance(doc: &Document, g: &Graph, inst: &Instance, node: &Node) -> Option<I
             .filter_map(|n| g.find(&format!("security_group.{}", n.value)))
             .collect(),
         key_pair: inst.key_pair.as_ref().and_then(|k| g.find(&format!("key_pair.{}", k.value))),
-        role: None,
+        role: inst.role.as_ref().and_then(|r| g.find(&format!("instance_role.{}", r.value))),
         root_size_gb: inst.root_volume.size_gb.as_ref().map(|s| s.value),
         root_volume_type: inst.root_volume.volume_type.value.clone(),
         root_encrypted: inst.root_volume.encrypted,
@@ -573,21 +615,16 @@ fn instance(doc: &Document, g: &Graph, inst: &Instance, node: &Node) -> Option<I
 
 impl UserData {
     /// The rendered text, given the recorded attributes of other objects (`lookup(node,
-    /// attribute)`) and the deployment's CSR challenge. The error names the first reference
-    /// that could not be resolved.
-    pub fn render(
-        &self,
-        csr_challenge: &str,
-        mut lookup: impl FnMut(NodeId, &str) -> Option<String>,
-    ) -> Result<String, String> {
+    /// attribute)`). No secret is ever part of it: user data is readable through
+    /// `DescribeInstanceAttribute` and the instance's metadata service, so instances fetch
+    /// secrets at boot with their role. The error names the first reference that could not
+    /// be resolved.
+    pub fn render(&self, mut lookup: impl FnMut(NodeId, &str) -> Option<String>) -> Result<String, String> {
         let mut missing: Option<String> = None;
         let mut resolve = |r: &str| -> Option<String> {
-            let v = if r == "deployment.csr_challenge" {
-                Some(csr_challenge.to_string())
-            } else if let Some(v) = self.statics.get(r) {
-                Some(v.clone())
-            } else {
-                self.dynamic.get(r).and_then(|(n, attr)| lookup(*n, attr))
+            let v = match self.statics.get(r) {
+                Some(v) => Some(v.clone()),
+                None => self.dynamic.get(r).and_then(|(n, attr)| lookup(*n, attr)),
             };
             if v.is_none() && missing.is_none() {
                 missing = Some(r.to_string());

@@ -108,6 +108,23 @@ impl Kind {
     }
 }
 
+impl Kind {
+    /// Whether AWS knows objects of this kind by the name strato gives them (an ALB, an RDS
+    /// identifier, an IAM role), rather than by an id AWS assigns; for the others the name is
+    /// only their `Name` tag.
+    pub fn known_by_name(self) -> bool {
+        matches!(
+            self,
+            Kind::LoadBalancer
+                | Kind::TargetGroup
+                | Kind::DbInstance
+                | Kind::DbSubnetGroup
+                | Kind::KeyPair
+                | Kind::InstanceRole
+        )
+    }
+}
+
 impl std::str::FromStr for Kind {
     type Err = String;
 

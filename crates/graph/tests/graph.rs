@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use strato_graph::{check, Durations, Graph, Kind};
+use strato_graph::{check, Desired, Durations, Graph, Kind};
 use strato_spec::Stage;
 
 const BASE: &str = r#"
@@ -206,4 +206,242 @@ fn topological_order_puts_dependencies_first() {
             g.node(e.dependency).address
         );
     }
+}
+
+/// A second zone, a database and a file system on top of `BASE`.
+const DATA: &str = r#"
+[[subnet]]
+name = "app-b"
+vpc = "v"
+tier = "app"
+zone = "us-east-1b"
+cidr = "10.0.2.0/24"
+
+[[db_subnet_group]]
+name = "dbs"
+subnets = ["app-a", "app-b"]
+
+[[database]]
+name = "db"
+instance_class = "db.t3.medium"
+subnet_group = "dbs"
+
+[[file_system]]
+name = "fs"
+mount_targets = ["app-a"]
+"#;
+
+fn desired<'g>(g: &'g Graph, address: &str) -> &'g Desired {
+    let id = g.find(address).unwrap_or_else(|| panic!("no node {address}"));
+    g.node(id).desired.as_ref().unwrap_or_else(|| panic!("{address} has no desired state"))
+}
+
+#[test]
+fn instance_roles_wait_for_their_secrets_and_instances_for_their_role() {
+    let spec = format!(
+        "{DATA}{}{}\n[[instance_role]]\nname = \"reader\"\ndatabase_secrets = [\"db\"]\ncsr_challenge = true\n",
+        instance("a", "role = \"reader\"\nuser_data = { template = \"a.sh\" }"),
+        instance("b", ""),
+    );
+    let (doc, g) =
+        load(&spec, &[("a.sh", "echo ${database.db.master_secret_arn} ${deployment.csr_challenge_parameter}")]);
+    assert!(doc.diagnostics.is_empty(), "{:?}", doc.diagnostics);
+    let role = g.find("instance_role.reader").unwrap();
+    assert_eq!(g.node(role).kind, Kind::InstanceRole);
+    // RDS answers CreateDBInstance with the secret's ARN: the role needs the database created.
+    assert_eq!(edge(&g, "instance_role.reader", "database.db"), Some(Stage::Created));
+    // EC2 takes an instance profile only once IAM has it ready.
+    assert_eq!(edge(&g, "instance.a", "instance_role.reader"), Some(Stage::Ready));
+    assert_eq!(edge(&g, "instance.b", "instance_role.reader"), None);
+    let Desired::InstanceRole { name, secrets, csr_challenge } = desired(&g, "instance_role.reader") else {
+        panic!("not a role")
+    };
+    assert_eq!(name, "t-reader-us-east-1");
+    assert_eq!(name, &g.node(role).aws_name);
+    assert_eq!(secrets, &[g.find("database.db").unwrap()]);
+    assert!(csr_challenge);
+    let Desired::Instance(a) = desired(&g, "instance.a") else { panic!() };
+    assert_eq!(a.role, Some(role));
+    let Desired::Instance(b) = desired(&g, "instance.b") else { panic!() };
+    assert_eq!(b.role, None);
+    // The parameter's name is static; nothing secret is left to render.
+    let ud = a.user_data.as_ref().unwrap();
+    let text = ud.render(|_, attr| Some(format!("<{attr}>"))).unwrap();
+    assert_eq!(text, "echo <master_secret_arn> /strato/t/csr-challenge");
+}
+
+#[test]
+fn every_node_has_an_aws_name_that_fits_or_the_one_the_spec_gives() {
+    let spec = format!(
+        r#"{DATA}{}
+[[database]]
+name = "named-db"
+instance_class = "db.t3.medium"
+subnet_group = "dbs"
+aws_name = "legacy-db"
+
+[[target_group]]
+name = "a-target-group-name-that-is-long"
+vpc = "v"
+port = 8080
+protocol = "HTTP"
+
+[[target_group]]
+name = "named"
+vpc = "v"
+port = 8080
+protocol = "HTTP"
+aws_name = "Legacy-TG"
+
+[[key_pair]]
+name = "ops"
+public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID2h7gCiNoQ3jCHVYbAmgmlk3jKyi2QjIdnAjuplkOwX demo"
+"#,
+        instance("a", "user_data = { template = \"a.sh\" }"),
+    );
+    let (doc, g) =
+        load(&spec, &[("a.sh", "echo ${database.db.identifier} ${database.named-db.identifier} ${key_pair.ops.name}")]);
+    assert!(doc.diagnostics.is_empty(), "{:?}", doc.diagnostics);
+    let aws_name = |address: &str| g.node(g.find(address).unwrap()).aws_name.clone();
+    assert_eq!(aws_name("vpc.v"), "t-v");
+    assert_eq!(aws_name("route_table.private.route[0.0.0.0/0]"), "t-private.route[0.0.0.0/0]");
+    assert_eq!(aws_name("database.db"), "t-db");
+    assert_eq!(aws_name("database.named-db"), "legacy-db");
+    assert_eq!(aws_name("target_group.named"), "Legacy-TG");
+    let long = aws_name("target_group.a-target-group-name-that-is-long");
+    assert_eq!(long.len(), 32, "{long}");
+    assert!(long.starts_with("t-a-target-group-name-th"), "{long}");
+    let Desired::TargetGroup(tg) = desired(&g, "target_group.a-target-group-name-that-is-long") else { panic!() };
+    assert_eq!(tg.name, long);
+    let Desired::DbInstance(db) = desired(&g, "database.named-db") else { panic!() };
+    assert_eq!(db.identifier, "legacy-db");
+    // Templates are told the same names.
+    let Desired::Instance(a) = desired(&g, "instance.a") else { panic!() };
+    assert_eq!(a.user_data.as_ref().unwrap().render(|_, _| None).unwrap(), "echo t-db legacy-db t-ops");
+}
+
+#[test]
+fn secure_defaults_reach_the_desired_state() {
+    let spec = format!(
+        r#"{DATA}
+[[database]]
+name = "public-db"
+instance_class = "db.t3.medium"
+subnet_group = "dbs"
+publicly_accessible = true
+engine_version = "8.4.3"
+
+[[file_system]]
+name = "scratch"
+mount_targets = ["app-b"]
+backup = false
+
+[[certificate]]
+name = "c"
+self_signed = true
+domains = ["example.com"]
+
+[[load_balancer]]
+name = "lb"
+subnets = ["app-a", "app-b"]
+
+[[load_balancer.listener]]
+port = 80
+forward = "tg"
+
+[[load_balancer.listener]]
+port = 443
+protocol = "HTTPS"
+certificate = "c"
+forward = "tg"
+
+[[load_balancer.listener]]
+port = 8443
+protocol = "HTTPS"
+certificate = "c"
+ssl_policy = "ELBSecurityPolicy-TLS13-1-3-2021-06"
+forward = "tg"
+
+[[target_group]]
+name = "tg"
+vpc = "v"
+port = 8080
+protocol = "HTTP"
+"#
+    );
+    let (doc, g) = load(&spec, &[]);
+    assert!(doc.diagnostics.is_empty(), "{:?}", doc.diagnostics);
+    let Desired::DbInstance(db) = desired(&g, "database.db") else { panic!() };
+    assert!(!db.publicly_accessible);
+    assert_eq!((db.engine.as_str(), db.engine_version.as_str()), ("mysql", "8.4"));
+    let Desired::DbInstance(public) = desired(&g, "database.public-db") else { panic!() };
+    assert!(public.publicly_accessible);
+    assert_eq!(public.engine_version, "8.4.3");
+    assert!(matches!(desired(&g, "file_system.fs"), Desired::FileSystem { backup: true, .. }));
+    assert!(matches!(desired(&g, "file_system.scratch"), Desired::FileSystem { backup: false, .. }));
+    let policy = |port: u16| match desired(&g, &format!("load_balancer.lb.listener[{port}]")) {
+        Desired::Listener { ssl_policy, .. } => ssl_policy.clone(),
+        _ => panic!(),
+    };
+    assert_eq!(policy(80), None);
+    assert_eq!(policy(443).as_deref(), Some("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+    assert_eq!(policy(8443).as_deref(), Some("ELBSecurityPolicy-TLS13-1-3-2021-06"));
+}
+
+#[test]
+fn node_os_comes_from_the_image() {
+    let spec = format!(
+        r#"
+[image.al23]
+ssm_parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-minimal-kernel-default-arm64"
+
+[image.rhel]
+ami = "ami-0123456789abcdef1"
+os = "el-9"
+{}{}"#,
+        instance("a", "user_data = { template = \"os.sh\" }").replace("image = \"al\"", "image = \"al23\""),
+        instance("b", "user_data = { template = \"os.sh\" }").replace("image = \"al\"", "image = \"rhel\""),
+    );
+    let (doc, g) = load(&spec, &[("os.sh", "${node.os}")]);
+    assert!(doc.diagnostics.is_empty(), "{:?}", doc.diagnostics);
+    let render = |address: &str| match desired(&g, address) {
+        Desired::Instance(i) => i.user_data.as_ref().unwrap().render(|_, _| None),
+        _ => panic!(),
+    };
+    assert_eq!(render("instance.a").as_deref(), Ok("amazon-2023"));
+    assert_eq!(render("instance.b").as_deref(), Ok("el-9"));
+}
+
+/// The reference spec with the longest deployment name strato takes: it validates, and
+/// every name fits AWS's limits.
+#[test]
+fn the_reference_spec_fits_a_32_character_deployment_name() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy-specs/wso2-apim-ei.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let long = "wso2-staging-eu-west-1-team-blue";
+    assert_eq!(long.len(), strato_spec::names::DEPLOYMENT_MAX);
+    let text = text.replacen("name = \"wso2\"", &format!("name = \"{long}\""), 1);
+    let doc = strato_spec::load_str("long.toml", &path, text);
+    assert!(doc.diagnostics.is_empty(), "{:?}", doc.diagnostics);
+    let g = Graph::from_document(&doc);
+    assert!(check(&g).is_empty());
+    let mut seen = std::collections::BTreeSet::new();
+    for n in g.nodes() {
+        assert!(n.aws_name.starts_with(&long[..20]), "{}: {}", n.address, n.aws_name);
+        let limit = match n.kind {
+            Kind::LoadBalancer | Kind::TargetGroup => 32,
+            Kind::DbInstance => 63,
+            Kind::InstanceRole => 64,
+            _ => continue,
+        };
+        assert!(n.aws_name.len() <= limit, "{}: {} is longer than {limit}", n.address, n.aws_name);
+        assert!(seen.insert((n.kind, n.aws_name.clone())), "{} shares its name", n.address);
+        match &n.desired {
+            Some(Desired::TargetGroup(tg)) => assert_eq!(tg.name, n.aws_name),
+            Some(Desired::DbInstance(db)) => assert_eq!(db.identifier, n.aws_name),
+            Some(Desired::InstanceRole { name, .. }) => assert_eq!(name, &n.aws_name),
+            _ => {}
+        }
+    }
+    assert_eq!(seen.len(), 5 + 7 + 2 + 2);
 }

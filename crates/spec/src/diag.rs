@@ -141,6 +141,11 @@ impl Diagnostic {
         Diagnostic { severity: Severity::Error, code, message: message.into(), span, notes: Vec::new(), help: None }
     }
 
+    /// Something an operator should know, which does not stop the spec from being used.
+    pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, span, message) }
+    }
+
     pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
         self

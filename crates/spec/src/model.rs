@@ -11,6 +11,7 @@ use toml::de::DeValue;
 
 use crate::decode::{int_of, Ctx, Table};
 use crate::diag::{did_you_mean, Sp, Span};
+use crate::names;
 use crate::net::Cidr;
 
 pub type Name = Sp<String>;
@@ -31,6 +32,7 @@ pub struct Spec {
     pub security_groups: Vec<SecurityGroup>,
     pub key_pairs: Vec<KeyPair>,
     pub certificates: Vec<Certificate>,
+    pub instance_roles: Vec<InstanceRole>,
     pub db_subnet_groups: Vec<DbSubnetGroup>,
     pub databases: Vec<Database>,
     pub file_systems: Vec<FileSystem>,
@@ -42,15 +44,23 @@ pub struct Spec {
 
 impl Spec {
     /// The value of a `${deployment.<attribute>}` reference known from the spec (`name`,
-    /// `region`, `domain`); `None` for anything else.
+    /// `region`, `domain`, `csr_challenge_parameter`); `None` for anything else.
     pub fn deployment_value(&self, reference: &str) -> Option<String> {
         let d = &self.deployment;
         match reference {
             "deployment.name" => Some(d.name.value.clone()),
             "deployment.region" => Some(d.region.value.clone()),
             "deployment.domain" => d.domain.as_ref().map(|x| x.value.clone()),
+            "deployment.csr_challenge_parameter" => Some(names::csr_challenge_parameter(&d.name.value)),
             _ => None,
         }
+    }
+
+    /// The operating system of the image an instance uses (`image` is an `[image]` alias or
+    /// an AMI id): the alias's `os`, or what its public SSM parameter tells; `None` when
+    /// neither says.
+    pub fn image_os(&self, image: &str) -> Option<String> {
+        self.images.iter().find(|i| i.name.value == image)?.os()
     }
 }
 
@@ -82,6 +92,41 @@ pub struct Image {
     pub name: Name,
     pub ssm_parameter: Option<Sp<String>>,
     pub ami: Option<Sp<String>>,
+    /// The image's operating system as Puppet names its release packages (`amazon-2023`,
+    /// `el-9`): the value of `${node.os}`.
+    pub os: Option<Sp<String>>,
+}
+
+/// The public SSM parameters of Amazon Linux 2023 AMIs, every variant and architecture
+/// (Amazon Linux 2023 User Guide, "Launching AL2023 using the SSM parameter and AWS CLI":
+/// `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64` and its
+/// siblings).
+const AL2023_PARAMETERS: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-";
+
+impl Image {
+    /// `os` as written, else inferred from a well-known public SSM parameter.
+    pub fn os(&self) -> Option<String> {
+        if let Some(os) = &self.os {
+            return Some(os.value.clone());
+        }
+        let parameter = self.ssm_parameter.as_ref()?;
+        parameter.value.starts_with(AL2023_PARAMETERS).then(|| "amazon-2023".to_string())
+    }
+}
+
+/// Operating systems as Puppet's release packages name them
+/// (`https://yum.puppet.com/puppet8-release-<os>.noarch.rpm`), for suggestions; any
+/// `<name>-<version>` is accepted.
+const KNOWN_OS: &[&str] = &["amazon-2", "amazon-2023", "el-8", "el-9", "el-10", "sles-15", "fedora-41"];
+
+/// `amazon-2023`, `el-9`: lowercase letters, a hyphen, a version number.
+fn is_os_name(s: &str) -> bool {
+    s.split_once('-').is_some_and(|(family, version)| {
+        !family.is_empty()
+            && family.chars().all(|c| c.is_ascii_lowercase())
+            && !version.is_empty()
+            && version.chars().all(|c| c.is_ascii_digit())
+    })
 }
 
 #[derive(Debug, Default)]
@@ -193,6 +238,25 @@ pub struct Certificate {
     pub domains: Vec<Sp<String>>,
 }
 
+/// An IAM role for instances (with its instance profile): what an instance may read at boot
+/// with the role's credentials, and nothing else.
+#[derive(Debug, Default)]
+pub struct InstanceRole {
+    pub name: Name,
+    /// `[[database]]` entries whose RDS-managed master-user secret the role may read.
+    pub database_secrets: Vec<Name>,
+    /// The role may read the deployment's CSR challenge parameter.
+    pub csr_challenge: bool,
+}
+
+impl InstanceRole {
+    /// The IAM name of the role and its instance profile. IAM names are global to the
+    /// account, so the region is part of it.
+    pub fn name_in_aws(&self, deployment: &str, region: &str) -> String {
+        names::aws_name(deployment, &format!("{}-{region}", self.name.value), names::IAM_ROLE_MAX)
+    }
+}
+
 /// Subnets named one by one, or every subnet of a tier.
 #[derive(Debug)]
 pub enum SubnetSelector {
@@ -233,6 +297,24 @@ pub struct Database {
     pub subnet_group: Name,
     pub security_groups: Vec<Name>,
     pub port: Option<Sp<i64>>,
+    /// A public address for the database (`PubliclyAccessible`).
+    pub publicly_accessible: bool,
+    /// The RDS identifier, when the spec names it; otherwise it is derived.
+    pub aws_name: Option<Sp<String>>,
+}
+
+impl Database {
+    /// The RDS identifier: `aws_name`, or `<deployment>-<name>` shortened to fit.
+    pub fn name_in_aws(&self, deployment: &str) -> String {
+        explicit_or_derived(&self.aws_name, deployment, &self.name, names::RDS_MAX)
+    }
+}
+
+fn explicit_or_derived(explicit: &Option<Sp<String>>, deployment: &str, name: &Name, limit: usize) -> String {
+    match explicit {
+        Some(n) => n.value.clone(),
+        None => names::aws_name(deployment, &name.value, limit),
+    }
 }
 
 #[derive(Debug, Default)]
@@ -241,6 +323,8 @@ pub struct FileSystem {
     pub performance_mode: Sp<String>,
     pub throughput_mode: Sp<String>,
     pub encrypted: bool,
+    /// AWS Backup's automatic daily backups of the file system.
+    pub backup: bool,
     pub mount_targets: SubnetSelector,
     pub mount_targets_span: Span,
     pub security_groups: Vec<Name>,
@@ -257,6 +341,8 @@ pub struct Instance {
     /// An alias from `[image]` or an AMI id.
     pub image: Sp<String>,
     pub key_pair: Option<Name>,
+    /// An `[[instance_role]]`: the instance runs with its credentials.
+    pub role: Option<Name>,
     pub security_groups: Vec<Name>,
     pub private_ip: Option<Sp<Ipv4Addr>>,
     pub public_ip: bool,
@@ -328,13 +414,26 @@ pub struct LoadBalancer {
     pub idle_timeout: Option<Sp<i64>>,
     pub deletion_protection: bool,
     pub listeners: Vec<Listener>,
+    /// The load balancer's name in AWS, when the spec gives it; otherwise it is derived.
+    pub aws_name: Option<Sp<String>>,
 }
 
 impl LoadBalancer {
     pub fn internet_facing(&self) -> bool {
         self.scheme.value == "internet-facing"
     }
+
+    /// The name in AWS: `aws_name`, or `<deployment>-<name>` shortened to fit.
+    pub fn name_in_aws(&self, deployment: &str) -> String {
+        explicit_or_derived(&self.aws_name, deployment, &self.name, names::ELB_MAX)
+    }
 }
+
+/// The TLS security policy of HTTPS listeners that do not name one: TLS 1.3 and 1.2 only.
+/// Without a policy the ELB API gives `ELBSecurityPolicy-2016-08`, which still accepts TLS
+/// 1.0 and 1.1 (Application Load Balancers guide, "Security policies for your Application
+/// Load Balancer").
+pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
 #[derive(Debug, Default)]
 pub struct Listener {
@@ -373,6 +472,15 @@ pub struct TargetGroup {
     pub stickiness: Option<Sp<i64>>,
     /// Instance names, or `[[instance]]` entry names meaning all their nodes.
     pub targets: Vec<Name>,
+    /// The target group's name in AWS, when the spec gives it; otherwise it is derived.
+    pub aws_name: Option<Sp<String>>,
+}
+
+impl TargetGroup {
+    /// The name in AWS: `aws_name`, or `<deployment>-<name>` shortened to fit.
+    pub fn name_in_aws(&self, deployment: &str) -> String {
+        explicit_or_derived(&self.aws_name, deployment, &self.name, names::ELB_MAX)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -447,6 +555,17 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
                     let mut it = Table::new(inner, cx.span(value.span()), format!("image `{}`", name.value));
                     let ssm_parameter = it.opt_str(cx, "ssm_parameter");
                     let ami = it.opt_str(cx, "ami");
+                    let os = it.opt_str(cx, "os");
+                    if let Some(os) = os.as_ref().filter(|o| !is_os_name(&o.value)) {
+                        let msg = format!("`{}` is not an operating system name like `amazon-2023`", os.value);
+                        let help = match did_you_mean(&os.value, KNOWN_OS.iter().copied()) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "operating systems are named as in Puppet's release packages \
+                                     (`puppet8-release-<os>.noarch.rpm`): `amazon-2023`, `el-9`, ..."
+                                .to_string(),
+                        };
+                        cx.diags.push(crate::diag::Diagnostic::error("bad-value", os.span, msg).help(help));
+                    }
                     if let Some(a) = ami.as_ref().filter(|a| !crate::validate::is_ami_id(&a.value)) {
                         let msg = format!("`{}` is not an AMI id", a.value);
                         cx.error("bad-value", a.span, msg);
@@ -459,7 +578,7 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
                         );
                     }
                     it.finish(cx);
-                    spec.images.push(Image { name, ssm_parameter, ami });
+                    spec.images.push(Image { name, ssm_parameter, ami, os });
                 }
                 other => cx.error(
                     "wrong-type",
@@ -519,6 +638,13 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
         t.finish(cx);
         spec.certificates.push(Certificate { name, arn, self_signed, domains });
     }
+    for mut t in root.tables(cx, "instance_role", "an instance role") {
+        let name = named(cx, &mut t, "instance role");
+        let database_secrets = t.str_list(cx, "database_secrets");
+        let csr_challenge = t.bool_or(cx, "csr_challenge", false);
+        t.finish(cx);
+        spec.instance_roles.push(InstanceRole { name, database_secrets, csr_challenge });
+    }
     for mut t in root.tables(cx, "db_subnet_group", "a DB subnet group") {
         let name = named(cx, &mut t, "DB subnet group");
         let description = t.opt_str(cx, "description");
@@ -542,6 +668,7 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
             cx.error("bad-value", performance_mode.span, msg);
         }
         let encrypted = t.bool_or(cx, "encrypted", true);
+        let backup = t.bool_or(cx, "backup", true);
         let mount_targets_span = t.value_span(cx, "mount_targets");
         let mount_targets = subnet_selector(cx, &mut t, "mount_targets", true);
         let security_groups = t.str_list(cx, "security_groups");
@@ -551,6 +678,7 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
             performance_mode,
             throughput_mode,
             encrypted,
+            backup,
             mount_targets,
             mount_targets_span,
             security_groups,
@@ -607,7 +735,8 @@ fn named(cx: &mut Ctx, t: &mut Table, kind: &str) -> Name {
     name
 }
 
-fn check_name(cx: &mut Ctx, name: &Name, kind: &str) {
+/// Checks a name against the naming rule; false when it breaks it (and that is reported).
+fn check_name(cx: &mut Ctx, name: &Name, kind: &str) -> bool {
     let n = &name.value;
     let ok = n.len() <= 63
         && n.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -621,6 +750,7 @@ fn check_name(cx: &mut Ctx, name: &Name, kind: &str) {
         );
         cx.diags.push(d);
     }
+    ok
 }
 
 fn tags(cx: &mut Ctx, t: &mut Table) -> Vec<Tag> {
@@ -735,8 +865,18 @@ fn subnet_selector(cx: &mut Ctx, t: &mut Table, key: &'static str, required: boo
 fn read_deployment(cx: &mut Ctx, mut t: Table) -> Deployment {
     t.set_what("the deployment table");
     let name = t.str(cx, "name");
-    if !name.value.is_empty() {
-        check_name(cx, &name, "deployment");
+    if !name.value.is_empty() && check_name(cx, &name, "deployment") && name.value.len() > names::DEPLOYMENT_MAX {
+        let msg = format!(
+            "deployment name `{}` has {} characters; strato takes at most {}",
+            name.value,
+            name.value.len(),
+            names::DEPLOYMENT_MAX
+        );
+        let d = crate::diag::Diagnostic::error("bad-name", name.span, msg).help(
+            "every AWS name starts with the deployment name; up to 32 characters leave room for \
+             the object's own name within AWS's shortest limit (32 for load balancers)",
+        );
+        cx.diags.push(d);
     }
     let region = t.str(cx, "region");
     let zones = t.str_list(cx, "zones");
@@ -899,7 +1039,18 @@ fn read_ports(cx: &mut Ctx, t: &mut Table, protocol: &str) -> Vec<Sp<PortRange>>
 fn read_database(cx: &mut Ctx, mut t: Table) -> Database {
     let name = named(cx, &mut t, "database");
     let engine = one_of(cx, &mut t, "engine", &["mysql", "mariadb", "postgres"], "mysql");
-    let engine_version = t.str(cx, "engine_version");
+    // MySQL defaults to the current long-term release; the other engines name theirs.
+    let engine_version = match t.opt_str(cx, "engine_version") {
+        Some(v) => v,
+        None if engine.value == "mysql" => Sp::new(DEFAULT_MYSQL_VERSION.to_string(), t.span),
+        None => {
+            if !engine.value.is_empty() && !t.has("engine_version") {
+                let msg = format!("{} has no `engine_version` (required for {})", t.what, engine.value);
+                t.report_missing("engine_version", msg);
+            }
+            Sp::new(String::new(), t.span)
+        }
+    };
     let instance_class = t.str(cx, "instance_class");
     let storage_gb = t.opt_int_in(cx, "storage_gb", 20..=65536, "out-of-range");
     let storage_type = one_of(cx, &mut t, "storage_type", &["gp2", "gp3", "io1", "io2"], "gp3");
@@ -914,6 +1065,8 @@ fn read_database(cx: &mut Ctx, mut t: Table) -> Database {
     let subnet_group = t.str(cx, "subnet_group");
     let security_groups = t.str_list(cx, "security_groups");
     let port = port_field(cx, &mut t, "port");
+    let publicly_accessible = t.bool_or(cx, "publicly_accessible", false);
+    let aws_name = t.opt_str(cx, "aws_name");
     t.finish(cx);
     Database {
         name,
@@ -932,8 +1085,14 @@ fn read_database(cx: &mut Ctx, mut t: Table) -> Database {
         subnet_group,
         security_groups,
         port,
+        publicly_accessible,
+        aws_name,
     }
 }
+
+/// The MySQL version of a `[[database]]` that names none: 8.4, the long-term release RDS
+/// supports longest (Amazon RDS User Guide, "MySQL on Amazon RDS versions").
+pub const DEFAULT_MYSQL_VERSION: &str = "8.4";
 
 fn read_instance(cx: &mut Ctx, mut t: Table) -> Instance {
     let name = named(cx, &mut t, "instance");
@@ -967,6 +1126,7 @@ fn read_instance(cx: &mut Ctx, mut t: Table) -> Instance {
     let instance_type = t.str(cx, "type");
     let image = t.str(cx, "image");
     let key_pair = t.opt_str(cx, "key_pair");
+    let role = t.opt_str(cx, "role");
     let security_groups = t.str_list(cx, "security_groups");
     let private_ip = t.opt_str(cx, "private_ip").and_then(|ip| match ip.value.parse::<Ipv4Addr>() {
         Ok(a) => Some(Sp::new(a, ip.span)),
@@ -1009,6 +1169,7 @@ fn read_instance(cx: &mut Ctx, mut t: Table) -> Instance {
         instance_type,
         image,
         key_pair,
+        role,
         security_groups,
         private_ip,
         public_ip,
@@ -1044,13 +1205,7 @@ fn tags_named(cx: &mut Ctx, t: &mut Table, key: &'static str) -> Vec<Tag> {
 
 fn read_load_balancer(cx: &mut Ctx, mut t: Table) -> LoadBalancer {
     let name = named(cx, &mut t, "load balancer");
-    if name.value.len() > 32 {
-        cx.error(
-            "bad-name",
-            name.span,
-            format!("load balancer name `{}` is longer than AWS's 32 characters", name.value),
-        );
-    }
+    let aws_name = t.opt_str(cx, "aws_name");
     let scheme = one_of(cx, &mut t, "scheme", &["internet-facing", "internal"], "internal");
     let subnets_span = t.value_span(cx, "subnets");
     let subnets = subnet_selector(cx, &mut t, "subnets", true);
@@ -1112,18 +1267,22 @@ fn read_load_balancer(cx: &mut Ctx, mut t: Table) -> LoadBalancer {
         listeners.push(Listener { port, protocol, certificate, ssl_policy, action, rules, span });
     }
     t.finish(cx);
-    LoadBalancer { name, scheme, subnets, subnets_span, security_groups, idle_timeout, deletion_protection, listeners }
+    LoadBalancer {
+        name,
+        scheme,
+        subnets,
+        subnets_span,
+        security_groups,
+        idle_timeout,
+        deletion_protection,
+        listeners,
+        aws_name,
+    }
 }
 
 fn read_target_group(cx: &mut Ctx, mut t: Table) -> TargetGroup {
     let name = named(cx, &mut t, "target group");
-    if name.value.len() > 32 {
-        cx.error(
-            "bad-name",
-            name.span,
-            format!("target group name `{}` is longer than AWS's 32 characters", name.value),
-        );
-    }
+    let aws_name = t.opt_str(cx, "aws_name");
     let vpc = t.str(cx, "vpc");
     let protocol = one_of(cx, &mut t, "protocol", &["HTTP", "HTTPS"], "HTTPS");
     let port = port_field(cx, &mut t, "port");
@@ -1177,5 +1336,5 @@ fn read_target_group(cx: &mut Ctx, mut t: Table) -> TargetGroup {
     };
     let targets = t.str_list(cx, "targets");
     t.finish(cx);
-    TargetGroup { name, vpc, protocol, port, health_check, stickiness, targets }
+    TargetGroup { name, vpc, protocol, port, health_check, stickiness, targets, aws_name }
 }

@@ -33,7 +33,12 @@ use Stage::{Created, Ready};
 pub const NAMESPACES: &[(&str, &[(&str, Known)])] = &[
     (
         "deployment",
-        &[("name", Statically), ("region", Statically), ("domain", Statically), ("csr_challenge", Statically)],
+        &[
+            ("name", Statically),
+            ("region", Statically),
+            ("domain", Statically),
+            ("csr_challenge_parameter", Statically),
+        ],
     ),
     ("vpc", &[("id", At(Created)), ("cidr", Statically)]),
     ("subnet", &[("id", At(Created)), ("cidr", Statically), ("zone", Statically)]),
@@ -61,6 +66,7 @@ pub const NAMESPACES: &[(&str, &[(&str, Known)])] = &[
             ("count", Statically),
             ("zone", Statically),
             ("subnet", Statically),
+            ("os", Statically),
         ],
     ),
     ("var", &[]),

@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Sp, Span};
 use crate::model::*;
+use crate::names;
 use crate::net::Cidr;
 use crate::template::{attributes, references, Reference};
 use crate::Document;
@@ -33,6 +34,7 @@ struct Index<'a> {
     groups: BTreeMap<&'a str, &'a SecurityGroup>,
     key_pairs: BTreeMap<&'a str, &'a KeyPair>,
     certificates: BTreeMap<&'a str, &'a Certificate>,
+    roles: BTreeMap<&'a str, &'a InstanceRole>,
     db_subnet_groups: BTreeMap<&'a str, &'a DbSubnetGroup>,
     databases: BTreeMap<&'a str, &'a Database>,
     file_systems: BTreeMap<&'a str, &'a FileSystem>,
@@ -66,6 +68,7 @@ pub fn check(doc: &Document) -> Diagnostics {
         groups: unique(&mut diags, "security group", spec.security_groups.iter().map(|r| (&r.name, r))),
         key_pairs: unique(&mut diags, "key pair", spec.key_pairs.iter().map(|r| (&r.name, r))),
         certificates: unique(&mut diags, "certificate", spec.certificates.iter().map(|r| (&r.name, r))),
+        roles: unique(&mut diags, "instance role", spec.instance_roles.iter().map(|r| (&r.name, r))),
         db_subnet_groups: unique(&mut diags, "DB subnet group", spec.db_subnet_groups.iter().map(|r| (&r.name, r))),
         databases: unique(&mut diags, "database", spec.databases.iter().map(|r| (&r.name, r))),
         file_systems: unique(&mut diags, "file system", spec.file_systems.iter().map(|r| (&r.name, r))),
@@ -83,6 +86,7 @@ pub fn check(doc: &Document) -> Diagnostics {
     c.security_groups();
     c.key_pairs_and_certificates();
     c.data_tier();
+    c.instance_roles();
     c.instances();
     c.load_balancers();
     c.target_groups();
@@ -693,8 +697,21 @@ impl<'a> Checker<'a> {
             {
                 let msg = format!("`{}` is not an engine version", db.engine_version.value);
                 self.push(
-                    Diagnostic::error("bad-value", db.engine_version.span, msg).help("for example `8.0` or `8.0.39`"),
+                    Diagnostic::error("bad-value", db.engine_version.span, msg).help("for example `8.4` or `8.4.3`"),
                 );
+            } else if let Some(end) = past_standard_support(&db.engine.value, &db.engine_version.value, today()) {
+                let msg = format!(
+                    "{user} runs MySQL {}, whose RDS standard support ended on {}",
+                    db.engine_version.value,
+                    show_date(end)
+                );
+                let d = Diagnostic::warning("engine-past-standard-support", db.engine_version.span, msg)
+                    .note(
+                        db.name.span,
+                        "RDS enrols a database past standard support in RDS Extended Support, which is paid (per vCPU-hour)",
+                    )
+                    .help(format!("use a supported version: `engine_version = \"{DEFAULT_MYSQL_VERSION}\"`"));
+                self.push(d);
             }
             if let Some(arn) = &db.master_secret_arn {
                 if !arn.value.starts_with("arn:") || !arn.value.contains(":secretsmanager:") {
@@ -723,6 +740,31 @@ impl<'a> Checker<'a> {
             }
             let vpc = self.one_vpc(&subnets, fs.mount_targets_span, &user);
             self.groups_in(&fs.security_groups, vpc, &user);
+        }
+    }
+
+    fn instance_roles(&mut self) {
+        let spec = &self.doc.spec;
+        for role in &spec.instance_roles {
+            let user = format!("instance role `{}`", role.name.value);
+            let mut listed: BTreeMap<&str, Span> = BTreeMap::new();
+            for db in &role.database_secrets {
+                if lookup(&mut self.diags, &self.ix.databases, "database", db, &user).is_none() {
+                    continue;
+                }
+                if let Some(prev) = listed.insert(&db.value, db.span) {
+                    let msg = format!("{user} lists database `{}` twice", db.value);
+                    self.push(Diagnostic::error("bad-value", db.span, msg).note(prev, "first listed here"));
+                }
+            }
+            // A duplicate role is reported already; the first of its name stands for both.
+            let first = self.ix.roles.get(role.name.value.as_str()).is_some_and(|r| std::ptr::eq(*r, role));
+            let used = spec.instances.iter().any(|i| i.role.as_ref().is_some_and(|r| r.value == role.name.value));
+            if first && !used {
+                let msg = format!("{user} is the role of no instance");
+                let help = format!("give an instance `role = \"{}\"`, or remove the role", role.name.value);
+                self.push(Diagnostic::warning("unused-instance-role", role.name.span, msg).help(help));
+            }
         }
     }
 
@@ -756,6 +798,9 @@ impl<'a> Checker<'a> {
             }
             if let Some(kp) = &inst.key_pair {
                 lookup(&mut self.diags, &self.ix.key_pairs, "key pair", kp, &user);
+            }
+            if let Some(role) = &inst.role {
+                lookup(&mut self.diags, &self.ix.roles, "instance role", role, &user);
             }
             let names: Vec<&Name> = inst.subnet.iter().chain(inst.subnets.iter()).collect();
             let mut vpcs = BTreeSet::new();
@@ -804,6 +849,7 @@ impl<'a> Checker<'a> {
     }
 
     fn user_data(&mut self, inst: &'a Instance, ud: &UserData) {
+        let mut refs = Vec::new();
         // Variable values may refer to other resources too, but not to other variables.
         for var in &ud.vars {
             for r in self.doc.references_in_value(&var.value) {
@@ -812,17 +858,29 @@ impl<'a> Checker<'a> {
                     self.err("unknown-template-reference", r.span, msg);
                 } else {
                     self.reference(&r, RefContext::UserData(inst));
+                    refs.push(r);
                 }
             }
         }
+        if let Some(text_refs) = self.template_references(ud) {
+            for r in text_refs {
+                self.reference(&r, RefContext::UserData(inst));
+                refs.push(r);
+            }
+        }
+        self.boot_reads(inst, &refs);
+    }
+
+    /// The references of a user-data template, once its file is known to be usable.
+    fn template_references(&mut self, ud: &UserData) -> Option<Vec<Reference>> {
         if ud.template.value.is_empty() {
-            return;
+            return None;
         }
         let Some(file) = self.doc.file(&ud.template.value) else {
             if let Some(e) = self.doc.file_error(&ud.template.value) {
                 self.push(file_error("user-data template", &ud.template, e));
             }
-            return;
+            return None;
         };
         let text = &self.doc.sources.get(file).text;
         if text.len() > 16 * 1024 {
@@ -833,8 +891,83 @@ impl<'a> Checker<'a> {
             );
             self.err("bad-value", ud.template.span, msg);
         }
-        for r in references(text, file, 0) {
-            self.reference(&r, RefContext::UserData(inst));
+        Some(references(text, file, 0))
+    }
+
+    /// What an instance's user data reads at boot with the instance's credentials, against
+    /// what its role grants: the CSR challenge parameter (without it the agent never gets a
+    /// certificate: an error) and database secrets (perhaps read by other means: a warning).
+    fn boot_reads(&mut self, inst: &'a Instance, refs: &[Reference]) {
+        let role = match &inst.role {
+            None => None,
+            Some(name) => match self.ix.roles.get(name.value.as_str()) {
+                Some(role) => Some(*role),
+                // Dangling: reported already, and what it would grant is unknown.
+                None => return,
+            },
+        };
+        let user = format!("instance `{}`", inst.name.value);
+        if let Some(r) = refs.iter().find(|r| r.parts == ["deployment", "csr_challenge_parameter"]) {
+            let d = match role {
+                None => {
+                    let granting: Vec<&str> =
+                        self.ix.roles.values().filter(|r| r.csr_challenge).map(|r| r.name.value.as_str()).collect();
+                    let msg =
+                        format!("{user} reads the CSR challenge parameter at boot, but has no `role` to read it with");
+                    let help = match granting.as_slice() {
+                        [] => "add an `[[instance_role]]` with `csr_challenge = true` and give it to the instance \
+                               with `role = \"<name>\"`"
+                            .to_string(),
+                        [one] => format!("add `role = \"{one}\"` to {user}"),
+                        many => format!("give {user} a role with `csr_challenge = true`: {}", many.join(", ")),
+                    };
+                    Some(Diagnostic::error("challenge-not-granted", r.span, msg).help(help))
+                }
+                Some(role) if !role.csr_challenge => {
+                    let msg = format!(
+                        "{user} reads the CSR challenge parameter at boot, but its role `{}` may not read it",
+                        role.name.value
+                    );
+                    let d = Diagnostic::error("challenge-not-granted", r.span, msg)
+                        .note(role.name.span, "this role has no `csr_challenge = true`");
+                    Some(d.help(format!("add `csr_challenge = true` to instance role `{}`", role.name.value)))
+                }
+                Some(_) => None,
+            };
+            if let Some(d) = d {
+                self.push(d);
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for r in refs {
+            let [ns, db, attr] = r.parts.as_slice() else { continue };
+            if ns != "database" || attr != "master_secret_arn" || !self.ix.databases.contains_key(db.as_str()) {
+                continue;
+            }
+            if !seen.insert(db.as_str())
+                || role.is_some_and(|role| role.database_secrets.iter().any(|d| d.value == *db))
+            {
+                continue;
+            }
+            let d = match role {
+                Some(role) => Diagnostic::warning(
+                    "secret-not-granted",
+                    r.span,
+                    format!(
+                        "{user} is told the ARN of database `{db}`'s master-user secret, but its role `{}` may not read the secret",
+                        role.name.value
+                    ),
+                )
+                .note(role.name.span, "the instance's role")
+                .help(format!("add `\"{db}\"` to `database_secrets` of instance role `{}`", role.name.value)),
+                None => Diagnostic::warning(
+                    "secret-not-granted",
+                    r.span,
+                    format!("{user} is told the ARN of database `{db}`'s master-user secret, but has no `role` to read it with"),
+                )
+                .help(format!("give the instance a `role` whose `database_secrets` lists `{db}`")),
+            };
+            self.push(d);
         }
     }
 
@@ -852,25 +985,41 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// The names strato gives objects in AWS (`<deployment>-<name>`) against the rules AWS
-    /// applies to them and moto does not: RDS identifiers (CreateDBInstance
-    /// `DBInstanceIdentifier`: 1 to 63 letters, digits and hyphens, a letter first, no two
-    /// hyphens in a row, none at the end), security-group names (`CreateSecurityGroup`:
-    /// may not start with `sg-`) and load balancer names (`CreateLoadBalancer`: may not
-    /// start with `internal-`).
+    /// The names strato gives objects in AWS against the rules AWS applies to them and moto
+    /// does not. A name the spec gives (`aws_name`) must pass them all: load balancer and
+    /// target group names (`names::elb_name_problem`) and RDS identifiers
+    /// (`names::rds_identifier_problem`). A derived name (`<deployment>-<name>`, shortened to
+    /// fit) always fits, but its characters come from the spec: an RDS identifier must still
+    /// start with a letter and have no two hyphens in a row, a security-group name must not
+    /// start with `sg-` (`CreateSecurityGroup`) and a load balancer's not with `internal-`
+    /// (`CreateLoadBalancer`). Names are unique per kind, spec-given and derived alike.
     fn aws_names(&mut self) {
         let spec = &self.doc.spec;
+        let explicit = |n: &Option<Sp<String>>| n.clone().map(|n| (n.value.clone(), n.span));
+        for lb in &spec.load_balancers {
+            if let Some((n, span)) = explicit(&lb.aws_name) {
+                self.bad_aws_name(&n, span, "load balancer", &lb.name, names::elb_name_problem(&n, true));
+            }
+        }
+        for tg in &spec.target_groups {
+            if let Some((n, span)) = explicit(&tg.aws_name) {
+                self.bad_aws_name(&n, span, "target group", &tg.name, names::elb_name_problem(&n, false));
+            }
+        }
+        for db in &spec.databases {
+            if let Some((n, span)) = explicit(&db.aws_name) {
+                self.bad_aws_name(&n, span, "database", &db.name, names::rds_identifier_problem(&n));
+            }
+        }
         let deployment = &spec.deployment.name;
         if deployment.value.is_empty() {
             return;
         }
-        let aws = |name: &Name| format!("{}-{}", deployment.value, name.value);
-        for db in &spec.databases {
-            let ident = aws(&db.name);
+        let d = deployment.value.as_str();
+        for db in spec.databases.iter().filter(|db| db.aws_name.is_none() && !db.name.value.is_empty()) {
+            let ident = db.name_in_aws(d);
             let why = if !ident.starts_with(|c: char| c.is_ascii_alphabetic()) {
                 Some("starts with a digit; RDS identifiers start with a letter")
-            } else if ident.len() > 63 {
-                Some("is longer than RDS's 63 characters")
             } else if ident.contains("--") {
                 Some("has two hyphens in a row, which RDS refuses")
             } else {
@@ -880,22 +1029,72 @@ impl<'a> Checker<'a> {
                 let msg = format!("database `{}` is named `{ident}` in RDS, which {why}", db.name.value);
                 let d = Diagnostic::error("bad-name", db.name.span, msg)
                     .note(deployment.span, "RDS names are `<deployment>-<database>`");
-                self.push(d.help("rename the database or the deployment"));
+                self.push(d.help("rename the database or the deployment, or give the database an `aws_name`"));
             }
         }
+        let ix = &self.ix;
+        let lbs: Vec<_> = first_of_each(&spec.load_balancers, &ix.load_balancers, |l| &l.name)
+            .into_iter()
+            .map(|l| (l.name_in_aws(d), l.aws_name.as_ref().map_or(l.name.span, |n| n.span)))
+            .collect();
+        let tgs: Vec<_> = first_of_each(&spec.target_groups, &ix.target_groups, |t| &t.name)
+            .into_iter()
+            .map(|t| (t.name_in_aws(d), t.aws_name.as_ref().map_or(t.name.span, |n| n.span)))
+            .collect();
+        let dbs: Vec<_> = first_of_each(&spec.databases, &ix.databases, |db| &db.name)
+            .into_iter()
+            .map(|db| (db.name_in_aws(d), db.aws_name.as_ref().map_or(db.name.span, |n| n.span)))
+            .collect();
+        self.unique_in_aws("load balancer", lbs);
+        self.unique_in_aws("target group", tgs);
+        self.unique_in_aws("database", dbs);
         let reserved = [
-            ("sg-", spec.security_groups.first().map(|g| &g.name), "security group", "AWS reserves for group ids"),
-            ("internal-", spec.load_balancers.first().map(|l| &l.name), "load balancer", "ELB refuses"),
+            (
+                "sg-",
+                spec.security_groups.first().map(|g| names::aws_name(d, &g.name.value, names::NO_LIMIT)),
+                "security group",
+                "AWS reserves for group ids",
+            ),
+            (
+                "internal-",
+                spec.load_balancers.iter().find(|l| l.aws_name.is_none()).map(|l| l.name_in_aws(d)),
+                "load balancer",
+                "ELB refuses",
+            ),
         ];
-        for (prefix, first, kind, refusal) in reserved {
-            let Some(first) = first else { continue };
-            let name = aws(first);
+        for (prefix, name, kind, refusal) in reserved {
+            let Some(name) = name else { continue };
             if name.starts_with(prefix) {
                 let msg = format!(
                     "deployment `{}` makes {kind} names start with `{prefix}` (`{name}`), which {refusal}",
                     deployment.value
                 );
                 self.push(Diagnostic::error("bad-name", deployment.span, msg).help("choose another deployment name"));
+            }
+        }
+    }
+
+    fn bad_aws_name(&mut self, name: &str, span: Span, kind: &str, of: &Name, problem: Option<String>) {
+        if let Some(why) = problem {
+            let msg = format!("`aws_name` `{name}` of {kind} `{}` is refused by AWS: {why}", of.value);
+            self.push(Diagnostic::error("bad-name", span, msg));
+        }
+    }
+
+    /// Two objects of one kind may not share a name in AWS (compared as AWS does, ignoring
+    /// case).
+    fn unique_in_aws(&mut self, kind: &str, named: Vec<(String, Span)>) {
+        let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+        for (name, span) in named {
+            match seen.get(&name.to_ascii_lowercase()) {
+                Some(first) => {
+                    let msg = format!("two {kind}s are named `{name}` in AWS");
+                    let d = Diagnostic::error("duplicate-name", span, msg).note(*first, "the first one");
+                    self.push(d.help(format!("{kind} names are unique in AWS; change `aws_name`")));
+                }
+                None => {
+                    seen.insert(name.to_ascii_lowercase(), span);
+                }
             }
         }
     }
@@ -936,20 +1135,9 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// AWS names load balancers and target groups `<deployment>-<name>`, at most 32 characters.
-    fn aws_name_fits(&mut self, name: &Name, kind: &str) {
-        let deployment = &self.doc.spec.deployment.name.value;
-        let full = format!("{deployment}-{}", name.value);
-        if !deployment.is_empty() && !name.value.is_empty() && full.len() > 32 && name.value.len() <= 32 {
-            let msg = format!("{kind} `{}` is named `{full}` in AWS, longer than AWS's 32 characters", name.value);
-            self.push(Diagnostic::error("bad-name", name.span, msg).help("shorten the name or the deployment name"));
-        }
-    }
-
     fn load_balancers(&mut self) {
         let spec = &self.doc.spec;
         for lb in &spec.load_balancers {
-            self.aws_name_fits(&lb.name, "load balancer");
             let user = format!("load balancer `{}`", lb.name.value);
             let subnets = self.select(&lb.subnets, &user);
             let vpc = self.spread(&subnets, lb.subnets_span, &user, true);
@@ -1000,6 +1188,9 @@ impl<'a> Checker<'a> {
                     }
                     _ => {}
                 }
+                if let Some(policy) = &l.ssl_policy {
+                    self.ssl_policy(policy, l, &luser);
+                }
                 if let Some(Action::Forward(tg)) = &l.action {
                     self.forward(tg, vpc, &luser, &user);
                 }
@@ -1022,6 +1213,33 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A listener's TLS policy: only HTTPS listeners have one, and Application Load Balancers
+    /// take only the predefined `ELBSecurityPolicy-*` policies, no custom ones (Application
+    /// Load Balancers guide, "Security policies for your Application Load Balancer").
+    fn ssl_policy(&mut self, policy: &Sp<String>, l: &Listener, luser: &str) {
+        if l.protocol.value == "HTTP" {
+            let msg = format!("HTTP {luser} names TLS policy `{}`, which only HTTPS listeners use", policy.value);
+            self.push(
+                Diagnostic::error("bad-value", policy.span, msg)
+                    .help("set `protocol = \"HTTPS\"` or remove `ssl_policy`"),
+            );
+        } else if !policy.value.starts_with("ELBSecurityPolicy-") {
+            let msg = format!("`{}` is not an ELB security policy", policy.value);
+            // `TLS13-1-2-2021-06` is most likely the policy of that name without its prefix.
+            let prefixed = format!("ELBSecurityPolicy-{}", policy.value);
+            let close = did_you_mean(&prefixed, KNOWN_SSL_POLICIES.iter().copied())
+                .or_else(|| did_you_mean(&policy.value, KNOWN_SSL_POLICIES.iter().copied()));
+            let help = match close {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "Application Load Balancers take the predefined policies `ELBSecurityPolicy-...`; \
+                     without `ssl_policy` strato uses `{DEFAULT_SSL_POLICY}`"
+                ),
+            };
+            self.push(Diagnostic::error("bad-value", policy.span, msg).help(help));
+        }
+    }
+
     fn forward(&mut self, tg: &Name, lb_vpc: Option<&str>, user: &str, lb: &str) {
         if let Some(t) = lookup(&mut self.diags, &self.ix.target_groups, "target group", tg, user) {
             if let Some(vpc) = lb_vpc {
@@ -1039,7 +1257,6 @@ impl<'a> Checker<'a> {
     fn target_groups(&mut self) {
         let spec = &self.doc.spec;
         for tg in &spec.target_groups {
-            self.aws_name_fits(&tg.name, "target group");
             let user = format!("target group `{}`", tg.name.value);
             lookup(&mut self.diags, &self.ix.vpcs, "vpc", &tg.vpc, &user);
             if tg.health_check.path.value.is_empty() || !tg.health_check.path.value.starts_with('/') {
@@ -1187,6 +1404,21 @@ impl<'a> Checker<'a> {
                 return;
             }
         }
+        if ns == "deployment" && attr == "csr_challenge" {
+            let msg = match cx {
+                RefContext::UserData(_) => {
+                    "`${deployment.csr_challenge}` would write the deployment's CSR challenge into user data, which \
+                     anyone allowed `ec2:DescribeInstanceAttribute` can read, and every process on the instance \
+                     through its metadata service"
+                }
+                _ => "`${deployment.csr_challenge}` would write the deployment's CSR challenge in clear text",
+            };
+            self.push(Diagnostic::error("secret-in-user-data", r.span, msg).help(
+                "fetch it at boot with the instance's role instead: `aws ssm get-parameter --with-decryption --name \
+                 '${deployment.csr_challenge_parameter}'`, on an instance whose `role` has `csr_challenge = true`",
+            ));
+            return;
+        }
         if !attrs.iter().any(|(a, _)| *a == attr) {
             let names: Vec<&str> = attrs.iter().map(|(a, _)| *a).collect();
             let mut d = bad(format!("`${{{text}}}`: {ns} has no attribute `{attr}`"));
@@ -1211,6 +1443,39 @@ impl<'a> Checker<'a> {
         if ns == "deployment" && attr == "domain" && self.doc.spec.deployment.domain.is_none() {
             self.push(bad(format!("`${{{text}}}` is used but `[deployment] domain` is not set")));
         }
+        if let (RefContext::UserData(inst), "node", "os") = (cx, ns, attr) {
+            self.node_os(r, inst);
+        }
+    }
+
+    /// `${node.os}` needs the operating system of the instance's image.
+    fn node_os(&mut self, r: &Reference, inst: &Instance) {
+        let image = inst.image.value.as_str();
+        let d = match self.ix.images.get(image) {
+            Some(alias) if alias.os().is_some() => return,
+            Some(alias) => Diagnostic::error(
+                "unknown-template-reference",
+                r.span,
+                format!("`${{node.os}}`: the operating system of image `{image}` is unknown"),
+            )
+            .note(alias.name.span, "the image alias")
+            .help(format!(
+                "add `os = \"...\"` to image `{image}`, e.g. `os = \"amazon-2023\"`; strato tells it by itself only \
+                 for Amazon Linux 2023's public SSM parameters"
+            )),
+            None if is_ami_id(image) => Diagnostic::error(
+                "unknown-template-reference",
+                r.span,
+                format!(
+                    "`${{node.os}}`: instance `{}` uses AMI `{image}`, whose operating system strato cannot tell",
+                    inst.name.value
+                ),
+            )
+            .help("define an `[image]` alias with `ami = \"...\"` and `os = \"...\"`, and use the alias"),
+            // A dangling image is reported already.
+            None => return,
+        };
+        self.push(d);
     }
 
     /// Ok when `kind.name` names a resource; otherwise the names that do exist.
@@ -1256,7 +1521,71 @@ fn file_error(what: &str, path: &Sp<String>, e: &std::io::Error) -> Diagnostic {
     Diagnostic::error(code, path.span, msg).help("paths are relative to the spec file")
 }
 
-/// Public AWS regions, to tell a typo from a region newer than this list.
+/// The entries of `items` that the index keeps for their name (the first of each name), in
+/// file order.
+fn first_of_each<'a, T>(items: &'a [T], index: &BTreeMap<&str, &'a T>, name: impl Fn(&T) -> &Name) -> Vec<&'a T> {
+    items.iter().filter(|i| index.get(name(i).value.as_str()).is_some_and(|k| std::ptr::eq(*k, *i))).collect()
+}
+
+/// Predefined ELB security policies, for suggestions (Application Load Balancers guide,
+/// "Security policies for your Application Load Balancer").
+const KNOWN_SSL_POLICIES: &[&str] = &[
+    "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06",
+    "ELBSecurityPolicy-TLS-1-2-2017-01",
+    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+    "ELBSecurityPolicy-2016-08",
+];
+
+/// A calendar date, `(year, month, day)`; tuples order like dates.
+type Date = (i32, u32, u32);
+
+/// When RDS standard support of each MySQL major version ends. After that RDS does not stop
+/// the database: it enrols it in RDS Extended Support, which is charged per vCPU-hour
+/// (Amazon RDS User Guide, "Amazon RDS for MySQL release calendar" and "Amazon RDS Extended
+/// Support").
+const MYSQL_STANDARD_SUPPORT_END: &[(&str, Date)] = &[("5.7", (2024, 2, 29)), ("8.0", (2026, 7, 31))];
+
+/// The day standard support of `engine` `version` ended, if it ended before `today`.
+fn past_standard_support(engine: &str, version: &str, today: Date) -> Option<Date> {
+    if engine != "mysql" {
+        return None;
+    }
+    MYSQL_STANDARD_SUPPORT_END
+        .iter()
+        .find(|(major, _)| version == *major || version.strip_prefix(major).is_some_and(|r| r.starts_with('.')))
+        .map(|(_, end)| *end)
+        .filter(|end| today > *end)
+}
+
+/// Today's date (UTC) from the system clock.
+fn today() -> Date {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    civil_from_days((secs / 86_400) as i64)
+}
+
+/// The date `days` after 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> Date {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+    (year, month, day)
+}
+
+fn show_date((y, m, d): Date) -> String {
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// The punctuation EC2 allows in security-group and rule descriptions, besides letters,
 /// digits and spaces.
 const EC2_DESCRIPTION_PUNCTUATION: &str = "._-:/()#,@[]+=&;{}!$*";
@@ -1265,6 +1594,7 @@ fn is_ec2_description_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == ' ' || EC2_DESCRIPTION_PUNCTUATION.contains(c)
 }
 
+/// Public AWS regions, to tell a typo from a region newer than this list.
 const KNOWN_REGIONS: &[&str] = &[
     "af-south-1",
     "ap-east-1",
@@ -1401,6 +1731,28 @@ mod tests {
         assert!(is_db_class("db.r6g.2xlarge"));
         assert!(!is_db_class("m5.large"));
         assert!(!is_db_class("db.m5"));
+    }
+
+    #[test]
+    fn knows_which_mysql_versions_left_standard_support() {
+        let today = (2026, 12, 1);
+        assert_eq!(past_standard_support("mysql", "5.7", today), Some((2024, 2, 29)));
+        assert_eq!(past_standard_support("mysql", "5.7.44", today), Some((2024, 2, 29)));
+        assert_eq!(past_standard_support("mysql", "8.0.39", today), Some((2026, 7, 31)));
+        assert_eq!(past_standard_support("mysql", "8.4", today), None);
+        assert_eq!(past_standard_support("mysql", "8.01", today), None);
+        assert_eq!(past_standard_support("mariadb", "5.7", today), None);
+        // The last day of standard support is still supported.
+        assert_eq!(past_standard_support("mysql", "8.0", (2026, 7, 31)), None);
+        assert_eq!(past_standard_support("mysql", "8.0", (2026, 8, 1)), Some((2026, 7, 31)));
+    }
+
+    #[test]
+    fn turns_days_into_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(civil_from_days(20_788), (2026, 12, 1));
+        assert_eq!(show_date((2026, 7, 31)), "2026-07-31");
     }
 
     #[test]

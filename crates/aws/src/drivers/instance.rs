@@ -33,7 +33,7 @@ impl Driver for Instance {
         let groups: Vec<String> = cx.ids_of(&spec.security_groups)?;
         let user_data = match &spec.user_data {
             Some(ud) => {
-                let text = ud.render(&cx.run.csr_challenge, |n, attr| cx.attribute_of(n, attr)).map_err(|r| {
+                let text = ud.render(|n, attr| cx.attribute_of(n, attr)).map_err(|r| {
                     AwsError::new("render user data", Class::Fatal, format!("`${{{r}}}` has no recorded value"))
                 })?;
                 if text.len() > 16 * 1024 {

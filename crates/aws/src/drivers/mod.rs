@@ -63,8 +63,6 @@ pub struct DestroyOptions {
 /// Run-wide facts a driver may need.
 #[derive(Debug, Default)]
 pub struct RunContext {
-    /// The deployment's CSR challenge for Puppet autosigning (user data only).
-    pub csr_challenge: String,
     /// The account strato works in, from the preflight; empty when unknown.
     pub account: Account,
     pub destroy: DestroyOptions,
