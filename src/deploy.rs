@@ -412,7 +412,12 @@ fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs, output: Output) -> Re
             Some(n) => (n.to_string(), None),
             None => match strato_state::deployments(&aws.state_dir).as_slice() {
                 [one] => (one.clone(), None),
-                [] => return Err(invalid(format!("no spec given, and {} holds no state: pass a spec or --deployment", aws.state_dir.display()))),
+                [] => {
+                    return Err(invalid(format!(
+                        "no spec given, and {} holds no state: pass a spec or --deployment",
+                        aws.state_dir.display()
+                    )))
+                }
                 many => {
                     return Err(invalid(format!(
                         "no spec given, and {} holds the state of {} deployments ({}): pass a spec or --deployment",
@@ -457,8 +462,7 @@ fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs, output: Output) -> Re
             ExitCode::from(exit::FAILURE)
         })?,
     };
-    let deployment =
-        Deployment { name, id: store.state().deployment_id.clone().unwrap_or_default(), tags: Vec::new() };
+    let deployment = Deployment { name, id: store.state().deployment_id.clone().unwrap_or_default(), tags: Vec::new() };
     let connection = Connection {
         region,
         profile: aws.profile.clone(),
@@ -529,21 +533,19 @@ pub fn destroy(what: &DestroyTarget<'_>, aws: &AwsArgs, run: &RunArgs, args: &De
         }
         // Nothing is deleted unless the whole destroy can proceed: nothing recorded belongs
         // to someone else, nothing is protected (unless that is to be lifted).
-        match strato_aws::ownership::check_recorded(&clients, store.state(), &d.id, options.lift_deletion_protection).await {
-            Ok(problems) if !problems.is_empty() => {
-                report_refusal(&d.name, &problems, output);
-                return ExitCode::from(exit::FAILURE);
-            }
-            Ok(_) => {}
-            Err(e) => {
-                report_refusal(&d.name, &[format!("cannot check what the state records: {e}")], output);
-                return ExitCode::from(exit::FAILURE);
-            }
+        let checked =
+            strato_aws::ownership::check_recorded(&clients, store.state(), &d.id, options.lift_deletion_protection).await;
+        if !checked.problems.is_empty() {
+            report_refusal(&d.name, &checked.problems, output);
+            return ExitCode::from(exit::FAILURE);
         }
         let count = store.state().objects.len();
         let (tasks, addresses) = strato_aws::destroy_tasks(store.state());
+        // What could not be checked is not deleted by this run, nor what it sits in.
+        let blocked = checked.unchecked.into_iter().map(|(a, e)| (a, format!("not checked before the destroy: {e}")));
         let destroyer =
-            strato_aws::Destroyer::new(clients.clone(), store, d.clone(), cancel.clone(), addresses.clone(), options);
+            strato_aws::Destroyer::new(clients.clone(), store, d.clone(), cancel.clone(), addresses.clone(), options)
+                .blocking(blocked.collect());
         // A destroy goes on with everything that does not depend on a failure (a service
         // that does not answer stops only what is under it), so that one run removes all
         // it can and names the rest.
@@ -624,7 +626,8 @@ fn nothing_recorded(target: Target, aws: &AwsArgs, output: Output) -> ExitCode {
         let endpoint = target.connection.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
         let r = runtime().block_on(async {
             let clients = strato_aws::connect(&target.connection).await;
-            strato_aws::preflight::identity(&clients, target.connection.profile.as_deref(), endpoint.as_deref()).await?;
+            strato_aws::preflight::identity(&clients, target.connection.profile.as_deref(), endpoint.as_deref())
+                .await?;
             strato_aws::ownership::strangers(&clients, &d.name, None, target.store.state(), None)
                 .await
                 .map_err(|e| e.to_string())
@@ -652,8 +655,12 @@ fn nothing_recorded(target: Target, aws: &AwsArgs, output: Output) -> ExitCode {
         return ExitCode::from(exit::FAILURE);
     }
     match output {
-        Output::Json => println!("{}", pretty(&serde_json::json!({ "deployment": d.name, "success": true, "deleted": 0 }))),
-        Output::Text => eprintln!("Nothing to destroy: no object of `{}` is recorded in {}", d.name, aws.state_dir.display()),
+        Output::Json => {
+            println!("{}", pretty(&serde_json::json!({ "deployment": d.name, "success": true, "deleted": 0 })))
+        }
+        Output::Text => {
+            eprintln!("Nothing to destroy: no object of `{}` is recorded in {}", d.name, aws.state_dir.display())
+        }
     }
     let _ = target.store.delete_file();
     ExitCode::SUCCESS
@@ -692,7 +699,9 @@ async fn preflight(
     let mut findings = strato_aws::preflight::capacity(clients, graph, state).await;
     let id = had_state.then_some(target.deployment.id.as_str());
     match strato_aws::ownership::strangers(clients, &target.deployment.name, id, state, Some(graph)).await {
-        Ok(found) if !found.is_empty() => findings.problems.push(strangers_message(&target.deployment.name, had_state, &found)),
+        Ok(found) if !found.is_empty() => {
+            findings.problems.push(strangers_message(&target.deployment.name, had_state, &found))
+        }
         Ok(_) => {}
         Err(e) => findings.problems.push(format!("cannot look for objects in the way of this deployment: {e}")),
     }
@@ -711,8 +720,21 @@ async fn preflight(
 /// What was found in the way, and what to do about it.
 fn strangers_message(name: &str, had_state: bool, found: &[strato_aws::ownership::Stranger]) -> String {
     const SHOWN: usize = 12;
+    // The objects that say most first: networks, instances, databases.
+    let rank = |s: &strato_aws::ownership::Stranger| {
+        let kind = s.what.split(' ').next().unwrap_or_default();
+        ["vpc", "instance", "database", "load", "target", "IAM", "SSM", "key-pair", "key"]
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(usize::MAX)
+    };
+    let mut found = found.to_vec();
+    found.sort_by_key(|s| rank(s));
     let mut msg = if had_state {
-        format!("{} object(s) in AWS claim deployment `{name}` or its names, but are not this deployment's:", found.len())
+        format!(
+            "{} object(s) in AWS claim deployment `{name}` or its names, but are not this deployment's:",
+            found.len()
+        )
     } else {
         format!(
             "deployment `{name}` has no state here, but {} object(s) in AWS already claim it or its names:",

@@ -182,12 +182,15 @@ pub(crate) fn deployment_of(path: &Path, output: Output) -> Result<(String, Stri
         }
     };
     let errors = |d: &&Diagnostic| d.severity == strato_spec::diag::Severity::Error;
-    let missing_files = doc.diagnostics.iter().filter(errors).all(|d| d.code == "file-not-found");
+    let graph = if doc.parsed { Graph::from_document(&doc) } else { Graph::default() };
+    let mut diags: Vec<Diagnostic> = doc.diagnostics.iter().cloned().collect();
+    diags.extend(strato_graph::check(&graph));
+    let missing_files = diags.iter().filter(errors).all(|d| d.code == "file-not-found");
     if !doc.parsed || !missing_files {
         check(path, output)?;
     }
     let d = &doc.spec.deployment;
-    if doc.diagnostics.iter().any(|d| errors(&d)) && output == Output::Text {
+    if diags.iter().any(|d| errors(&d)) && output == Output::Text {
         eprintln!("note: some files the spec names are missing; destroy needs only the state, so it goes on");
     }
     Ok((d.name.value.clone(), d.region.value.clone()))

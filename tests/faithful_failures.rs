@@ -83,7 +83,9 @@ fn a_permanent_failure_stops_cleanly_and_destroy_removes_everything() {
     let counts = s.counts();
     let mut by_kind: BTreeMap<&str, u64> = BTreeMap::new();
     for (_, kind, _) in &objects {
-        *by_kind.entry(kind.as_str()).or_default() += 1;
+        // An instance role is an IAM role, counted by the layer as such.
+        let kind = if kind == "instance_role" { "iam_role" } else { kind.as_str() };
+        *by_kind.entry(kind).or_default() += 1;
     }
     for (kind, n) in &by_kind {
         assert_eq!(counts.get(*kind).copied().unwrap_or(0), *n, "{kind}: recorded {n}, the account has {counts:?}");

@@ -288,10 +288,8 @@ fn the_reference_architecture_under_a_long_name_keeps_secrets_out_and_refuses_de
 
     // The spec is gone: the state alone is enough.
     std::fs::remove_dir_all(spec.parent().unwrap()).unwrap();
-    let down = s.strato(
-        &["destroy", "--deployment", NAME, "--yes", "--lift-deletion-protection", "--output", "json"],
-        &state,
-    );
+    let down =
+        s.strato(&["destroy", "--deployment", NAME, "--yes", "--lift-deletion-protection", "--output", "json"], &state);
     assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
     let report = json_out(&down);
     let snapshots: Vec<&str> =
@@ -417,7 +415,10 @@ fn offerings_and_quotas_are_checked_before_anything_is_created() {
             && errors[0].contains("instance.ei-analytics-dashboard"),
         "{text}"
     );
-    assert!(errors[1].contains("36 vCPUs") && errors[1].contains("quota is 32") && errors[1].contains("L-1216C47A"), "{text}");
+    assert!(
+        errors[1].contains("36 vCPUs") && errors[1].contains("quota is 32") && errors[1].contains("L-1216C47A"),
+        "{text}"
+    );
     assert_eq!(mutating(&s), 0, "{}", s.log()["calls"]);
     assert_eq!(live(&s), BTreeMap::new());
 }

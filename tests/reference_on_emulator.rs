@@ -502,12 +502,15 @@ async fn deletion_protection_is_refused_unless_lifted() {
     let state = dir.join("state");
     summary(&strato(&["provision", spec], &state));
 
+    let before = std::fs::read_to_string(state.join("guarded/state.json")).unwrap();
     let refused = strato(&["destroy", spec, "--yes"], &state);
     assert_eq!(refused.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
-    let failure = report["failed"][0]["error"].as_str().unwrap();
-    assert!(failure.starts_with("database.main-db: DeleteDBInstance failed: "), "{failure}");
-    assert!(failure.contains("deletion protection") && failure.contains("--lift-deletion-protection"), "{failure}");
+    assert_eq!(report["deleted"], 0, "refused before anything is deleted: {report}");
+    let refusal = report["refused"][0].as_str().unwrap();
+    assert!(refusal.starts_with("database.main-db: database guarded-main-db has deletion protection"), "{refusal}");
+    assert!(refusal.contains("--lift-deletion-protection"), "{refusal}");
+    assert_eq!(std::fs::read_to_string(state.join("guarded/state.json")).unwrap(), before, "the state is untouched");
     let c = aws().await;
     let db = c.rds.describe_db_instances().db_instance_identifier("guarded-main-db").send().await.unwrap();
     assert_eq!(db.db_instances().len(), 1, "the database is still there");

@@ -142,7 +142,9 @@ fn every_valid_spec_validates_and_plans() {
 
 /// An invalid spec costs zero AWS calls: `provision` and `destroy` refuse it before they
 /// connect (here to an endpoint nobody listens on, which any call would fail to reach) and
-/// leave no state behind.
+/// leave no state behind. `destroy` reads only the spec's `[deployment]`: a spec whose only
+/// problem is a missing template or key file still names its deployment (and there, with no
+/// state, the destroy looks for what is tagged with its name).
 #[test]
 fn provisioning_an_invalid_spec_sends_nothing() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -152,7 +154,12 @@ fn provisioning_an_invalid_spec_sends_nothing() {
     let _ = std::fs::remove_dir_all(&state);
     for spec in invalid_specs() {
         let rel = spec.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().to_str().unwrap().to_string();
+        let text = std::fs::read_to_string(&spec).unwrap();
+        let only_missing_files = expected_codes(&text).is_some_and(|codes| codes.iter().all(|c| c == "file-not-found"));
         for command in [&["provision", rel.as_str()][..], &["destroy", rel.as_str(), "--yes"][..]] {
+            if command[0] == "destroy" && only_missing_files {
+                continue;
+            }
             let out = Command::new(env!("CARGO_BIN_EXE_strato"))
                 .args(command)
                 .args(["--endpoint-url", &endpoint, "--state-dir", state.to_str().unwrap()])

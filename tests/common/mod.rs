@@ -173,6 +173,17 @@ impl Drop for Session {
     }
 }
 
+/// How many objects the spec plans.
+pub fn plan_len(spec: &str) -> u64 {
+    let out = Command::new(env!("CARGO_BIN_EXE_strato"))
+        .args(["plan", spec, "--output", "json"])
+        .current_dir(repo())
+        .output()
+        .expect("strato runs");
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    plan.as_array().expect("a list").len() as u64
+}
+
 /// The spec's objects per kind, from `strato plan --output json`, named as the layer's
 /// inventory names them.
 pub fn planned(spec: &str) -> BTreeMap<String, u64> {

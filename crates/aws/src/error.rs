@@ -138,9 +138,12 @@ where
             let code = err.code().map(str::to_string);
             let message = err.message().unwrap_or("no message").to_string();
             let server_error = e.raw().status().is_server_error();
+            let status = e.raw().status().as_u16();
             let class = match code.as_deref().map(classify_code) {
                 Some(class) if class != Class::Fatal => class,
                 _ if server_error => Class::ServerError,
+                // An answer AWS refused to give without naming why: who is asking.
+                _ if status == 401 || status == 403 => Class::Auth,
                 Some(class) => class,
                 None => Class::Fatal,
             };
@@ -161,7 +164,13 @@ where
             } else {
                 source_chain(&err)
             };
-            AwsError { call: call.to_string(), code: None, message, class: Class::Unreachable }
+            // The request was never sent because no credentials could be loaded.
+            let class = if message.contains("no credentials") || message.contains("credential provider") {
+                Class::Auth
+            } else {
+                Class::Unreachable
+            };
+            AwsError { call: call.to_string(), code: None, message, class }
         }
         SdkError::TimeoutError(_) => AwsError {
             call: call.to_string(),

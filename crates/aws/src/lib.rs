@@ -22,6 +22,6 @@ pub mod provision;
 pub use client::{connect, CallCounter, Clients, Connection};
 pub use drivers::{Account, DestroyOptions};
 pub use provision::{
-    delete_csr_challenge, destroy_tasks, ensure_csr_challenge, new_deployment_id, provision_tasks, resolve_intents, service_limits,
-    unsupported_kinds, Deployment, Destroyer, Provisioner,
+    delete_csr_challenge, destroy_tasks, ensure_csr_challenge, new_deployment_id, provision_tasks, resolve_intents,
+    service_limits, unsupported_kinds, Deployment, Destroyer, Provisioner,
 };

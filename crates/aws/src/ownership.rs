@@ -67,7 +67,8 @@ pub async fn strangers(
         key_pairs(clients, id, &recorded, &names(g, Kind::KeyPair), &mut found).await?;
         subnet_groups(clients, id, &recorded, &names(g, Kind::DbSubnetGroup), &mut found).await?;
         roles(clients, id, &recorded, g, &mut found).await?;
-        let challenge = g.nodes().iter().any(|n| matches!(n.desired, Some(Desired::InstanceRole { csr_challenge: true, .. })));
+        let challenge =
+            g.nodes().iter().any(|n| matches!(n.desired, Some(Desired::InstanceRole { csr_challenge: true, .. })));
         if challenge {
             let parameter = crate::provision::challenge_parameter(name);
             if let Some(tags) = crate::provision::parameter_tags(clients, &parameter).await? {
@@ -107,19 +108,8 @@ async fn ec2_tagged(
         return Ok(());
     }
     // Every tag of those resources, to tell whose they are.
-    let mut tags: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let ids: Vec<String> = tagged.keys().cloned().collect();
-    for chunk in ids.chunks(200) {
-        let of = Filter::builder().name("resource-id").set_values(Some(chunk.to_vec())).build();
-        let mut pages = clients.ec2.describe_tags().filters(of).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for t in page.map_err(|e| from_sdk("DescribeTags", e))?.tags() {
-                if let (Some(r), Some(k), Some(v)) = (t.resource_id(), t.key(), t.value()) {
-                    tags.entry(r.to_string()).or_default().push((k.to_string(), v.to_string()));
-                }
-            }
-        }
-    }
+    let tags = ec2_tags(clients, &ids).await?;
     let gone = gone_ec2(clients, &tagged).await?;
     for (resource, kind) in &tagged {
         let t = tags.get(resource).cloned().unwrap_or_default();
@@ -135,10 +125,28 @@ async fn ec2_tagged(
     Ok(())
 }
 
+/// Every tag of the EC2 resources `ids`, by resource (`DescribeTags`, 200 ids a call).
+async fn ec2_tags(clients: &Clients, ids: &[String]) -> Result<BTreeMap<String, Vec<(String, String)>>, AwsError> {
+    let mut tags: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for chunk in ids.chunks(200) {
+        let of = Filter::builder().name("resource-id").set_values(Some(chunk.to_vec())).build();
+        let mut pages = clients.ec2.describe_tags().filters(of).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for t in page.map_err(|e| from_sdk("DescribeTags", e))?.tags() {
+                if let (Some(r), Some(k), Some(v)) = (t.resource_id(), t.key(), t.value()) {
+                    tags.entry(r.to_string()).or_default().push((k.to_string(), v.to_string()));
+                }
+            }
+        }
+    }
+    Ok(tags)
+}
+
 /// Which of the tagged instances and NAT gateways are already gone: EC2 lists terminated
 /// instances and deleted NAT gateways, with their tags, for about an hour.
 async fn gone_ec2(clients: &Clients, tagged: &BTreeMap<String, String>) -> Result<BTreeSet<String>, AwsError> {
-    let of = |kind: &str| -> Vec<String> { tagged.iter().filter(|(_, k)| *k == kind).map(|(r, _)| r.clone()).collect() };
+    let of =
+        |kind: &str| -> Vec<String> { tagged.iter().filter(|(_, k)| *k == kind).map(|(r, _)| r.clone()).collect() };
     let mut gone = BTreeSet::new();
     let instances = of("instance");
     if !instances.is_empty() {
@@ -146,7 +154,9 @@ async fn gone_ec2(clients: &Clients, tagged: &BTreeMap<String, String>) -> Resul
         let mut live = BTreeSet::new();
         let mut pages = clients.ec2.describe_instances().filters(ids).into_paginator().send();
         while let Some(page) = pages.next().await {
-            for i in page.map_err(|e| from_sdk("DescribeInstances", e))?.reservations().iter().flat_map(|r| r.instances()) {
+            for i in
+                page.map_err(|e| from_sdk("DescribeInstances", e))?.reservations().iter().flat_map(|r| r.instances())
+            {
                 let state = i.state().and_then(|s| s.name()).map(|s| s.as_str().to_string()).unwrap_or_default();
                 if state != "terminated" && state != "shutting-down" {
                     live.extend(i.instance_id().map(str::to_string));
@@ -218,7 +228,8 @@ async fn elb_named(
         let mut pages = clients.elb.describe_load_balancers().into_paginator().send();
         while let Some(page) = pages.next().await {
             for lb in page.map_err(|e| from_sdk("DescribeLoadBalancers", e))?.load_balancers() {
-                let (n, arn) = (lb.load_balancer_name().unwrap_or_default(), lb.load_balancer_arn().unwrap_or_default());
+                let (n, arn) =
+                    (lb.load_balancer_name().unwrap_or_default(), lb.load_balancer_arn().unwrap_or_default());
                 if lbs.iter().any(|w| w == n) && !recorded.contains(arn) {
                     taken.push((format!("load balancer {n}"), arn.to_string()));
                 }
@@ -246,13 +257,9 @@ async fn elb_named(
             .await
             .map_err(|e| from_sdk("DescribeTags", e))?;
         for (what, arn) in chunk {
-            let tags: Vec<(String, String)> = out
-                .tag_descriptions()
-                .iter()
-                .filter(|d| d.resource_arn() == Some(arn.as_str()))
-                .flat_map(|d| d.tags())
-                .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
-                .collect();
+            let tags = crate::drivers::elb_pairs(
+                out.tag_descriptions().iter().filter(|d| d.resource_arn() == Some(arn.as_str())).flat_map(|d| d.tags()),
+            );
             if !ours(&tags, id) {
                 found.push(Stranger { what: what.clone(), owner: owner_of(&tags) });
             }
@@ -277,7 +284,10 @@ async fn key_pairs(
     for k in out.key_pairs() {
         let tags = crate::drivers::ec2_pairs(k.tags());
         if !recorded.contains(k.key_pair_id().unwrap_or_default()) && !ours(&tags, id) {
-            found.push(Stranger { what: format!("key pair {}", k.key_name().unwrap_or_default()), owner: owner_of(&tags) });
+            found.push(Stranger {
+                what: format!("key pair {}", k.key_name().unwrap_or_default()),
+                owner: owner_of(&tags),
+            });
         }
     }
     Ok(())
@@ -294,14 +304,7 @@ async fn subnet_groups(
         let r = clients.rds.describe_db_subnet_groups().db_subnet_group_name(name).send().await;
         let Some(out) = crate::drivers::found(r.map_err(|e| from_sdk("DescribeDBSubnetGroups", e)))? else { continue };
         let Some(arn) = out.db_subnet_groups().first().and_then(|g| g.db_subnet_group_arn()) else { continue };
-        let tags = clients
-            .rds
-            .list_tags_for_resource()
-            .resource_name(arn)
-            .send()
-            .await
-            .map_err(|e| from_sdk("ListTagsForResource", e))?;
-        let tags = crate::drivers::rds_pairs(tags.tag_list());
+        let tags = crate::drivers::rds_tags_of(clients, arn).await?;
         if !ours(&tags, id) {
             found.push(Stranger { what: format!("DB subnet group {name}"), owner: owner_of(&tags) });
         }
@@ -334,79 +337,93 @@ async fn roles(
     Ok(())
 }
 
+/// What the check before a destroy found.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    /// Objects that stop the whole destroy: someone else's, or protected.
+    pub problems: Vec<String>,
+    /// Objects that could not be checked (their service did not answer), with why: they are
+    /// not deleted by this run, and neither is what they sit in.
+    pub unchecked: Vec<(String, String)>,
+}
+
 /// Before a destroy: the recorded objects that are not this deployment's after all (their
 /// tags carry another deployment id), and those a delete would be refused for (deletion
 /// protection, unless it is to be lifted). Objects recorded before deployment ids existed
 /// carry none; they count as this deployment's when they carry its name and their address.
-pub async fn check_recorded(
-    clients: &Clients,
-    state: &State,
-    id: &str,
-    lift_deletion_protection: bool,
-) -> Result<Vec<String>, AwsError> {
-    let mut problems = Vec::new();
+pub async fn check_recorded(clients: &Clients, state: &State, id: &str, lift_deletion_protection: bool) -> Recorded {
+    let mut found = Recorded::default();
     let mine = |tags: &[(String, String)], address: &str| match tag(tags, TAG_DEPLOYMENT_ID) {
         Some(other) => other == id,
         None => tag(tags, TAG_DEPLOYMENT) == Some(state.deployment.as_str()) && tag(tags, TAG_ADDRESS) == Some(address),
     };
+    let protected = "has deletion protection (run destroy with --lift-deletion-protection to turn it off and delete it)";
+    // A service that did not answer (after the SDK's retries) is not asked again: what it
+    // holds is left unchecked, and undeleted, for this run.
+    let mut down: BTreeMap<&str, String> = BTreeMap::new();
     for (address, obj) in &state.objects {
         let Some(object_id) = obj.id.as_deref() else { continue };
-        match obj.kind.parse::<Kind>() {
-            Ok(Kind::DbInstance) => {
-                let r = clients.rds.describe_db_instances().db_instance_identifier(object_id).send().await;
-                let Some(out) = crate::drivers::found(r.map_err(|e| from_sdk("DescribeDBInstances", e)))? else {
-                    continue;
-                };
-                let Some(db) = out.db_instances().first() else { continue };
-                let tags = crate::drivers::rds_pairs(db.tag_list());
-                if !mine(&tags, address) {
-                    problems.push(format!("{address}: database {object_id} belongs to {}", owner_of(&tags)));
-                } else if db.deletion_protection() == Some(true) && !lift_deletion_protection {
-                    problems.push(format!(
-                        "{address}: database {object_id} has deletion protection (run destroy with --lift-deletion-protection to turn it off and delete it)"
-                    ));
+        let service = match obj.kind.parse::<Kind>() {
+            Ok(Kind::DbInstance) => "rds",
+            Ok(Kind::LoadBalancer | Kind::TargetGroup) => "elb",
+            _ => continue,
+        };
+        if let Some(e) = down.get(service) {
+            found.unchecked.push((address.clone(), e.clone()));
+            continue;
+        }
+        let checked: Result<Option<String>, AwsError> = async {
+            match obj.kind.parse::<Kind>() {
+                Ok(Kind::DbInstance) => {
+                    let r = clients.rds.describe_db_instances().db_instance_identifier(object_id).send().await;
+                    let out = crate::drivers::found(r.map_err(|e| from_sdk("DescribeDBInstances", e)))?;
+                    let Some(db) = out.as_ref().and_then(|o| o.db_instances().first()) else { return Ok(None) };
+                    let tags = crate::drivers::rds_pairs(db.tag_list());
+                    Ok(if !mine(&tags, address) {
+                        Some(format!("{address}: database {object_id} belongs to {}", owner_of(&tags)))
+                    } else if db.deletion_protection() == Some(true) && !lift_deletion_protection {
+                        Some(format!("{address}: database {object_id} {protected}"))
+                    } else {
+                        None
+                    })
                 }
-            }
-            Ok(Kind::LoadBalancer | Kind::TargetGroup) => {
-                let r = clients.elb.describe_tags().resource_arns(object_id).send().await;
-                let Some(out) = crate::drivers::found(r.map_err(|e| from_sdk("DescribeTags", e)))? else { continue };
-                let tags: Vec<(String, String)> = out
-                    .tag_descriptions()
-                    .iter()
-                    .flat_map(|d| d.tags())
-                    .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
-                    .collect();
-                if out.tag_descriptions().is_empty() {
-                    continue;
-                }
-                if !mine(&tags, address) {
-                    problems.push(format!("{address}: {object_id} belongs to {}", owner_of(&tags)));
-                    continue;
-                }
-                if obj.kind == Kind::LoadBalancer.as_str() && !lift_deletion_protection {
-                    let r = clients
-                        .elb
-                        .describe_load_balancer_attributes()
-                        .load_balancer_arn(object_id)
-                        .send()
-                        .await;
-                    let Some(attrs) =
-                        crate::drivers::found(r.map_err(|e| from_sdk("DescribeLoadBalancerAttributes", e)))?
-                    else {
-                        continue;
+                Ok(kind @ (Kind::LoadBalancer | Kind::TargetGroup)) => {
+                    let r = clients.elb.describe_tags().resource_arns(object_id).send().await;
+                    let Some(out) = crate::drivers::found(r.map_err(|e| from_sdk("DescribeTags", e)))? else {
+                        return Ok(None);
                     };
-                    let protected = attrs
-                        .attributes()
-                        .iter()
-                        .any(|a| a.key() == Some("deletion_protection.enabled") && a.value() == Some("true"));
-                    if protected {
-                        problems.push(format!(
-                            "{address}: load balancer has deletion protection (run destroy with --lift-deletion-protection to turn it off and delete it)"
-                        ));
+                    if out.tag_descriptions().is_empty() {
+                        return Ok(None);
                     }
+                    let tags = crate::drivers::elb_pairs(out.tag_descriptions().iter().flat_map(|d| d.tags()));
+                    if !mine(&tags, address) {
+                        return Ok(Some(format!("{address}: {object_id} belongs to {}", owner_of(&tags))));
+                    }
+                    if kind != Kind::LoadBalancer || lift_deletion_protection {
+                        return Ok(None);
+                    }
+                    let r = clients.elb.describe_load_balancer_attributes().load_balancer_arn(object_id).send().await;
+                    let attrs = crate::drivers::found(r.map_err(|e| from_sdk("DescribeLoadBalancerAttributes", e)))?;
+                    let on = attrs.is_some_and(|a| {
+                        a.attributes()
+                            .iter()
+                            .any(|a| a.key() == Some("deletion_protection.enabled") && a.value() == Some("true"))
+                    });
+                    Ok(on.then(|| format!("{address}: load balancer {protected}")))
                 }
+                _ => Ok(None),
             }
-            _ => {}
+        }
+        .await;
+        match checked {
+            Ok(Some(problem)) => found.problems.push(problem),
+            Ok(None) => {}
+            Err(e) => {
+                if e.is_transient() {
+                    down.insert(service, e.to_string());
+                }
+                found.unchecked.push((address.clone(), e.to_string()));
+            }
         }
     }
     // EC2 objects, in one call per 200 recorded ids.
@@ -414,26 +431,22 @@ pub async fn check_recorded(
         .objects
         .iter()
         .filter_map(|(a, o)| Some((a.as_str(), o.id.as_deref()?)))
-        .filter(|(_, i)| ["vpc-", "subnet-", "igw-", "eipalloc-", "nat-", "rtb-", "sg-", "key-", "i-"].iter().any(|p| i.starts_with(p)))
+        .filter(|(_, i)| {
+            ["vpc-", "subnet-", "igw-", "eipalloc-", "nat-", "rtb-", "sg-", "key-", "i-"].iter().any(|p| i.starts_with(p))
+        })
         .collect();
-    let mut tags: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for chunk in ec2.chunks(200) {
-        let of = Filter::builder().name("resource-id").set_values(Some(chunk.iter().map(|(_, i)| i.to_string()).collect())).build();
-        let mut pages = clients.ec2.describe_tags().filters(of).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for t in page.map_err(|e| from_sdk("DescribeTags", e))?.tags() {
-                if let (Some(r), Some(k), Some(v)) = (t.resource_id(), t.key(), t.value()) {
-                    tags.entry(r.to_string()).or_default().push((k.to_string(), v.to_string()));
+    let ids: Vec<String> = ec2.iter().map(|(_, i)| i.to_string()).collect();
+    match ec2_tags(clients, &ids).await {
+        Ok(tags) => {
+            for (address, object_id) in ec2 {
+                // No tags listed: gone already; nothing to refuse.
+                let Some(t) = tags.get(object_id) else { continue };
+                if !mine(t, address) {
+                    found.problems.push(format!("{address}: {object_id} belongs to {}", owner_of(t)));
                 }
             }
         }
+        Err(e) => found.unchecked.extend(ec2.iter().map(|(a, _)| (a.to_string(), e.to_string()))),
     }
-    for (address, object_id) in ec2 {
-        // No tags listed: gone already, or a kind EC2 lists no tags for; nothing to refuse.
-        let Some(t) = tags.get(object_id) else { continue };
-        if !mine(t, address) {
-            problems.push(format!("{address}: {object_id} belongs to {}", owner_of(t)));
-        }
-    }
-    Ok(problems)
+    found
 }

@@ -58,9 +58,12 @@ pub async fn identity(clients: &Clients, profile: Option<&str>, endpoint: Option
             };
             let at = endpoint.map_or_else(|| format!("region {}", clients.region), |u| u.to_string());
             Err(match e.class {
+                Class::Auth if e.code.is_none() && e.message.contains("credential") => format!(
+                    "no AWS credentials found in {whose}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or log in (aws sso login)"
+                ),
                 Class::Auth => {
-                    let code = e.code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default();
-                    format!("AWS refused or found no credentials from {whose}: {code}{first_line}")
+                    let code = e.code.as_deref().map_or(String::new(), |c| format!("{c}: "));
+                    format!("AWS refused the credentials from {whose}: {code}{first_line}")
                 }
                 Class::Unreachable | Class::ServerError => {
                     format!("cannot reach AWS at {at} (GetCallerIdentity): {first_line}")
@@ -107,22 +110,15 @@ pub async fn capacity(clients: &Clients, graph: &Graph, state: &State) -> Findin
     let new = |kind: Kind| {
         graph.nodes().iter().filter(|n| n.kind == kind && !state.objects.contains_key(n.address.as_str())).count()
     };
-    let new_types: Vec<&str> = instances
-        .iter()
-        .filter(|(a, _, _)| !state.objects.contains_key(*a))
-        .map(|(_, t, _)| *t)
-        .collect();
+    let new_types: Vec<&str> =
+        instances.iter().filter(|(a, _, _)| !state.objects.contains_key(*a)).map(|(_, t, _)| *t).collect();
     check_quotas(clients, new(Kind::Vpc), new(Kind::ElasticIp), &new_types, &mut f).await;
     f
 }
 
 async fn check_zones(clients: &Clients, used: &BTreeSet<String>, f: &mut Findings) -> Result<(), AwsError> {
-    let out = clients
-        .ec2
-        .describe_availability_zones()
-        .send()
-        .await
-        .map_err(|e| from_sdk("DescribeAvailabilityZones", e))?;
+    let out =
+        clients.ec2.describe_availability_zones().send().await.map_err(|e| from_sdk("DescribeAvailabilityZones", e))?;
     let available: BTreeSet<String> = out
         .availability_zones()
         .iter()
@@ -143,7 +139,11 @@ async fn check_zones(clients: &Clients, used: &BTreeSet<String>, f: &mut Finding
 /// Zone names map to different physical zones in each account, and not every zone runs
 /// every type: `RunInstances` answers `Unsupported` for a type the zone does not offer
 /// (EC2 API reference, DescribeInstanceTypeOfferings, location type `availability-zone`).
-async fn check_offerings(clients: &Clients, instances: &[(&str, &str, &str)], f: &mut Findings) -> Result<(), AwsError> {
+async fn check_offerings(
+    clients: &Clients,
+    instances: &[(&str, &str, &str)],
+    f: &mut Findings,
+) -> Result<(), AwsError> {
     if instances.is_empty() {
         return Ok(());
     }
@@ -154,8 +154,15 @@ async fn check_offerings(clients: &Clients, instances: &[(&str, &str, &str)], f:
         .ec2
         .describe_instance_type_offerings()
         .location_type(LocationType::AvailabilityZone)
-        .filters(Filter::builder().name("instance-type").set_values(Some(types.iter().map(|t| t.to_string()).collect())).build())
-        .filters(Filter::builder().name("location").set_values(Some(zones.iter().map(|z| z.to_string()).collect())).build())
+        .filters(
+            Filter::builder()
+                .name("instance-type")
+                .set_values(Some(types.iter().map(|t| t.to_string()).collect()))
+                .build(),
+        )
+        .filters(
+            Filter::builder().name("location").set_values(Some(zones.iter().map(|z| z.to_string()).collect())).build(),
+        )
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
@@ -205,7 +212,8 @@ async fn quota(clients: &Clients, service: &str, code: &str) -> Result<f64, AwsE
 /// On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances").
 fn standard_family(instance_type: &str) -> bool {
     let family: String = instance_type.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
-    family.len() <= 2 && matches!(family.chars().next(), Some('a' | 'c' | 'd' | 'h' | 'i' | 'm' | 'r' | 't' | 'z'))
+    family.len() <= 2
+        && matches!(family.chars().next(), Some('a' | 'c' | 'd' | 'h' | 'i' | 'm' | 'r' | 't' | 'z'))
         && !["inf", "dl", "trn", "mac", "hpc"].iter().any(|p| instance_type.starts_with(p))
 }
 
@@ -305,7 +313,10 @@ async fn vcpus(clients: &Clients, new: &[&str]) -> Result<(i64, i64), AwsError> 
         }
     }
     let of = |t: &str| {
-        per_type.get(t).copied().ok_or_else(|| AwsError::new("DescribeInstanceTypes", Class::Fatal, format!("no vCPU count for {t}")))
+        per_type
+            .get(t)
+            .copied()
+            .ok_or_else(|| AwsError::new("DescribeInstanceTypes", Class::Fatal, format!("no vCPU count for {t}")))
     };
     let needed = new.iter().map(|t| of(t)).sum::<Result<i64, _>>()?;
     let used = running.iter().map(|t| of(t)).sum::<Result<i64, _>>()?;
@@ -321,7 +332,9 @@ mod tests {
         for t in ["t3.micro", "c5.xlarge", "m7i.large", "r6g.medium", "z1d.large", "i4i.large", "d3.xlarge"] {
             assert!(standard_family(t), "{t}");
         }
-        for t in ["p4d.24xlarge", "g5.xlarge", "inf2.xlarge", "x2idn.large", "trn1.2xlarge", "mac1.metal", "hpc7g.4xlarge"] {
+        for t in
+            ["p4d.24xlarge", "g5.xlarge", "inf2.xlarge", "x2idn.large", "trn1.2xlarge", "mac1.metal", "hpc7g.4xlarge"]
+        {
             assert!(!standard_family(t), "{t}");
         }
     }

@@ -384,6 +384,8 @@ pub fn destroy_tasks(state: &State) -> (Vec<Task>, Vec<String>) {
 pub struct Destroyer {
     shared: Arc<Shared>,
     addresses: Arc<Vec<String>>,
+    /// Objects this run must not delete, with why (they could not be checked first).
+    blocked: Arc<BTreeMap<String, String>>,
 }
 
 impl Destroyer {
@@ -397,7 +399,13 @@ impl Destroyer {
     ) -> Destroyer {
         let run = RunContext { destroy: options, ..RunContext::default() };
         let shared = Shared::new(clients, store, deployment, cancel, run);
-        Destroyer { shared: Arc::new(shared), addresses: Arc::new(addresses) }
+        Destroyer { shared: Arc::new(shared), addresses: Arc::new(addresses), blocked: Arc::default() }
+    }
+
+    /// Objects not to delete in this run, each with why: they fail, and what depends on
+    /// them in the destroy order is skipped.
+    pub fn blocking(self, blocked: BTreeMap<String, String>) -> Destroyer {
+        Destroyer { blocked: Arc::new(blocked), ..self }
     }
 
     pub fn state(&self) -> State {
@@ -432,6 +440,9 @@ impl Destroyer {
         let Some(obj) = self.shared.with_store(|s| s.get(address).cloned()) else {
             return Ok(());
         };
+        if let Some(why) = self.blocked.get(address) {
+            return Err(TaskError(format!("{address}: {why}")));
+        }
         let kind: Kind = obj.kind.parse().map_err(|e: String| TaskError(format!("{address}: {e}")))?;
         let Some(driver) = driver(kind) else {
             return Err(TaskError(format!("{address}: strato cannot delete `{kind}` objects yet")));
@@ -482,7 +493,10 @@ pub async fn ensure_csr_challenge(clients: &Clients, deployment: &Deployment) ->
     match parameter_tags(clients, &name).await? {
         Some(tags) if tag(&tags, TAG_DEPLOYMENT_ID) == Some(deployment.id.as_str()) => return Ok(()),
         Some(tags) => {
-            let msg = format!("the SSM parameter {name} already exists and is not this deployment's: it belongs to {}", owner_of(&tags));
+            let msg = format!(
+                "the SSM parameter {name} already exists and is not this deployment's: it belongs to {}",
+                owner_of(&tags)
+            );
             return Err(AwsError::new("PutParameter", crate::error::Class::Foreign, msg));
         }
         None => {}

@@ -87,8 +87,11 @@ impl Driver for Certificate {
                     .map_err(|e| from_sdk("ListTagsForCertificate", e));
                 // Deleted by someone else between the two calls.
                 let Some(tags) = super::found(tags)? else { continue };
-                let tags: Vec<(String, String)> =
-                    tags.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect();
+                let tags: Vec<(String, String)> = tags
+                    .tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
+                    .collect();
                 if cx.is_this(&tags) {
                     return Ok(Some(Created::new(arn).with("imported", "true")));
                 }

@@ -15,9 +15,8 @@ pub(super) fn rds_tags(cx: &Cx<'_>) -> Vec<Tag> {
 }
 
 /// The tags of an RDS object, by its ARN (`ListTagsForResource`).
-pub(super) async fn rds_tags_of(cx: &Cx<'_>, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
-    let out = cx
-        .clients
+pub async fn rds_tags_of(clients: &crate::client::Clients, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
+    let out = clients
         .rds
         .list_tags_for_resource()
         .resource_name(arn)
@@ -36,7 +35,7 @@ async fn describe(cx: &Cx<'_>, name: &str) -> Result<Option<Vec<(String, String)
     let r = cx.clients.rds.describe_db_subnet_groups().db_subnet_group_name(name).send().await;
     let Some(out) = super::found(r.map_err(|e| from_sdk("DescribeDBSubnetGroups", e)))? else { return Ok(None) };
     let Some(arn) = out.db_subnet_groups().first().and_then(|g| g.db_subnet_group_arn()) else { return Ok(None) };
-    super::found(rds_tags_of(cx, arn).await)
+    super::found(rds_tags_of(cx.clients, arn).await)
 }
 
 #[async_trait]

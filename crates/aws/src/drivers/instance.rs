@@ -5,9 +5,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification, InstanceMetadataEndpointState,
-    InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, InstanceStateName, ResourceType, Tag,
-    TagSpecification, VolumeType,
+    BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification,
+    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification,
+    InstanceStateName, ResourceType, Tag, TagSpecification, VolumeType,
 };
 use strato_graph::{Desired, Image};
 use strato_state::Object;
@@ -77,40 +77,42 @@ impl Driver for Instance {
             profile_fresh && e.code_is(&["InvalidParameterValue"]) && e.message.contains("Invalid IAM Instance Profile")
         };
         cx.until_visible(std::slice::from_ref(&subnet_id.to_string()), &groups).await?;
-        let out = cx.retry_refused(IAM_PROPAGATION, profile_lag, || cx
-            .retry_fresh(|| async {
-                let mut call = cx
-                    .clients
-                    .ec2
-                    .run_instances()
-                    .image_id(&image_id)
-                    .instance_type(aws_sdk_ec2::types::InstanceType::from(spec.instance_type.as_str()))
-                    .min_count(1)
-                    .max_count(1)
-                    .client_token(token)
-                    .metadata_options(metadata.clone())
-                    .block_device_mappings(
-                        BlockDeviceMapping::builder().device_name("/dev/xvda").ebs(root.clone()).build(),
-                    )
-                    .tag_specifications(tag_spec(ResourceType::Instance))
-                    .tag_specifications(tag_spec(ResourceType::Volume))
-                    .set_key_name(key_name.clone())
-                    .set_iam_instance_profile(
-                        profile.as_ref().map(|p| IamInstanceProfileSpecification::builder().name(p).build()),
-                    )
-                    .set_user_data(user_data.clone());
-                // The network interface decides the public IP, explicitly either way.
-                let nic = InstanceNetworkInterfaceSpecification::builder()
-                    .device_index(0)
-                    .subnet_id(subnet_id)
-                    .associate_public_ip_address(spec.public_ip)
-                    .set_groups(Some(groups.clone()))
-                    .set_private_ip_address(spec.private_ip.map(|ip| ip.to_string()))
-                    .delete_on_termination(true)
-                    .build();
-                call = call.network_interfaces(nic);
-                call.send().await.map_err(|e| from_sdk("RunInstances", e))
-            }))
+        let out = cx
+            .retry_refused(IAM_PROPAGATION, profile_lag, || {
+                cx.retry_fresh(|| async {
+                    let mut call = cx
+                        .clients
+                        .ec2
+                        .run_instances()
+                        .image_id(&image_id)
+                        .instance_type(aws_sdk_ec2::types::InstanceType::from(spec.instance_type.as_str()))
+                        .min_count(1)
+                        .max_count(1)
+                        .client_token(token)
+                        .metadata_options(metadata.clone())
+                        .block_device_mappings(
+                            BlockDeviceMapping::builder().device_name("/dev/xvda").ebs(root.clone()).build(),
+                        )
+                        .tag_specifications(tag_spec(ResourceType::Instance))
+                        .tag_specifications(tag_spec(ResourceType::Volume))
+                        .set_key_name(key_name.clone())
+                        .set_iam_instance_profile(
+                            profile.as_ref().map(|p| IamInstanceProfileSpecification::builder().name(p).build()),
+                        )
+                        .set_user_data(user_data.clone());
+                    // The network interface decides the public IP, explicitly either way.
+                    let nic = InstanceNetworkInterfaceSpecification::builder()
+                        .device_index(0)
+                        .subnet_id(subnet_id)
+                        .associate_public_ip_address(spec.public_ip)
+                        .set_groups(Some(groups.clone()))
+                        .set_private_ip_address(spec.private_ip.map(|ip| ip.to_string()))
+                        .delete_on_termination(true)
+                        .build();
+                    call = call.network_interfaces(nic);
+                    call.send().await.map_err(|e| from_sdk("RunInstances", e))
+                })
+            })
             .await?;
         let i = out
             .instances()

@@ -114,7 +114,8 @@ impl Driver for InstanceRole {
         let mut secret_arns = Vec::new();
         for db in secrets {
             let arn = cx.attribute_of(*db, "master_secret_arn").ok_or_else(|| {
-                let msg = "a database this role reads has no recorded master-user secret (is its password managed by RDS?)";
+                let msg =
+                    "a database this role reads has no recorded master-user secret (is its password managed by RDS?)";
                 AwsError::new("PutRolePolicy", Class::Fatal, msg)
             })?;
             secret_arns.push(arn);

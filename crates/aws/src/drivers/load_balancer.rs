@@ -26,12 +26,14 @@ pub(super) fn elb_tags(cx: &Cx<'_>) -> Vec<Tag> {
 pub(super) async fn elb_tags_of(cx: &Cx<'_>, arn: &str) -> Result<Vec<(String, String)>, AwsError> {
     let out =
         cx.clients.elb.describe_tags().resource_arns(arn).send().await.map_err(|e| from_sdk("DescribeTags", e))?;
-    Ok(out
-        .tag_descriptions()
-        .iter()
-        .flat_map(|d| d.tags())
+    Ok(elb_pairs(out.tag_descriptions().iter().flat_map(|d| d.tags())))
+}
+
+/// ELB tags as pairs.
+pub fn elb_pairs<'t>(tags: impl IntoIterator<Item = &'t Tag>) -> Vec<(String, String)> {
+    tags.into_iter()
         .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
-        .collect())
+        .collect()
 }
 
 /// `Ok(())` when the load balancer or target group `arn`, found by this object's name,

@@ -47,7 +47,8 @@ mod target_group;
 mod target_registration;
 mod vpc;
 
-pub use db_subnet_group::pairs as rds_pairs;
+pub use db_subnet_group::{pairs as rds_pairs, rds_tags_of};
+pub use load_balancer::elb_pairs;
 
 pub type Attributes = BTreeMap<String, String>;
 
