@@ -1111,27 +1111,29 @@ impl<'a> Checker<'a> {
             .chain(spec.vpcs.iter().flat_map(|v| &v.tags))
             .chain(spec.subnets.iter().flat_map(|s| &s.tags))
             .chain(spec.instances.iter().flat_map(|i| &i.tags));
+        const CHARS: &str = "tags allow letters, digits, spaces and `+ - = . _ : / @` (AWS tagging rules)";
+        const OURS: &str = "`Name` and the `strato:` tags say whose an object is; choose another key";
         let allowed = |c: char| c.is_alphanumeric() || c == ' ' || "+-=._:/@".contains(c);
         let mut problems = Vec::new();
         for tag in all {
             if tag.key.value.to_ascii_lowercase().starts_with("aws:") {
-                problems.push((tag.key.span, "tag keys starting with `aws:` are reserved by AWS".to_string()));
+                problems.push((tag.key.span, CHARS, "tag keys starting with `aws:` are reserved by AWS".to_string()));
+            } else if tag.key.value.starts_with("strato:") || tag.key.value == "Name" {
+                // strato's own tags say whose an object is: a spec may not set them.
+                problems.push((tag.key.span, OURS, format!("the tag `{}` is set by strato", tag.key.value)));
             } else if tag.key.value.chars().count() > 128 {
-                problems.push((tag.key.span, "a tag key is at most 128 characters".to_string()));
+                problems.push((tag.key.span, CHARS, "a tag key is at most 128 characters".to_string()));
             } else if let Some(c) = tag.key.value.chars().find(|c| !allowed(*c)) {
-                problems.push((tag.key.span, format!("a tag key may not contain `{c}`")));
+                problems.push((tag.key.span, CHARS, format!("a tag key may not contain `{c}`")));
             }
             if tag.value.value.chars().count() > 256 {
-                problems.push((tag.value.span, "a tag value is at most 256 characters".to_string()));
+                problems.push((tag.value.span, CHARS, "a tag value is at most 256 characters".to_string()));
             } else if let Some(c) = tag.value.value.chars().find(|c| !allowed(*c)) {
-                problems.push((tag.value.span, format!("a tag value may not contain `{c}`")));
+                problems.push((tag.value.span, CHARS, format!("a tag value may not contain `{c}`")));
             }
         }
-        for (span, msg) in problems {
-            self.push(
-                Diagnostic::error("bad-value", span, msg)
-                    .help("tags allow letters, digits, spaces and `+ - = . _ : / @` (AWS tagging rules)"),
-            );
+        for (span, help, msg) in problems {
+            self.push(Diagnostic::error("bad-value", span, msg).help(help));
         }
     }
 
