@@ -534,7 +534,8 @@ pub fn destroy(what: &DestroyTarget<'_>, aws: &AwsArgs, run: &RunArgs, args: &De
         // Nothing is deleted unless the whole destroy can proceed: nothing recorded belongs
         // to someone else, nothing is protected (unless that is to be lifted).
         let checked =
-            strato_aws::ownership::check_recorded(&clients, store.state(), &d.id, options.lift_deletion_protection).await;
+            strato_aws::ownership::check_recorded(&clients, store.state(), &d.id, options.lift_deletion_protection)
+                .await;
         if !checked.problems.is_empty() {
             report_refusal(&d.name, &checked.problems, output);
             return ExitCode::from(exit::FAILURE);

@@ -357,7 +357,8 @@ pub async fn check_recorded(clients: &Clients, state: &State, id: &str, lift_del
         Some(other) => other == id,
         None => tag(tags, TAG_DEPLOYMENT) == Some(state.deployment.as_str()) && tag(tags, TAG_ADDRESS) == Some(address),
     };
-    let protected = "has deletion protection (run destroy with --lift-deletion-protection to turn it off and delete it)";
+    let protected =
+        "has deletion protection (run destroy with --lift-deletion-protection to turn it off and delete it)";
     // A service that did not answer (after the SDK's retries) is not asked again: what it
     // holds is left unchecked, and undeleted, for this run.
     let mut down: BTreeMap<&str, String> = BTreeMap::new();
@@ -432,7 +433,9 @@ pub async fn check_recorded(clients: &Clients, state: &State, id: &str, lift_del
         .iter()
         .filter_map(|(a, o)| Some((a.as_str(), o.id.as_deref()?)))
         .filter(|(_, i)| {
-            ["vpc-", "subnet-", "igw-", "eipalloc-", "nat-", "rtb-", "sg-", "key-", "i-"].iter().any(|p| i.starts_with(p))
+            ["vpc-", "subnet-", "igw-", "eipalloc-", "nat-", "rtb-", "sg-", "key-", "i-"]
+                .iter()
+                .any(|p| i.starts_with(p))
         })
         .collect();
     let ids: Vec<String> = ec2.iter().map(|(_, i)| i.to_string()).collect();
