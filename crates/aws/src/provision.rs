@@ -201,7 +201,7 @@ impl Provisioner {
         // What it depends on in AWS, which destroy must respect: not the objects only its
         // user data refers to.
         let depends_on: Vec<String> =
-            self.graph.dependencies(node_id).filter(|e| !e.via_template).map(address_of).collect();
+            self.graph.dependencies(node_id).filter(|e| !e.value_only).map(address_of).collect();
         let (own, objects) = self.shared.with_store(|s| {
             let objects: BTreeMap<String, Object> =
                 needs.iter().filter_map(|a| s.get(a).map(|o| (a.clone(), o.clone()))).collect();

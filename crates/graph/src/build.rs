@@ -131,8 +131,12 @@ pub(crate) fn build(doc: &Document) -> Graph {
     for role in &spec.instance_roles {
         let id = g.add_node(format!("instance_role.{}", role.name.value), Kind::InstanceRole, role.name.span);
         b.role.insert(role.name.value.clone(), id);
+        // The policy names each secret's ARN, which RDS gives when the database is created;
+        // AWS does not tie the role to the database, so destroy need not wait for it.
         for db in &role.database_secrets {
-            b.edge(&mut g, id, &b.database, &db.value, Created, db.span);
+            if let Some(&to) = b.database.get(&db.value) {
+                g.add_edge_of(id, to, Created, db.span, true);
+            }
         }
     }
     for fs in &spec.file_systems {

@@ -187,11 +187,12 @@ pub struct Edge {
     pub needs: Stage,
     /// The reference that made this edge.
     pub origin: Span,
-    /// Made only by references in user data: the dependent needs a value of the
-    /// dependency to be created, nothing in AWS ties them together, and destroy ignores
-    /// the edge (a database can go while an instance that was told its endpoint is still
-    /// terminating).
-    pub via_template: bool,
+    /// Made only because the dependent needs a value of the dependency to be created (a
+    /// reference in user data, a secret's ARN in a role's policy): nothing in AWS ties them
+    /// together, and destroy ignores the edge (a database can go while an instance that
+    /// was told its endpoint is still terminating, or before the role that could read its
+    /// secret).
+    pub value_only: bool,
 }
 
 /// Objects and their dependencies.
@@ -250,19 +251,19 @@ impl Graph {
         self.add_edge_of(dependent, dependency, needs, origin, false);
     }
 
-    /// One edge per pair, keeping the strongest need; an edge is `via_template` only when
-    /// every reference that made it is a template reference.
-    fn add_edge_of(&mut self, dependent: NodeId, dependency: NodeId, needs: Stage, origin: Span, via_template: bool) {
+    /// One edge per pair, keeping the strongest need; an edge is `value_only` only when
+    /// every reference that made it only passes a value.
+    fn add_edge_of(&mut self, dependent: NodeId, dependency: NodeId, needs: Stage, origin: Span, value_only: bool) {
         for &e in &self.deps[dependent.0] {
             let edge = &mut self.edges[e];
             if edge.dependency == dependency {
                 edge.needs = edge.needs.max(needs);
-                edge.via_template &= via_template;
+                edge.value_only &= value_only;
                 return;
             }
         }
         self.deps[dependent.0].push(self.edges.len());
-        self.edges.push(Edge { dependent, dependency, needs, origin, via_template });
+        self.edges.push(Edge { dependent, dependency, needs, origin, value_only });
     }
 
     /// Nodes so that every node comes after everything it depends on; among nodes that are

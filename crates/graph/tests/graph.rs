@@ -128,13 +128,13 @@ fn template_references_become_edges_unless_known_statically() {
     assert!(check(&g).is_empty());
     // Edges made only by user data order creation, not deletion; an edge that the
     // object's own settings make too (its subnet) stays a real dependency.
-    let via_template = |from: &str, to: &str| {
+    let value_only = |from: &str, to: &str| {
         let id = g.find(from).unwrap();
-        g.dependencies(id).find(|e| g.node(e.dependency).address.as_str() == to).map(|e| e.via_template)
+        g.dependencies(id).find(|e| g.node(e.dependency).address.as_str() == to).map(|e| e.value_only)
     };
-    assert_eq!(via_template("instance.plain", "instance.db-user"), Some(true));
-    assert_eq!(via_template("instance.db-user", "subnet.app-a"), Some(false));
-    assert_eq!(via_template("instance.plain", "subnet.app-a"), Some(false));
+    assert_eq!(value_only("instance.plain", "instance.db-user"), Some(true));
+    assert_eq!(value_only("instance.db-user", "subnet.app-a"), Some(false));
+    assert_eq!(value_only("instance.plain", "subnet.app-a"), Some(false));
 }
 
 #[test]
@@ -444,4 +444,25 @@ fn the_reference_spec_fits_a_32_character_deployment_name() {
         }
     }
     assert_eq!(seen.len(), 5 + 7 + 2 + 2);
+}
+
+/// The Puppet server's role waits for the databases whose secrets its policy names, but
+/// destroy need not: nothing in AWS ties a role to a database.
+#[test]
+fn a_role_waits_for_its_secrets_only_to_create() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy-specs/wso2-apim-ei.toml");
+    let doc = strato_spec::load(&path).unwrap();
+    let g = Graph::from_document(&doc);
+    let role = g.find("instance_role.puppet-server").unwrap();
+    let edges: Vec<_> = g.dependencies(role).collect();
+    assert_eq!(edges.len(), 2, "the two databases");
+    for e in edges {
+        assert_eq!(g.node(e.dependency).kind, Kind::DbInstance);
+        assert_eq!(e.needs, Stage::Created, "the secret's ARN is known once the database is created");
+        assert!(e.value_only, "destroy does not wait for the role");
+    }
+    let puppet = g.find("instance.puppet").unwrap();
+    let to_role = g.dependencies(puppet).find(|e| e.dependency == role).unwrap();
+    assert_eq!(to_role.needs, Stage::Ready);
+    assert!(!to_role.value_only, "the instance holds the profile: it goes first");
 }
