@@ -426,3 +426,20 @@ fn destroy_refuses_without_confirmation_when_not_interactive() {
     let down = strato(&["destroy", spec.to_str().unwrap(), "--yes"], &endpoint(), &state);
     assert_eq!(down.status.code(), Some(0));
 }
+
+/// A deployment destroyed and provisioned again in the same account starts afresh: what
+/// the first one left listed for a while (moto keeps the tags of deleted resources; EC2
+/// lists terminated instances and deleted NAT gateways for an hour) is not taken for
+/// objects in the way.
+#[test]
+fn a_destroyed_deployment_can_be_provisioned_again() {
+    let spec = variant("again", "tier = \"mgmt\"", "tier = \"mgmt\"");
+    let state = spec.parent().unwrap().join("state");
+    let spec = spec.to_str().unwrap();
+    for round in 1..=2 {
+        let up = strato(&["provision", spec], &endpoint(), &state);
+        assert_eq!(up.status.code(), Some(0), "round {round}: {}", String::from_utf8_lossy(&up.stderr));
+        let down = strato(&["destroy", spec, "--yes"], &endpoint(), &state);
+        assert_eq!(down.status.code(), Some(0), "round {round}: {}", String::from_utf8_lossy(&down.stderr));
+    }
+}

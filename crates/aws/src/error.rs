@@ -165,11 +165,7 @@ where
                 source_chain(&err)
             };
             // The request was never sent because no credentials could be loaded.
-            let class = if message.contains("no credentials") || message.contains("credential provider") {
-                Class::Auth
-            } else {
-                Class::Unreachable
-            };
+            let class = if message.contains("credential") { Class::Auth } else { Class::Unreachable };
             AwsError { call: call.to_string(), code: None, message, class }
         }
         SdkError::TimeoutError(_) => AwsError {

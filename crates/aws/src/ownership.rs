@@ -107,13 +107,14 @@ async fn ec2_tagged(
     if tagged.is_empty() {
         return Ok(());
     }
-    // Every tag of those resources, to tell whose they are.
+    // Those that still exist, and all their tags, to tell whose they are.
+    let live = live_ec2(clients, &tagged).await?;
+    tagged.retain(|r, _| live.contains(r));
     let ids: Vec<String> = tagged.keys().cloned().collect();
     let tags = ec2_tags(clients, &ids).await?;
-    let gone = gone_ec2(clients, &tagged).await?;
     for (resource, kind) in &tagged {
         let t = tags.get(resource).cloned().unwrap_or_default();
-        if ours(&t, id) || gone.contains(resource) {
+        if ours(&t, id) {
             continue;
         }
         let what = match tag(&t, TAG_ADDRESS) {
@@ -142,48 +143,111 @@ async fn ec2_tags(clients: &Clients, ids: &[String]) -> Result<BTreeMap<String, 
     Ok(tags)
 }
 
-/// Which of the tagged instances and NAT gateways are already gone: EC2 lists terminated
-/// instances and deleted NAT gateways, with their tags, for about an hour.
-async fn gone_ec2(clients: &Clients, tagged: &BTreeMap<String, String>) -> Result<BTreeSet<String>, AwsError> {
-    let of =
-        |kind: &str| -> Vec<String> { tagged.iter().filter(|(_, k)| *k == kind).map(|(r, _)| r.clone()).collect() };
-    let mut gone = BTreeSet::new();
-    let instances = of("instance");
-    if !instances.is_empty() {
-        let ids = Filter::builder().name("instance-id").set_values(Some(instances.clone())).build();
-        let mut live = BTreeSet::new();
-        let mut pages = clients.ec2.describe_instances().filters(ids).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for i in
-                page.map_err(|e| from_sdk("DescribeInstances", e))?.reservations().iter().flat_map(|r| r.instances())
-            {
-                let state = i.state().and_then(|s| s.name()).map(|s| s.as_str().to_string()).unwrap_or_default();
-                if state != "terminated" && state != "shutting-down" {
-                    live.extend(i.instance_id().map(str::to_string));
+/// Which of the tagged EC2 resources still exist. EC2 lists terminated instances and
+/// deleted NAT gateways, with their tags, for about an hour; some emulators keep the tags of
+/// every deleted resource. So each is looked up by its own describe call (200 ids a call);
+/// a kind strato does not know how to look up counts as existing.
+async fn live_ec2(clients: &Clients, tagged: &BTreeMap<String, String>) -> Result<BTreeSet<String>, AwsError> {
+    let mut live = BTreeSet::new();
+    let mut by_kind: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (resource, kind) in tagged {
+        by_kind.entry(kind.as_str()).or_default().push(resource.clone());
+    }
+    let ec2 = &clients.ec2;
+    for (kind, ids) in by_kind {
+        for chunk in ids.chunks(200) {
+            let filter = |name: &str| Filter::builder().name(name).set_values(Some(chunk.to_vec())).build();
+            let found: Vec<String> = match kind {
+                "instance" => {
+                    let mut alive = Vec::new();
+                    let mut pages = ec2.describe_instances().filters(filter("instance-id")).into_paginator().send();
+                    while let Some(page) = pages.next().await {
+                        let page = page.map_err(|e| from_sdk("DescribeInstances", e))?;
+                        for i in page.reservations().iter().flat_map(|r| r.instances()) {
+                            let state = i.state().and_then(|s| s.name()).map(|s| s.as_str()).unwrap_or_default();
+                            if state != "terminated" && state != "shutting-down" {
+                                alive.extend(i.instance_id().map(str::to_string));
+                            }
+                        }
+                    }
+                    alive
                 }
-            }
+                "natgateway" | "nat-gateway" => {
+                    let out = ec2
+                        .describe_nat_gateways()
+                        .filter(filter("nat-gateway-id"))
+                        .send()
+                        .await
+                        .map_err(|e| from_sdk("DescribeNatGateways", e))?;
+                    out.nat_gateways()
+                        .iter()
+                        .filter(|n| !matches!(n.state().map(|s| s.as_str()), Some("deleted" | "deleting" | "failed")))
+                        .filter_map(|n| n.nat_gateway_id().map(str::to_string))
+                        .collect()
+                }
+                "vpc" => {
+                    let out = ec2.describe_vpcs().filters(filter("vpc-id")).send().await;
+                    let out = out.map_err(|e| from_sdk("DescribeVpcs", e))?;
+                    out.vpcs().iter().filter_map(|v| v.vpc_id().map(str::to_string)).collect()
+                }
+                "subnet" => {
+                    let out = ec2.describe_subnets().filters(filter("subnet-id")).send().await;
+                    let out = out.map_err(|e| from_sdk("DescribeSubnets", e))?;
+                    out.subnets().iter().filter_map(|v| v.subnet_id().map(str::to_string)).collect()
+                }
+                "internet-gateway" => {
+                    let out = ec2.describe_internet_gateways().filters(filter("internet-gateway-id")).send().await;
+                    let out = out.map_err(|e| from_sdk("DescribeInternetGateways", e))?;
+                    out.internet_gateways().iter().filter_map(|v| v.internet_gateway_id().map(str::to_string)).collect()
+                }
+                "elastic-ip" | "vpc-elastic-ip" => {
+                    let out = ec2.describe_addresses().filters(filter("allocation-id")).send().await;
+                    let out = out.map_err(|e| from_sdk("DescribeAddresses", e))?;
+                    out.addresses().iter().filter_map(|v| v.allocation_id().map(str::to_string)).collect()
+                }
+                "route-table" => {
+                    let out = ec2.describe_route_tables().filters(filter("route-table-id")).send().await;
+                    let out = out.map_err(|e| from_sdk("DescribeRouteTables", e))?;
+                    out.route_tables().iter().filter_map(|v| v.route_table_id().map(str::to_string)).collect()
+                }
+                "security-group" => {
+                    let out = ec2.describe_security_groups().filters(filter("group-id")).send().await;
+                    let out = out.map_err(|e| from_sdk("DescribeSecurityGroups", e))?;
+                    out.security_groups().iter().filter_map(|v| v.group_id().map(str::to_string)).collect()
+                }
+                "key-pair" => {
+                    let out = ec2.describe_key_pairs().filters(filter("key-pair-id")).send().await;
+                    let out = out.map_err(|e| from_sdk("DescribeKeyPairs", e))?;
+                    out.key_pairs().iter().filter_map(|v| v.key_pair_id().map(str::to_string)).collect()
+                }
+                "security-group-rule" => {
+                    let out =
+                        ec2.describe_security_group_rules().filters(filter("security-group-rule-id")).send().await;
+                    let out = out.map_err(|e| from_sdk("DescribeSecurityGroupRules", e))?;
+                    out.security_group_rules()
+                        .iter()
+                        .filter_map(|v| v.security_group_rule_id().map(str::to_string))
+                        .collect()
+                }
+                "network-interface" => {
+                    let out = ec2.describe_network_interfaces().filters(filter("network-interface-id")).send().await;
+                    let out = out.map_err(|e| from_sdk("DescribeNetworkInterfaces", e))?;
+                    out.network_interfaces()
+                        .iter()
+                        .filter_map(|v| v.network_interface_id().map(str::to_string))
+                        .collect()
+                }
+                "volume" => {
+                    let out = ec2.describe_volumes().filters(filter("volume-id")).send().await;
+                    let out = out.map_err(|e| from_sdk("DescribeVolumes", e))?;
+                    out.volumes().iter().filter_map(|v| v.volume_id().map(str::to_string)).collect()
+                }
+                _ => chunk.to_vec(),
+            };
+            live.extend(found);
         }
-        gone.extend(instances.into_iter().filter(|i| !live.contains(i)));
     }
-    let nats = of("natgateway");
-    if !nats.is_empty() {
-        let ids = Filter::builder().name("nat-gateway-id").set_values(Some(nats.clone())).build();
-        let out = clients
-            .ec2
-            .describe_nat_gateways()
-            .filter(ids)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeNatGateways", e))?;
-        let live: BTreeSet<String> = out
-            .nat_gateways()
-            .iter()
-            .filter(|n| !matches!(n.state().map(|s| s.as_str()), Some("deleted" | "deleting" | "failed")))
-            .filter_map(|n| n.nat_gateway_id().map(str::to_string))
-            .collect();
-        gone.extend(nats.into_iter().filter(|n| !live.contains(n)));
-    }
-    Ok(gone)
+    Ok(live)
 }
 
 /// RDS databases tagged with the deployment's name, or holding one of its identifiers.
