@@ -340,6 +340,7 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
             Output::Json => {
                 let mut v = report_json(&report, &names, &calls);
                 v["deployment"] = d.name.clone().into();
+                v["deployment_id"] = d.id.clone().into();
                 v["outputs"] = crate::outputs::to_json(&crate::outputs::render(&spec_doc.spec, &provisioner.state()));
                 v["created"] = created.into();
                 v["unchanged"] = unchanged.into();

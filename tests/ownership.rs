@@ -109,6 +109,29 @@ fn a_database_made_by_hand_is_refused_not_adopted_and_survives_destroy() {
         assert_eq!(db.db_instances()[0].master_username(), Some("someone"), "the database is untouched");
     });
     assert_eq!(live(&s), before);
+
+    // A state that holds only the intent to create `database.apim-db` (a run killed before
+    // CreateDBInstance answered): the destroy looks for it by name, finds a database that
+    // does not carry this deployment's id, and forgets the intent instead of deleting it.
+    let intent = json!({
+        "version": 1, "deployment": "wso2", "deployment_id": "00000000000000aa", "region": "us-east-1",
+        "serial": 1,
+        "objects": { "database.apim-db": {
+            "kind": "db_instance", "status": "pending", "attributes": { "name": "wso2-apim-db" },
+            "client_token": "strato-test"
+        } }
+    });
+    std::fs::create_dir_all(state.join("wso2")).unwrap();
+    std::fs::write(state.join("wso2/state.json"), intent.to_string()).unwrap();
+    let down = s.strato(&["destroy", REFERENCE, "--yes"], &state);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    assert_eq!(mutating(&s), calls, "no mutating call");
+    runtime().block_on(async {
+        let db = rds.describe_db_instances().db_instance_identifier("wso2-apim-db").send().await.unwrap();
+        assert_ne!(db.db_instances()[0].db_instance_status(), Some("deleting"), "not adopted, not deleted");
+        assert_eq!(db.db_instances()[0].master_username(), Some("someone"));
+    });
+    assert!(!state.join("wso2/state.json").exists(), "the intent is forgotten");
 }
 
 /// Two operators, one deployment name, two state directories: the second is refused
@@ -395,30 +418,47 @@ fn an_endpoint_that_never_answers_is_named_quickly() {
     assert!(!state.join("wso2-network").exists());
 }
 
-/// An instance type its zone does not offer, and quotas too small for the run: all named at
-/// once, exit 2, no mutating call.
+/// An instance type its zone does not offer: one clear message, exit 2, no mutating call.
+/// Quotas too small for the run: the same, every problem at once.
 #[test]
 fn offerings_and_quotas_are_checked_before_anything_is_created() {
-    let s = session(json!({
-        "missing_offerings": { "us-east-1c": ["c5.large"] },
-        "quotas": { "ec2/L-1216C47A": 32, "ec2/L-0263D0A3": 5, "vpc/L-F678F1CE": 5 },
-    }));
-    let state = temp_dir("preflight-capacity");
+    let s = session(json!({ "missing_offerings": { "us-east-1c": ["c5.large"] } }));
+    let state = temp_dir("preflight-offerings");
     let out = s.strato(&["provision", REFERENCE], &state);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let text = stderr(&out);
     let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), 2, "{text}");
+    assert_eq!(errors.len(), 1, "{text}");
     assert!(
         errors[0].contains("instance type c5.large is not offered in us-east-1c")
             && errors[0].contains("instance.apim-analytics-dashboard")
             && errors[0].contains("instance.ei-analytics-dashboard"),
         "{text}"
     );
-    assert!(
-        errors[1].contains("36 vCPUs") && errors[1].contains("quota is 32") && errors[1].contains("L-1216C47A"),
-        "{text}"
-    );
     assert_eq!(mutating(&s), 0, "{}", s.log()["calls"]);
     assert_eq!(live(&s), BTreeMap::new());
+    assert!(!state.join("wso2").exists());
+
+    // 36 vCPUs and 3 Elastic IPs beside one already held: both quotas are named at once.
+    let s = session(json!({ "quotas": { "ec2/L-1216C47A": 32, "ec2/L-0263D0A3": 3, "vpc/L-F678F1CE": 5 } }));
+    runtime().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&s.sdk().await);
+        ec2.allocate_address().domain(aws_sdk_ec2::types::DomainType::Vpc).send().await.unwrap();
+    });
+    let calls = mutating(&s);
+    let out = s.strato(&["provision", REFERENCE, "--output", "json"], &state);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report = json_out(&out);
+    let problems: Vec<&str> =
+        report["preflight"]["problems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert_eq!(problems.len(), 2, "{report}");
+    assert!(
+        problems.iter().any(|p| p.contains("3 Elastic IP(s) beside the 1 held") && p.contains("L-0263D0A3")),
+        "{report}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("36 vCPUs") && p.contains("quota is 32") && p.contains("L-1216C47A")),
+        "{report}"
+    );
+    assert_eq!(mutating(&s), calls, "{}", s.log()["calls"]);
 }
