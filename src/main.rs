@@ -178,6 +178,7 @@ pub(crate) fn deployment_of(path: &Path, output: Output) -> Result<(String, Stri
         Ok(doc) => doc,
         Err(e) => {
             eprintln!("error: cannot read spec `{}`: {e}", path.display());
+            eprintln!("help: destroy works from the state alone: leave the spec out and pass --deployment NAME");
             return Err(ExitCode::from(exit::INVALID_INPUT));
         }
     };

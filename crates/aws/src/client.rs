@@ -123,7 +123,7 @@ pub const SDK_ATTEMPTS: u32 = 8;
 /// quota drained by a throttling burst would turn the next throttle into a failed run.
 /// Waits for slow resources are the poller's job, not the retry loop's; creates without an
 /// idempotency token opt out of SDK retries per call (see `drivers::create_untokened`).
-fn retry_config() -> RetryConfig {
+pub(crate) fn retry_config() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(SDK_ATTEMPTS)
         .with_initial_backoff(Duration::from_millis(500))

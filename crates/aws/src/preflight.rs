@@ -9,7 +9,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ec2::types::{Filter, LocationType};
 use strato_graph::{Desired, Graph, Kind};
@@ -32,17 +31,23 @@ impl Findings {
     }
 }
 
-/// How long the first call may take before the endpoint is declared unreachable: an
-/// endpoint that accepts connections and never answers is named within half a minute
-/// (two attempts of ten seconds, and the SDK's backoff between them).
+/// How long one attempt of the first call may take, and all of its attempts: an endpoint
+/// that accepts connections and never answers is named within half a minute, while
+/// throttling and server errors (quick answers) are retried as for any other call.
 const IDENTITY_ATTEMPT: Duration = Duration::from_secs(10);
+const IDENTITY_TOTAL: Duration = Duration::from_secs(25);
 
 /// Who the credentials are (`sts:GetCallerIdentity`, which needs no permission): the first
 /// call of every run. The error is one line that names the profile or the endpoint.
 pub async fn identity(clients: &Clients, profile: Option<&str>, endpoint: Option<&str>) -> Result<Account, String> {
     let quick = aws_sdk_sts::config::Builder::default()
-        .timeout_config(TimeoutConfig::builder().operation_attempt_timeout(IDENTITY_ATTEMPT).build())
-        .retry_config(RetryConfig::standard().with_max_attempts(2));
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(IDENTITY_ATTEMPT)
+                .operation_timeout(IDENTITY_TOTAL)
+                .build(),
+        )
+        .retry_config(crate::client::retry_config());
     let r = clients.sts.get_caller_identity().customize().config_override(quick).send().await;
     match r.map_err(|e| from_sdk("GetCallerIdentity", e)) {
         Ok(out) => {
