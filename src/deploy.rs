@@ -284,6 +284,8 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
     };
     // A deployment gets its id on its first provision; it is written with the first intent.
     let had_state = target.store.state().deployment_id.is_some() || !target.store.state().objects.is_empty();
+    // A state written before deployment ids existed: its objects carry the name only.
+    let legacy = target.store.state().deployment_id.is_none() && !target.store.state().objects.is_empty();
     if target.deployment.id.is_empty() {
         match strato_aws::new_deployment_id() {
             Ok(id) => {
@@ -321,7 +323,7 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
         let cancel = Cancel::default();
         on_interrupt(cancel.clone(), quiet);
         let clients = strato_aws::connect(&target.connection).await;
-        let account = match preflight(&clients, &target, &graph, had_state, output).await {
+        let account = match preflight(&clients, &target, &graph, (had_state, legacy), output).await {
             Ok(a) => a,
             Err(code) => return code,
         };
@@ -630,7 +632,8 @@ fn nothing_recorded(target: Target, aws: &AwsArgs, output: Output) -> ExitCode {
             let clients = strato_aws::connect(&target.connection).await;
             strato_aws::preflight::identity(&clients, target.connection.profile.as_deref(), endpoint.as_deref())
                 .await?;
-            strato_aws::ownership::strangers(&clients, &d.name, None, target.store.state(), None)
+            let nobody = strato_aws::ownership::Owner { name: &d.name, id: None, legacy: false };
+            strato_aws::ownership::strangers(&clients, &d.name, nobody, target.store.state(), None)
                 .await
                 .map_err(|e| e.to_string())
         });
@@ -684,7 +687,7 @@ async fn preflight(
     clients: &strato_aws::Clients,
     target: &Target,
     graph: &Graph,
-    had_state: bool,
+    (had_state, legacy): (bool, bool),
     output: Output,
 ) -> Result<strato_aws::Account, ExitCode> {
     let endpoint = target.connection.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
@@ -699,8 +702,12 @@ async fn preflight(
         };
     let state = target.store.state();
     let mut findings = strato_aws::preflight::capacity(clients, graph, state).await;
-    let id = had_state.then_some(target.deployment.id.as_str());
-    match strato_aws::ownership::strangers(clients, &target.deployment.name, id, state, Some(graph)).await {
+    let owner = strato_aws::ownership::Owner {
+        name: &target.deployment.name,
+        id: had_state.then_some(target.deployment.id.as_str()),
+        legacy,
+    };
+    match strato_aws::ownership::strangers(clients, &target.deployment.name, owner, state, Some(graph)).await {
         Ok(found) if !found.is_empty() => {
             findings.problems.push(strangers_message(&target.deployment.name, had_state, &found))
         }

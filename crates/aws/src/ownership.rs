@@ -36,10 +36,26 @@ impl std::fmt::Display for Stranger {
     }
 }
 
-/// Whether tags say "this deployment" (its id); `id` is `None` when the deployment has no
-/// state yet, and then nothing tagged with its name is its own.
-fn ours(tags: &[(String, String)], id: Option<&str>) -> bool {
-    id.is_some() && tag(tags, TAG_DEPLOYMENT_ID) == id
+/// Which objects are this deployment's, by their tags.
+#[derive(Clone, Copy, Debug)]
+pub struct Owner<'a> {
+    /// The deployment's name.
+    pub name: &'a str,
+    /// The deployment's id; `None` when it has no state yet, and then nothing tagged with
+    /// its name is its own.
+    pub id: Option<&'a str>,
+    /// The state was written before deployment ids existed: objects tagged with the
+    /// deployment's name and no id are its own too.
+    pub legacy: bool,
+}
+
+impl Owner<'_> {
+    fn owns(&self, tags: &[(String, String)]) -> bool {
+        match tag(tags, TAG_DEPLOYMENT_ID) {
+            Some(id) => self.id == Some(id),
+            None => self.legacy && tag(tags, TAG_DEPLOYMENT) == Some(self.name),
+        }
+    }
 }
 
 /// The names the graph's objects would have, by kind, for the kinds AWS knows by name.
@@ -52,27 +68,27 @@ fn names(graph: &Graph, kind: Kind) -> Vec<String> {
 pub async fn strangers(
     clients: &Clients,
     name: &str,
-    id: Option<&str>,
+    owner: Owner<'_>,
     state: &State,
     graph: Option<&Graph>,
 ) -> Result<Vec<Stranger>, AwsError> {
     let recorded: BTreeSet<&str> = state.objects.values().filter_map(|o| o.id.as_deref()).collect();
     let mut found = Vec::new();
-    ec2_tagged(clients, name, id, &recorded, &mut found).await?;
+    ec2_tagged(clients, name, owner, &recorded, &mut found).await?;
     let wanted = |kind| graph.map(|g| names(g, kind)).unwrap_or_default();
-    databases(clients, name, id, &recorded, &wanted(Kind::DbInstance), &mut found).await?;
-    elb_named(clients, name, id, &recorded, &wanted(Kind::LoadBalancer), &wanted(Kind::TargetGroup), &mut found)
+    databases(clients, name, owner, &recorded, &wanted(Kind::DbInstance), &mut found).await?;
+    elb_named(clients, name, owner, &recorded, &wanted(Kind::LoadBalancer), &wanted(Kind::TargetGroup), &mut found)
         .await?;
     if let Some(g) = graph {
-        key_pairs(clients, id, &recorded, &names(g, Kind::KeyPair), &mut found).await?;
-        subnet_groups(clients, id, &recorded, &names(g, Kind::DbSubnetGroup), &mut found).await?;
-        roles(clients, id, &recorded, g, &mut found).await?;
+        key_pairs(clients, owner, &recorded, &names(g, Kind::KeyPair), &mut found).await?;
+        subnet_groups(clients, owner, &recorded, &names(g, Kind::DbSubnetGroup), &mut found).await?;
+        roles(clients, owner, &recorded, g, &mut found).await?;
         let challenge =
             g.nodes().iter().any(|n| matches!(n.desired, Some(Desired::InstanceRole { csr_challenge: true, .. })));
         if challenge {
             let parameter = crate::provision::challenge_parameter(name);
             if let Some(tags) = crate::provision::parameter_tags(clients, &parameter).await? {
-                if !ours(&tags, id) {
+                if !owner.owns(&tags) {
                     found.push(Stranger { what: format!("SSM parameter {parameter}"), owner: owner_of(&tags) });
                 }
             }
@@ -87,7 +103,7 @@ pub async fn strangers(
 async fn ec2_tagged(
     clients: &Clients,
     name: &str,
-    id: Option<&str>,
+    owner: Owner<'_>,
     recorded: &BTreeSet<&str>,
     found: &mut Vec<Stranger>,
 ) -> Result<(), AwsError> {
@@ -114,7 +130,7 @@ async fn ec2_tagged(
     let tags = ec2_tags(clients, &ids).await?;
     for (resource, kind) in &tagged {
         let t = tags.get(resource).cloned().unwrap_or_default();
-        if ours(&t, id) {
+        if owner.owns(&t) {
             continue;
         }
         let what = match tag(&t, TAG_ADDRESS) {
@@ -254,7 +270,7 @@ async fn live_ec2(clients: &Clients, tagged: &BTreeMap<String, String>) -> Resul
 async fn databases(
     clients: &Clients,
     name: &str,
-    id: Option<&str>,
+    owner: Owner<'_>,
     recorded: &BTreeSet<&str>,
     wanted: &[String],
     found: &mut Vec<Stranger>,
@@ -268,7 +284,7 @@ async fn databases(
             }
             let tags = crate::drivers::rds_pairs(db.tag_list());
             let claims = tag(&tags, TAG_DEPLOYMENT) == Some(name) || wanted.iter().any(|w| w == ident);
-            if claims && !ours(&tags, id) {
+            if claims && !owner.owns(&tags) {
                 found.push(Stranger { what: format!("database {ident}"), owner: owner_of(&tags) });
             }
         }
@@ -281,7 +297,7 @@ async fn databases(
 async fn elb_named(
     clients: &Clients,
     _name: &str,
-    id: Option<&str>,
+    owner: Owner<'_>,
     recorded: &BTreeSet<&str>,
     lbs: &[String],
     tgs: &[String],
@@ -324,7 +340,7 @@ async fn elb_named(
             let tags = crate::drivers::elb_pairs(
                 out.tag_descriptions().iter().filter(|d| d.resource_arn() == Some(arn.as_str())).flat_map(|d| d.tags()),
             );
-            if !ours(&tags, id) {
+            if !owner.owns(&tags) {
                 found.push(Stranger { what: what.clone(), owner: owner_of(&tags) });
             }
         }
@@ -334,7 +350,7 @@ async fn elb_named(
 
 async fn key_pairs(
     clients: &Clients,
-    id: Option<&str>,
+    owner: Owner<'_>,
     recorded: &BTreeSet<&str>,
     wanted: &[String],
     found: &mut Vec<Stranger>,
@@ -347,7 +363,7 @@ async fn key_pairs(
         clients.ec2.describe_key_pairs().filters(named).send().await.map_err(|e| from_sdk("DescribeKeyPairs", e))?;
     for k in out.key_pairs() {
         let tags = crate::drivers::ec2_pairs(k.tags());
-        if !recorded.contains(k.key_pair_id().unwrap_or_default()) && !ours(&tags, id) {
+        if !recorded.contains(k.key_pair_id().unwrap_or_default()) && !owner.owns(&tags) {
             found.push(Stranger {
                 what: format!("key pair {}", k.key_name().unwrap_or_default()),
                 owner: owner_of(&tags),
@@ -359,7 +375,7 @@ async fn key_pairs(
 
 async fn subnet_groups(
     clients: &Clients,
-    id: Option<&str>,
+    owner: Owner<'_>,
     recorded: &BTreeSet<&str>,
     wanted: &[String],
     found: &mut Vec<Stranger>,
@@ -369,7 +385,7 @@ async fn subnet_groups(
         let Some(out) = crate::drivers::found(r.map_err(|e| from_sdk("DescribeDBSubnetGroups", e)))? else { continue };
         let Some(arn) = out.db_subnet_groups().first().and_then(|g| g.db_subnet_group_arn()) else { continue };
         let tags = crate::drivers::rds_tags_of(clients, arn).await?;
-        if !ours(&tags, id) {
+        if !owner.owns(&tags) {
             found.push(Stranger { what: format!("DB subnet group {name}"), owner: owner_of(&tags) });
         }
     }
@@ -378,7 +394,7 @@ async fn subnet_groups(
 
 async fn roles(
     clients: &Clients,
-    id: Option<&str>,
+    owner: Owner<'_>,
     recorded: &BTreeSet<&str>,
     graph: &Graph,
     found: &mut Vec<Stranger>,
@@ -394,7 +410,7 @@ async fn roles(
             .role()
             .map(|r| r.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
             .unwrap_or_default();
-        if !ours(&tags, id) {
+        if !owner.owns(&tags) {
             found.push(Stranger { what: format!("IAM role {name}"), owner: owner_of(&tags) });
         }
     }

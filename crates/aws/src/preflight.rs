@@ -33,9 +33,12 @@ impl Findings {
 
 /// How long one attempt of the first call may take, and all of its attempts: an endpoint
 /// that accepts connections and never answers is named within half a minute, while
-/// throttling and server errors (quick answers) are retried as for any other call.
+/// throttling and server errors (quick answers) are retried.
 const IDENTITY_ATTEMPT: Duration = Duration::from_secs(10);
 const IDENTITY_TOTAL: Duration = Duration::from_secs(25);
+/// Enough attempts to ride out throttling and server errors, few enough that a refused
+/// connection is reported in seconds, with its cause.
+const IDENTITY_ATTEMPTS: u32 = 4;
 
 /// Who the credentials are (`sts:GetCallerIdentity`, which needs no permission): the first
 /// call of every run. The error is one line that names the profile or the endpoint.
@@ -47,7 +50,7 @@ pub async fn identity(clients: &Clients, profile: Option<&str>, endpoint: Option
                 .operation_timeout(IDENTITY_TOTAL)
                 .build(),
         )
-        .retry_config(crate::client::retry_config());
+        .retry_config(crate::client::retry_config().with_max_attempts(IDENTITY_ATTEMPTS));
     let r = clients.sts.get_caller_identity().customize().config_override(quick).send().await;
     match r.map_err(|e| from_sdk("GetCallerIdentity", e)) {
         Ok(out) => {
