@@ -173,6 +173,13 @@ async fn live_ec2(clients: &Clients, tagged: &BTreeMap<String, String>) -> Resul
     for (kind, ids) in by_kind {
         for chunk in ids.chunks(200) {
             let filter = |name: &str| Filter::builder().name(name).set_values(Some(chunk.to_vec())).build();
+            // The ids a describe call lists, filtered by `$filter` on this chunk.
+            macro_rules! ids {
+                ($call:ident, $filter:literal, $list:ident, $id:ident, $op:literal) => {{
+                    let out = ec2.$call().filters(filter($filter)).send().await.map_err(|e| from_sdk($op, e))?;
+                    out.$list().iter().filter_map(|v| v.$id().map(str::to_string)).collect()
+                }};
+            }
             let found: Vec<String> = match kind {
                 "instance" => {
                     let mut alive = Vec::new();
@@ -201,63 +208,40 @@ async fn live_ec2(clients: &Clients, tagged: &BTreeMap<String, String>) -> Resul
                         .filter_map(|n| n.nat_gateway_id().map(str::to_string))
                         .collect()
                 }
-                "vpc" => {
-                    let out = ec2.describe_vpcs().filters(filter("vpc-id")).send().await;
-                    let out = out.map_err(|e| from_sdk("DescribeVpcs", e))?;
-                    out.vpcs().iter().filter_map(|v| v.vpc_id().map(str::to_string)).collect()
-                }
-                "subnet" => {
-                    let out = ec2.describe_subnets().filters(filter("subnet-id")).send().await;
-                    let out = out.map_err(|e| from_sdk("DescribeSubnets", e))?;
-                    out.subnets().iter().filter_map(|v| v.subnet_id().map(str::to_string)).collect()
-                }
-                "internet-gateway" => {
-                    let out = ec2.describe_internet_gateways().filters(filter("internet-gateway-id")).send().await;
-                    let out = out.map_err(|e| from_sdk("DescribeInternetGateways", e))?;
-                    out.internet_gateways().iter().filter_map(|v| v.internet_gateway_id().map(str::to_string)).collect()
-                }
+                "vpc" => ids!(describe_vpcs, "vpc-id", vpcs, vpc_id, "DescribeVpcs"),
+                "subnet" => ids!(describe_subnets, "subnet-id", subnets, subnet_id, "DescribeSubnets"),
+                "internet-gateway" => ids!(
+                    describe_internet_gateways,
+                    "internet-gateway-id",
+                    internet_gateways,
+                    internet_gateway_id,
+                    "DescribeInternetGateways"
+                ),
                 "elastic-ip" | "vpc-elastic-ip" => {
-                    let out = ec2.describe_addresses().filters(filter("allocation-id")).send().await;
-                    let out = out.map_err(|e| from_sdk("DescribeAddresses", e))?;
-                    out.addresses().iter().filter_map(|v| v.allocation_id().map(str::to_string)).collect()
+                    ids!(describe_addresses, "allocation-id", addresses, allocation_id, "DescribeAddresses")
                 }
                 "route-table" => {
-                    let out = ec2.describe_route_tables().filters(filter("route-table-id")).send().await;
-                    let out = out.map_err(|e| from_sdk("DescribeRouteTables", e))?;
-                    out.route_tables().iter().filter_map(|v| v.route_table_id().map(str::to_string)).collect()
+                    ids!(describe_route_tables, "route-table-id", route_tables, route_table_id, "DescribeRouteTables")
                 }
                 "security-group" => {
-                    let out = ec2.describe_security_groups().filters(filter("group-id")).send().await;
-                    let out = out.map_err(|e| from_sdk("DescribeSecurityGroups", e))?;
-                    out.security_groups().iter().filter_map(|v| v.group_id().map(str::to_string)).collect()
+                    ids!(describe_security_groups, "group-id", security_groups, group_id, "DescribeSecurityGroups")
                 }
-                "key-pair" => {
-                    let out = ec2.describe_key_pairs().filters(filter("key-pair-id")).send().await;
-                    let out = out.map_err(|e| from_sdk("DescribeKeyPairs", e))?;
-                    out.key_pairs().iter().filter_map(|v| v.key_pair_id().map(str::to_string)).collect()
-                }
-                "security-group-rule" => {
-                    let out =
-                        ec2.describe_security_group_rules().filters(filter("security-group-rule-id")).send().await;
-                    let out = out.map_err(|e| from_sdk("DescribeSecurityGroupRules", e))?;
-                    out.security_group_rules()
-                        .iter()
-                        .filter_map(|v| v.security_group_rule_id().map(str::to_string))
-                        .collect()
-                }
-                "network-interface" => {
-                    let out = ec2.describe_network_interfaces().filters(filter("network-interface-id")).send().await;
-                    let out = out.map_err(|e| from_sdk("DescribeNetworkInterfaces", e))?;
-                    out.network_interfaces()
-                        .iter()
-                        .filter_map(|v| v.network_interface_id().map(str::to_string))
-                        .collect()
-                }
-                "volume" => {
-                    let out = ec2.describe_volumes().filters(filter("volume-id")).send().await;
-                    let out = out.map_err(|e| from_sdk("DescribeVolumes", e))?;
-                    out.volumes().iter().filter_map(|v| v.volume_id().map(str::to_string)).collect()
-                }
+                "security-group-rule" => ids!(
+                    describe_security_group_rules,
+                    "security-group-rule-id",
+                    security_group_rules,
+                    security_group_rule_id,
+                    "DescribeSecurityGroupRules"
+                ),
+                "key-pair" => ids!(describe_key_pairs, "key-pair-id", key_pairs, key_pair_id, "DescribeKeyPairs"),
+                "network-interface" => ids!(
+                    describe_network_interfaces,
+                    "network-interface-id",
+                    network_interfaces,
+                    network_interface_id,
+                    "DescribeNetworkInterfaces"
+                ),
+                "volume" => ids!(describe_volumes, "volume-id", volumes, volume_id, "DescribeVolumes"),
                 _ => chunk.to_vec(),
             };
             live.extend(found);
