@@ -40,10 +40,15 @@ fn mutating(s: &Session) -> u64 {
 /// A copy of the deploy-specs directory (templates and keys included), with `edit` applied
 /// to the reference spec's text.
 fn reference_copy(name: &str, edit: impl Fn(String) -> String) -> (PathBuf, PathBuf) {
+    spec_copy(name, "wso2-apim-ei.toml", edit)
+}
+
+/// A copy of the deploy-specs directory, with `edit` applied to the text of `file`.
+fn spec_copy(name: &str, file: &str, edit: impl Fn(String) -> String) -> (PathBuf, PathBuf) {
     let dir = temp_dir(name);
     let specs = dir.join("specs");
     copy_dir(&common::repo().join("deploy-specs"), &specs);
-    let spec = specs.join("wso2-apim-ei.toml");
+    let spec = specs.join(file);
     let text = std::fs::read_to_string(&spec).unwrap();
     std::fs::write(&spec, edit(text)).unwrap();
     (dir, spec)
@@ -461,4 +466,55 @@ fn offerings_and_quotas_are_checked_before_anything_is_created() {
         "{report}"
     );
     assert_eq!(mutating(&s), calls, "{}", s.log()["calls"]);
+}
+
+/// A run stopped between `CreateRole` and the rest of an instance role (its policy, its
+/// profile) leaves a role and an intent: the next provision finishes the role, and a destroy
+/// from such a state deletes it, so no role is left behind either way.
+#[test]
+fn an_instance_role_cut_short_is_finished_or_deleted() {
+    let (dir, spec) = spec_copy("cut-role", "wso2-network.toml", |text| {
+        text + "\n[[instance_role]]\nname = \"probe\"\ncsr_challenge = true\n"
+    });
+    let s = session(json!({}));
+    let state = dir.join("state");
+    let spec = spec.to_str().unwrap();
+    let up = s.strato(&["provision", spec], &state);
+    assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
+    let iam = aws_sdk_iam::Client::new(&runtime().block_on(s.sdk()));
+    let role = "wso2-network-probe-us-east-1";
+    let file = state.join("wso2-network/state.json");
+
+    // What a run stopped right after CreateRole leaves: the role, and only an intent.
+    let cut_short = || {
+        runtime().block_on(async {
+            iam.remove_role_from_instance_profile().instance_profile_name(role).role_name(role).send().await.unwrap();
+            iam.delete_instance_profile().instance_profile_name(role).send().await.unwrap();
+            iam.delete_role_policy().role_name(role).policy_name("strato").send().await.unwrap();
+        });
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let o = &mut v["objects"]["instance_role.probe"];
+        o["status"] = json!("pending");
+        o.as_object_mut().unwrap().remove("id");
+        o["attributes"] = json!({ "name": role });
+        std::fs::write(&file, v.to_string()).unwrap();
+    };
+    cut_short();
+    let again = s.strato(&["provision", spec], &state);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    runtime().block_on(async {
+        let p = iam.get_instance_profile().instance_profile_name(role).send().await.unwrap();
+        let roles: Vec<&str> = p.instance_profile().unwrap().roles().iter().map(|r| r.role_name()).collect();
+        assert_eq!(roles, [role], "the profile holds the role again");
+        let policy = iam.get_role_policy().role_name(role).policy_name("strato").send().await.unwrap();
+        assert!(url_decode(policy.policy_document()).contains("ssm:GetParameter"));
+    });
+
+    cut_short();
+    let down = s.strato(&["destroy", spec, "--yes"], &state);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    runtime().block_on(async {
+        assert!(iam.get_role().role_name(role).send().await.is_err(), "no role left behind");
+    });
+    assert_eq!(live(&s), BTreeMap::new());
 }

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use strato_graph::Desired;
 use strato_state::Object;
 
-use super::{gone_ok, id, mismatch, Created, Cx, Driver};
+use super::{gone_ok, id, mismatch, Attributes, Created, Cx, Driver};
 use crate::error::{from_sdk, AwsError, Class};
 
 pub struct InstanceRole;
@@ -105,32 +105,86 @@ pub fn challenge_arn(partition: &str, region: &str, account: &str, deployment: &
     format!("arn:{partition}:ssm:{region}:{account}:parameter{}", crate::provision::challenge_parameter(deployment))
 }
 
+/// Everything after `CreateRole`, each step idempotent: the inline policy (overwritten),
+/// the instance profile (adopted when this object's), the role in the profile. A run
+/// stopped between these calls leaves a role without them; the next run finishes the job.
+async fn converge(cx: &Cx<'_>, desired: &Desired) -> Result<Created, AwsError> {
+    let Desired::InstanceRole { name, secrets, csr_challenge } = desired else {
+        return Err(mismatch("PutRolePolicy"));
+    };
+    let mut secret_arns = Vec::new();
+    for db in secrets {
+        let arn = cx.attribute_of(*db, "master_secret_arn").ok_or_else(|| {
+            let msg = "a database this role reads has no recorded master-user secret (is its password managed by RDS?)";
+            AwsError::new("PutRolePolicy", Class::Fatal, msg)
+        })?;
+        secret_arns.push(arn);
+    }
+    let parameter = if *csr_challenge {
+        let account = &cx.run.account;
+        if account.id.is_empty() {
+            let msg = "the account id is unknown, so the CSR challenge parameter's ARN is too";
+            return Err(AwsError::new("PutRolePolicy", Class::Fatal, msg));
+        }
+        Some(challenge_arn(&account.partition, &cx.clients.region, &account.id, cx.deployment))
+    } else {
+        None
+    };
+    if let Some(policy) = role_policy(&secret_arns, parameter.as_deref()) {
+        cx.clients
+            .iam
+            .put_role_policy()
+            .role_name(name)
+            .policy_name(POLICY)
+            .policy_document(policy)
+            .send()
+            .await
+            .map_err(|e| from_sdk("PutRolePolicy", e))?;
+    }
+    let created = cx
+        .clients
+        .iam
+        .create_instance_profile()
+        .instance_profile_name(name)
+        .path(PATH)
+        .set_tags(Some(iam_tags(cx)?))
+        .send()
+        .await
+        .map_err(|e| from_sdk("CreateInstanceProfile", e));
+    let mut arn = match created {
+        Ok(out) => out.instance_profile().map(|p| p.arn().to_string()).unwrap_or_default(),
+        Err(e) if e.is(Class::AlreadyExists) => String::new(),
+        Err(e) => return Err(e),
+    };
+    let (tags, roles, existing_arn) = profile(cx, name).await?.unwrap_or_default();
+    if !cx.is_this(&tags) {
+        return Err(cx.foreign("CreateInstanceProfile", "instance profile", &tags));
+    }
+    if arn.is_empty() {
+        arn = existing_arn;
+    }
+    if !roles.iter().any(|r| r == name) {
+        cx.clients
+            .iam
+            .add_role_to_instance_profile()
+            .instance_profile_name(name)
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| from_sdk("AddRoleToInstanceProfile", e))?;
+    }
+    let mut c = Created::new(name.as_str()).with("profile_name", name.as_str()).with("profile_arn", arn);
+    c.attributes.insert("name".into(), name.clone());
+    c.ready = true;
+    Ok(c)
+}
+
 #[async_trait]
 impl Driver for InstanceRole {
     async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
-        let Desired::InstanceRole { name, secrets, csr_challenge } = desired else {
+        let Desired::InstanceRole { name, .. } = desired else {
             return Err(mismatch("CreateRole"));
         };
-        let mut secret_arns = Vec::new();
-        for db in secrets {
-            let arn = cx.attribute_of(*db, "master_secret_arn").ok_or_else(|| {
-                let msg =
-                    "a database this role reads has no recorded master-user secret (is its password managed by RDS?)";
-                AwsError::new("PutRolePolicy", Class::Fatal, msg)
-            })?;
-            secret_arns.push(arn);
-        }
-        let parameter = if *csr_challenge {
-            let account = &cx.run.account;
-            if account.id.is_empty() {
-                let msg = "the account id is unknown, so the CSR challenge parameter's ARN is too";
-                return Err(AwsError::new("PutRolePolicy", Class::Fatal, msg));
-            }
-            Some(challenge_arn(&account.partition, &cx.clients.region, &account.id, cx.deployment))
-        } else {
-            None
-        };
-        let tags = iam_tags(cx)?;
         let created = cx
             .clients
             .iam
@@ -139,7 +193,7 @@ impl Driver for InstanceRole {
             .path(PATH)
             .assume_role_policy_document(trust_policy(&cx.run.account.partition))
             .description(format!("Instances of strato deployment {} ({})", cx.deployment, cx.address))
-            .set_tags(Some(tags.clone()))
+            .set_tags(Some(iam_tags(cx)?))
             .send()
             .await
             .map_err(|e| from_sdk("CreateRole", e));
@@ -154,53 +208,17 @@ impl Driver for InstanceRole {
             }
             Err(e) => return Err(e),
         }
-        if let Some(policy) = role_policy(&secret_arns, parameter.as_deref()) {
-            cx.clients
-                .iam
-                .put_role_policy()
-                .role_name(name)
-                .policy_name(POLICY)
-                .policy_document(policy)
-                .send()
-                .await
-                .map_err(|e| from_sdk("PutRolePolicy", e))?;
+        converge(cx, desired).await
+    }
+
+    /// A role found after an interruption may lack its policy or profile: finished here,
+    /// from the spec, when there is one (a provision); a destroy deletes what there is.
+    async fn wait_ready(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Attributes, AwsError> {
+        let desired = cx.graph.and_then(|g| g.find(cx.address)).and_then(|n| cx.graph?.node(n).desired.as_ref());
+        match desired {
+            Some(d) => Ok(converge(cx, d).await?.attributes),
+            None => Ok(Attributes::new()),
         }
-        let created = cx
-            .clients
-            .iam
-            .create_instance_profile()
-            .instance_profile_name(name)
-            .path(PATH)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| from_sdk("CreateInstanceProfile", e));
-        let mut arn = match created {
-            Ok(out) => out.instance_profile().map(|p| p.arn().to_string()).unwrap_or_default(),
-            Err(e) if e.is(Class::AlreadyExists) => String::new(),
-            Err(e) => return Err(e),
-        };
-        let (tags, roles, existing_arn) = profile(cx, name).await?.unwrap_or_default();
-        if !cx.is_this(&tags) {
-            return Err(cx.foreign("CreateInstanceProfile", "instance profile", &tags));
-        }
-        if arn.is_empty() {
-            arn = existing_arn;
-        }
-        if !roles.iter().any(|r| r == name) {
-            cx.clients
-                .iam
-                .add_role_to_instance_profile()
-                .instance_profile_name(name)
-                .role_name(name)
-                .send()
-                .await
-                .map_err(|e| from_sdk("AddRoleToInstanceProfile", e))?;
-        }
-        let mut c = Created::new(name.as_str()).with("profile_name", name.as_str()).with("profile_arn", arn);
-        c.attributes.insert("name".into(), name.clone());
-        c.ready = true;
-        Ok(c)
     }
 
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
@@ -208,16 +226,14 @@ impl Driver for InstanceRole {
         Ok(profile(cx, name).await?.is_some_and(|(_, roles, _)| roles.iter().any(|r| r == name)))
     }
 
+    /// The role, if it is this object's, whatever an interrupted run left of the rest.
     async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
         let name = cx.name();
         let Some(tags) = role_tags(cx, &name).await? else { return Ok(None) };
-        let Some((profile_tags, roles, arn)) = profile(cx, &name).await? else { return Ok(None) };
-        if !cx.is_this(&tags) || !cx.is_this(&profile_tags) || !roles.contains(&name) {
+        if !cx.is_this(&tags) {
             return Ok(None);
         }
-        let mut c = Created::new(name.as_str()).with("profile_name", name.as_str()).with("profile_arn", arn);
-        c.ready = true;
-        Ok(Some(c))
+        Ok(Some(Created::new(name.as_str()).with("profile_name", name.as_str())))
     }
 
     /// The profile first (after taking the role out of it), then the role's inline
