@@ -327,6 +327,13 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
             Ok(a) => a,
             Err(code) => return code,
         };
+        // Write-ahead: the deployment's id is on disk before the first mutating call, so that
+        // whatever a run stopped at any instant made is found as this deployment's.
+        let mut store = target.store;
+        if let Err(e) = store.update(|_| ()) {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
         if uses_csr_challenge(&graph) {
             if let Err(e) = strato_aws::ensure_csr_challenge(&clients, &d).await {
                 eprintln!("error: the deployment's CSR challenge: {e}");
@@ -334,7 +341,7 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
             }
         }
         let provisioner =
-            strato_aws::Provisioner::new(clients, graph.clone(), target.store, d.clone(), cancel.clone(), account);
+            strato_aws::Provisioner::new(clients, graph.clone(), store, d.clone(), cancel.clone(), account);
         let report = run_engine(&tasks, Arc::new(provisioner.clone()), run, &cancel, "ready", output).await;
         let (created, unchanged) = provisioner.counts();
         let calls = provisioner.clients().calls.clone();
@@ -620,8 +627,9 @@ fn report_refusal(name: &str, problems: &[String], output: Output) {
     }
 }
 
-/// No state records anything: unless AWS holds objects tagged with the deployment's name
-/// (a lost state), there is nothing to do.
+/// No state records any object: unless AWS holds objects tagged with the deployment's name
+/// (a lost state), there is nothing to do but remove the deployment's CSR challenge, which a
+/// provision stopped before its first create may have made.
 fn nothing_recorded(target: Target, aws: &AwsArgs, output: Output) -> ExitCode {
     let d = target.deployment.clone();
     let found = if target.connection.region.is_empty() {
@@ -632,10 +640,17 @@ fn nothing_recorded(target: Target, aws: &AwsArgs, output: Output) -> ExitCode {
             let clients = strato_aws::connect(&target.connection).await;
             strato_aws::preflight::identity(&clients, target.connection.profile.as_deref(), endpoint.as_deref())
                 .await?;
-            let nobody = strato_aws::ownership::Owner { name: &d.name, id: None, legacy: false };
-            strato_aws::ownership::strangers(&clients, &d.name, nobody, target.store.state(), None)
+            let id = target.store.state().deployment_id.as_deref();
+            let owner = strato_aws::ownership::Owner { name: &d.name, id, legacy: false };
+            let found = strato_aws::ownership::strangers(&clients, &d.name, owner, target.store.state(), None)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            if found.is_empty() && id.is_some() {
+                strato_aws::delete_csr_challenge(&clients, &d)
+                    .await
+                    .map_err(|e| format!("the deployment's CSR challenge parameter was not deleted: {e}"))?;
+            }
+            Ok::<_, String>(found)
         });
         match r {
             Ok(found) => found,

@@ -518,3 +518,56 @@ fn an_instance_role_cut_short_is_finished_or_deleted() {
     });
     assert_eq!(live(&s), BTreeMap::new());
 }
+
+/// A provision stopped after it made the CSR challenge and before its first create leaves
+/// the parameter and a state with only the deployment's id: the next provision takes the
+/// parameter as its own, and a destroy from such a state removes it.
+#[test]
+fn a_provision_stopped_before_its_first_create_leaves_nothing_in_the_way() {
+    let (dir, spec) = spec_copy("stopped-early", "wso2-network.toml", |text| {
+        text + "\n[[instance_role]]\nname = \"probe\"\ncsr_challenge = true\n"
+    });
+    let s = session(json!({}));
+    let state = dir.join("state");
+    let spec = spec.to_str().unwrap();
+    let ssm = aws_sdk_ssm::Client::new(&runtime().block_on(s.sdk()));
+    let parameter = "/strato/wso2-network/csr-challenge";
+    let stopped_early = || {
+        let id = "00000000000000bb";
+        let v = json!({
+            "version": 1, "deployment": "wso2-network", "deployment_id": id, "region": "us-east-1",
+            "serial": 1, "objects": {}
+        });
+        std::fs::create_dir_all(state.join("wso2-network")).unwrap();
+        std::fs::write(state.join("wso2-network/state.json"), v.to_string()).unwrap();
+        runtime().block_on(async {
+            let tag = |k: &str, v: &str| aws_sdk_ssm::types::Tag::builder().key(k).value(v).build().unwrap();
+            ssm.put_parameter()
+                .name(parameter)
+                .value("0123456789abcdef0123456789abcdef")
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .tags(tag("strato:deployment", "wso2-network"))
+                .tags(tag("strato:deployment-id", id))
+                .send()
+                .await
+                .unwrap();
+        });
+    };
+
+    stopped_early();
+    let up = s.strato(&["provision", spec], &state);
+    assert_eq!(up.status.code(), Some(0), "the parameter is this deployment's: {}", stderr(&up));
+    let down = s.strato(&["destroy", spec, "--yes"], &state);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    assert_eq!(live(&s), BTreeMap::new());
+
+    stopped_early();
+    let down = s.strato(&["destroy", spec, "--yes"], &state);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    assert!(stderr(&down).contains("Nothing to destroy"), "{}", stderr(&down));
+    runtime().block_on(async {
+        assert!(ssm.get_parameter().name(parameter).send().await.is_err(), "the parameter is gone");
+    });
+    assert!(!state.join("wso2-network/state.json").exists());
+    assert_eq!(live(&s), BTreeMap::new());
+}
