@@ -571,3 +571,26 @@ fn a_provision_stopped_before_its_first_create_leaves_nothing_in_the_way() {
     assert!(!state.join("wso2-network/state.json").exists());
     assert_eq!(live(&s), BTreeMap::new());
 }
+
+/// The preflight asks only the services the spec uses: the network tier provisions and
+/// destroys with RDS, ELB and EFS unavailable (as on an emulator that lacks them).
+#[test]
+fn the_preflight_asks_only_the_services_the_spec_uses() {
+    let s = session(json!({ "unavailable": ["rds", "elasticloadbalancing", "elasticfilesystem"] }));
+    let state = temp_dir("only-used-services");
+    let up = s.strato(&["provision", NETWORK], &state);
+    assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
+    let down = s.strato(&["destroy", NETWORK, "--yes"], &state);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    let calls = s.log()["calls"].clone();
+    let asked: Vec<&String> = calls
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| {
+            k.starts_with("rds:") || k.starts_with("elasticloadbalancing:") || k.starts_with("elasticfilesystem:")
+        })
+        .collect();
+    assert!(asked.is_empty(), "{asked:?}");
+    assert_eq!(live(&s), BTreeMap::new());
+}

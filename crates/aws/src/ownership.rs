@@ -76,7 +76,11 @@ pub async fn strangers(
     let mut found = Vec::new();
     ec2_tagged(clients, name, owner, &recorded, &mut found).await?;
     let wanted = |kind| graph.map(|g| names(g, kind)).unwrap_or_default();
-    databases(clients, name, owner, &recorded, &wanted(Kind::DbInstance), &mut found).await?;
+    // Only the services the spec uses are asked (an emulator may lack RDS); without a spec,
+    // RDS too, for what carries the deployment's name.
+    if graph.is_none_or(|g| g.nodes().iter().any(|n| n.kind == Kind::DbInstance)) {
+        databases(clients, name, owner, &recorded, &wanted(Kind::DbInstance), &mut found).await?;
+    }
     elb_named(clients, name, owner, &recorded, &wanted(Kind::LoadBalancer), &wanted(Kind::TargetGroup), &mut found)
         .await?;
     if let Some(g) = graph {
