@@ -86,14 +86,19 @@ fn target(spec: &Path, aws: &AwsArgs, output: Output) -> Result<(crate::Checked,
         id: store.state().deployment_id.clone().unwrap_or_default(),
         tags: d.tags.iter().map(|t| (t.key.value.clone(), t.value.value.clone())).collect(),
     };
-    let connection = Connection {
-        region: d.region.value.clone(),
+    let connection = connection(aws, d.region.value.clone())?;
+    Ok((checked, Target { deployment, connection, store }))
+}
+
+/// Where and as whom to reach AWS for `region`, from the command line and the environment.
+fn connection(aws: &AwsArgs, region: String) -> Result<Connection, ExitCode> {
+    Ok(Connection {
+        region,
         profile: aws.profile.clone(),
         endpoint_url: aws.endpoint_url.clone(),
         time_scale: time_scale()?,
         api_limits: api_limits(aws.endpoint_url.is_none())?,
-    };
-    Ok((checked, Target { deployment, connection, store }))
+    })
 }
 
 /// `STRATO_TIME_SCALE`: how many times faster than AWS the endpoint lets time pass, for
@@ -473,14 +478,7 @@ fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs, output: Output) -> Re
         })?,
     };
     let deployment = Deployment { name, id: store.state().deployment_id.clone().unwrap_or_default(), tags: Vec::new() };
-    let connection = Connection {
-        region,
-        profile: aws.profile.clone(),
-        endpoint_url: aws.endpoint_url.clone(),
-        time_scale: time_scale()?,
-        api_limits: api_limits(aws.endpoint_url.is_none())?,
-    };
-    Ok(Target { deployment, connection, store })
+    Ok(Target { deployment, connection: connection(aws, region)?, store })
 }
 
 /// Final snapshots the destroy took, from its notices.
@@ -516,14 +514,12 @@ pub fn destroy(what: &DestroyTarget<'_>, aws: &AwsArgs, run: &RunArgs, args: &De
     if !quiet {
         eprintln!("Destroying `{}` in {} ({count} objects)", d.name, target.connection.region);
     }
-    let endpoint = target.connection.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
     let mut store = target.store;
     runtime().block_on(async move {
         let cancel = Cancel::default();
         on_interrupt(cancel.clone(), quiet);
         let clients = strato_aws::connect(&target.connection).await;
-        let profile = target.connection.profile.as_deref();
-        if let Err(e) = strato_aws::preflight::identity(&clients, profile, endpoint.as_deref()).await {
+        if let Err(e) = strato_aws::preflight::identity(&clients, &target.connection).await {
             report_preflight(&[e], &[], output);
             return ExitCode::from(exit::INVALID_INPUT);
         }
@@ -635,11 +631,9 @@ fn nothing_recorded(target: Target, aws: &AwsArgs, output: Output) -> ExitCode {
     let found = if target.connection.region.is_empty() {
         Vec::new()
     } else {
-        let endpoint = target.connection.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
         let r = runtime().block_on(async {
             let clients = strato_aws::connect(&target.connection).await;
-            strato_aws::preflight::identity(&clients, target.connection.profile.as_deref(), endpoint.as_deref())
-                .await?;
+            strato_aws::preflight::identity(&clients, &target.connection).await?;
             let id = target.store.state().deployment_id.as_deref();
             let owner = strato_aws::ownership::Owner { name: &d.name, id, legacy: false };
             let found = strato_aws::ownership::strangers(&clients, &d.name, owner, target.store.state(), None)
@@ -705,16 +699,13 @@ async fn preflight(
     (had_state, legacy): (bool, bool),
     output: Output,
 ) -> Result<strato_aws::Account, ExitCode> {
-    let endpoint = target.connection.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-    let account =
-        match strato_aws::preflight::identity(clients, target.connection.profile.as_deref(), endpoint.as_deref()).await
-        {
-            Ok(a) => a,
-            Err(e) => {
-                report_preflight(&[e], &[], output);
-                return Err(ExitCode::from(exit::INVALID_INPUT));
-            }
-        };
+    let account = match strato_aws::preflight::identity(clients, &target.connection).await {
+        Ok(a) => a,
+        Err(e) => {
+            report_preflight(&[e], &[], output);
+            return Err(ExitCode::from(exit::INVALID_INPUT));
+        }
+    };
     let state = target.store.state();
     let mut findings = strato_aws::preflight::capacity(clients, graph, state).await;
     let owner = strato_aws::ownership::Owner {

@@ -147,53 +147,55 @@ pub(crate) fn check(path: &Path, output: Output) -> Result<Checked, ExitCode> {
     Ok(checked)
 }
 
-/// [`check`], handing back the warnings of a spec without errors instead of printing them.
-fn check_with_warnings(path: &Path, output: Output) -> Result<(Checked, Vec<Diagnostic>), ExitCode> {
-    let doc = match strato_spec::load(path) {
-        Ok(doc) => doc,
-        Err(e) => {
-            eprintln!("error: cannot read spec `{}`: {e}", path.display());
-            return Err(ExitCode::from(exit::INVALID_INPUT));
-        }
-    };
+/// Reads a spec and builds its graph; every diagnostic of both, sorted.
+fn diagnose(path: &Path) -> Result<(Checked, Vec<Diagnostic>), std::io::Error> {
+    let doc = strato_spec::load(path)?;
     let graph = if doc.parsed { Graph::from_document(&doc) } else { Graph::default() };
     let mut diags: Vec<Diagnostic> = doc.diagnostics.iter().cloned().collect();
     diags.extend(strato_graph::check(&graph));
     strato_spec::diag::sort(&mut diags);
-    if diags.iter().all(|d| d.severity == Severity::Warning) {
-        return Ok((Checked { doc, graph }, diags));
-    }
+    Ok((Checked { doc, graph }, diags))
+}
+
+/// Prints the diagnostics of a spec with errors (text to stderr, or the JSON report to
+/// stdout) and returns the exit code.
+fn report_invalid(checked: &Checked, diags: &[Diagnostic], output: Output) -> ExitCode {
     match output {
-        Output::Json => println!("{}", pretty(&render_json(&doc.sources, &diags))),
-        Output::Text => eprint!("{}", render_human(&doc.sources, &diags)),
+        Output::Json => println!("{}", pretty(&render_json(&checked.doc.sources, diags))),
+        Output::Text => eprint!("{}", render_human(&checked.doc.sources, diags)),
     }
-    Err(ExitCode::from(exit::INVALID_INPUT))
+    ExitCode::from(exit::INVALID_INPUT)
+}
+
+/// [`check`], handing back the warnings of a spec without errors instead of printing them.
+fn check_with_warnings(path: &Path, output: Output) -> Result<(Checked, Vec<Diagnostic>), ExitCode> {
+    let (checked, diags) = diagnose(path).map_err(|e| {
+        eprintln!("error: cannot read spec `{}`: {e}", path.display());
+        ExitCode::from(exit::INVALID_INPUT)
+    })?;
+    if diags.iter().all(|d| d.severity == Severity::Warning) {
+        return Ok((checked, diags));
+    }
+    Err(report_invalid(&checked, &diags, output))
 }
 
 /// The deployment a spec names, for `destroy`, which works from the state: a spec whose
 /// user-data templates or key files are gone still names its deployment, so missing files
 /// are only noted; any other problem is reported as `check` reports it.
 pub(crate) fn deployment_of(path: &Path, output: Output) -> Result<(String, String), ExitCode> {
-    let doc = match strato_spec::load(path) {
-        Ok(doc) => doc,
-        Err(e) => {
-            eprintln!("error: cannot read spec `{}`: {e}", path.display());
-            eprintln!("help: destroy works from the state alone: leave the spec out and pass --deployment NAME");
-            return Err(ExitCode::from(exit::INVALID_INPUT));
-        }
-    };
-    let errors = |d: &&Diagnostic| d.severity == strato_spec::diag::Severity::Error;
-    let graph = if doc.parsed { Graph::from_document(&doc) } else { Graph::default() };
-    let mut diags: Vec<Diagnostic> = doc.diagnostics.iter().cloned().collect();
-    diags.extend(strato_graph::check(&graph));
-    let missing_files = diags.iter().filter(errors).all(|d| d.code == "file-not-found");
-    if !doc.parsed || !missing_files {
-        check(path, output)?;
+    let (checked, diags) = diagnose(path).map_err(|e| {
+        eprintln!("error: cannot read spec `{}`: {e}", path.display());
+        eprintln!("help: destroy works from the state alone: leave the spec out and pass --deployment NAME");
+        ExitCode::from(exit::INVALID_INPUT)
+    })?;
+    let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.severity == Severity::Error).collect();
+    if !checked.doc.parsed || errors.iter().any(|d| d.code != "file-not-found") {
+        return Err(report_invalid(&checked, &diags, output));
     }
-    let d = &doc.spec.deployment;
-    if diags.iter().any(|d| errors(&d)) && output == Output::Text {
+    if !errors.is_empty() && output == Output::Text {
         eprintln!("note: some files the spec names are missing; destroy needs only the state, so it goes on");
     }
+    let d = &checked.doc.spec.deployment;
     Ok((d.name.value.clone(), d.region.value.clone()))
 }
 

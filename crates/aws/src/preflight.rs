@@ -14,7 +14,7 @@ use aws_sdk_ec2::types::{Filter, LocationType};
 use strato_graph::{Desired, Graph, Kind};
 use strato_state::State;
 
-use crate::client::Clients;
+use crate::client::{Clients, Connection};
 use crate::drivers::Account;
 use crate::error::{from_sdk, AwsError, Class};
 
@@ -42,7 +42,10 @@ const IDENTITY_ATTEMPTS: u32 = 4;
 
 /// Who the credentials are (`sts:GetCallerIdentity`, which needs no permission): the first
 /// call of every run. The error is one line that names the profile or the endpoint.
-pub async fn identity(clients: &Clients, profile: Option<&str>, endpoint: Option<&str>) -> Result<Account, String> {
+pub async fn identity(clients: &Clients, connection: &Connection) -> Result<Account, String> {
+    let profile = connection.profile.as_deref();
+    let endpoint = connection.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+    let endpoint = endpoint.as_deref();
     let quick = aws_sdk_sts::config::Builder::default()
         .timeout_config(
             TimeoutConfig::builder()
@@ -230,49 +233,53 @@ fn standard_family(instance_type: &str) -> bool {
 /// are skipped with a note.
 async fn check_quotas(clients: &Clients, vpcs: usize, eips: usize, types: &[&str], f: &mut Findings) {
     let mut skipped = Vec::new();
+    let region = &clients.region;
     if vpcs > 0 {
-        match quota(clients, "vpc", "L-F678F1CE").await {
-            Ok(limit) => match count_vpcs(clients).await {
-                Ok(used) if (used + vpcs) as f64 > limit => f.problems.push(format!(
-                    "the run adds {vpcs} VPC(s) to the {used} of {}, and the quota is {limit} (Service Quotas vpc L-F678F1CE): ask for an increase or remove unused VPCs",
-                    clients.region
-                )),
-                Ok(_) => {}
-                Err(e) => skipped.push(format!("VPCs ({e})")),
-            },
-            Err(e) => skipped.push(format!("VPCs ({})", e.code.as_deref().unwrap_or(&e.message))),
+        match exceeded(clients, "vpc", "L-F678F1CE", async { Ok((vpcs as i64, count_vpcs(clients).await? as i64)) }).await {
+            Ok(Some((_, used, limit))) => f.problems.push(format!(
+                "the run adds {vpcs} VPC(s) to the {used} of {region}, and the quota is {limit} (Service Quotas vpc L-F678F1CE): ask for an increase or remove unused VPCs"
+            )),
+            Ok(None) => {}
+            Err(why) => skipped.push(format!("VPCs ({why})")),
         }
     }
     if eips > 0 {
-        match quota(clients, "ec2", "L-0263D0A3").await {
-            Ok(limit) => match count_addresses(clients).await {
-                Ok(used) if (used + eips) as f64 > limit => f.problems.push(format!(
-                    "the run allocates {eips} Elastic IP(s) beside the {used} held in {}, and the quota is {limit} (Service Quotas ec2 L-0263D0A3): ask for an increase or release unused addresses",
-                    clients.region
-                )),
-                Ok(_) => {}
-                Err(e) => skipped.push(format!("Elastic IPs ({e})")),
-            },
-            Err(e) => skipped.push(format!("Elastic IPs ({})", e.code.as_deref().unwrap_or(&e.message))),
+        let counts = async { Ok((eips as i64, count_addresses(clients).await? as i64)) };
+        match exceeded(clients, "ec2", "L-0263D0A3", counts).await {
+            Ok(Some((_, used, limit))) => f.problems.push(format!(
+                "the run allocates {eips} Elastic IP(s) beside the {used} held in {region}, and the quota is {limit} (Service Quotas ec2 L-0263D0A3): ask for an increase or release unused addresses"
+            )),
+            Ok(None) => {}
+            Err(why) => skipped.push(format!("Elastic IPs ({why})")),
         }
     }
     let standard: Vec<&str> = types.iter().copied().filter(|t| standard_family(t)).collect();
     if !standard.is_empty() {
-        match quota(clients, "ec2", "L-1216C47A").await {
-            Ok(limit) => match vcpus(clients, &standard).await {
-                Ok((needed, used)) if (needed + used) as f64 > limit => f.problems.push(format!(
-                    "the run starts instances with {needed} vCPUs beside the {used} running in {}, and the On-Demand standard vCPU quota is {limit} (Service Quotas ec2 L-1216C47A): ask for an increase or choose smaller types",
-                    clients.region
-                )),
-                Ok(_) => {}
-                Err(e) => skipped.push(format!("vCPUs ({e})")),
-            },
-            Err(e) => skipped.push(format!("vCPUs ({})", e.code.as_deref().unwrap_or(&e.message))),
+        match exceeded(clients, "ec2", "L-1216C47A", vcpus(clients, &standard)).await {
+            Ok(Some((needed, used, limit))) => f.problems.push(format!(
+                "the run starts instances with {needed} vCPUs beside the {used} running in {region}, and the On-Demand standard vCPU quota is {limit} (Service Quotas ec2 L-1216C47A): ask for an increase or choose smaller types"
+            )),
+            Ok(None) => {}
+            Err(why) => skipped.push(format!("vCPUs ({why})")),
         }
     }
     if !skipped.is_empty() {
         f.notes.push(format!("quotas not checked, the endpoint could not tell them: {}", skipped.join(", ")));
     }
+}
+
+/// Quota `code` of `service` against what the run needs and what is in use (`counts`, read
+/// only once the quota is known): `(needed, used, quota)` when the two exceed it; why it
+/// could not be told otherwise.
+async fn exceeded(
+    clients: &Clients,
+    service: &str,
+    code: &str,
+    counts: impl std::future::Future<Output = Result<(i64, i64), AwsError>>,
+) -> Result<Option<(i64, i64, f64)>, String> {
+    let limit = quota(clients, service, code).await.map_err(|e| e.code.clone().unwrap_or(e.message))?;
+    let (needed, used) = counts.await.map_err(|e| e.to_string())?;
+    Ok(((needed + used) as f64 > limit).then_some((needed, used, limit)))
 }
 
 async fn count_vpcs(clients: &Clients) -> Result<usize, AwsError> {
