@@ -8,6 +8,7 @@ minutes pass in fractions of a second. Tests not about propagation delays set `l
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import os
@@ -89,8 +90,9 @@ def _control(method: str, path: str, body: Any = None) -> Any:
     return json.loads(raw) if raw else None
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll `condition` until it returns something truthy."""
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition", every: float = 0.02) -> Any:
+    """Poll `condition` until it returns something truthy (every 0.1 s or slower for ELBv2,
+    whose shared bucket refills 10 calls a second)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -98,7 +100,7 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = 
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(every)
 
 
 class Session:
@@ -223,6 +225,15 @@ class Session:
     def instance_state(self, instance_id: str) -> str:
         reservations = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
         return reservations[0]["Instances"][0]["State"]["Name"]
+
+    def target_health(self, tg: str) -> list[tuple[str, str, str | None]]:
+        """(target id, state, reason) of every target DescribeTargetHealth lists."""
+        descriptions = self.elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+        return [(d["Target"]["Id"], d["TargetHealth"]["State"], d["TargetHealth"].get("Reason")) for d in descriptions]
+
+    def listener(self, lb: str, tg: str) -> str:
+        forward = [{"Type": "forward", "TargetGroupArn": tg}]
+        return self.elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=forward)["Listeners"][0]["ListenerArn"]
 
     def enis(self, **filters: str) -> list[dict[str, Any]]:
         spec = [{"Name": name.replace("_", "-"), "Values": [value]} for name, value in filters.items()]
@@ -783,6 +794,267 @@ class Lifecycles(LayerTestCase):
         self.assertEqual(len({eni["AvailabilityZone"] for eni in interfaces}), 2)  # Multi-AZ: two zones
         self.assertTrue(all("Association" in eni for eni in interfaces))
         self.assertEqual([g["GroupId"] for g in interfaces[0]["Groups"]], [group])
+
+
+# -- day two: target health, stop and start, database modifications ------------------------
+
+
+class TargetHealth(LayerTestCase):
+    def running_instance(self, s: Session, subnet: str, group: str) -> str:
+        instance_id = s.instance(subnet, [group])
+        wait_until(lambda: s.instance_state(instance_id) == "running", what="running")
+        return instance_id
+
+    def test_a_target_is_unused_until_forwarded_then_initial_for_interval_times_threshold(self) -> None:
+        s = Session(scale=60, lag=0, register_lag=0)
+        vpc_id, first, second, group = s.network()
+        instance_id = self.running_instance(s, first, group)
+        # 10 s x 3 checks: 30 emulated seconds, half a real second.
+        tg = s.elbv2.create_target_group(
+            Name="app", Protocol="HTTP", Port=80, VpcId=vpc_id, HealthCheckIntervalSeconds=10, HealthyThresholdCount=3
+        )["TargetGroups"][0]["TargetGroupArn"]
+        s.elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance_id}])
+        self.assertEqual(s.target_health(tg), [(instance_id, "unused", "Target.NotInUse")])
+        lb = s.load_balancer("web", [first, second], [group])
+        time.sleep(0.6)  # registered long ago: the checks start with the listener, not before
+        s.listener(lb, tg)
+        started = time.monotonic()
+        self.assertEqual(s.target_health(tg), [(instance_id, "initial", "Elb.RegistrationInProgress")])
+        transitional = [t for t in s.inventory()["transitional"] if t["kind"] == "target_registration"]
+        self.assertEqual([t["state"] for t in transitional], ["initial"])
+        wait_until(lambda: s.target_health(tg) == [(instance_id, "healthy", None)], what="healthy", every=0.1)
+        self.assertGreaterEqual(time.monotonic() - started, 0.45)
+        registrations = [lc for lc in s.log()["lifecycles"] if (lc["kind"], lc["phase"]) == ("target", "register")]
+        self.assertEqual([(lc["id"], lc["emulated_seconds"]) for lc in registrations], [(f"{tg}|{instance_id}", 30.0)])
+        self.assertNotIn("target_registration", {t["kind"] for t in s.inventory()["transitional"]})
+
+    def test_a_stopped_instance_is_unused_and_checked_again_once_it_runs(self) -> None:
+        s = Session(scale=100, lag=0, register_lag=0)  # starting, stopping, 10 s x 3 checks: 0.3 s each
+        vpc_id, first, second, group = s.network()
+        instance_id = self.running_instance(s, first, group)
+        tg = s.elbv2.create_target_group(
+            Name="app", Protocol="HTTP", Port=80, VpcId=vpc_id, HealthCheckIntervalSeconds=10, HealthyThresholdCount=3
+        )["TargetGroups"][0]["TargetGroupArn"]
+        s.elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance_id}])
+        s.listener(s.load_balancer("web", [first, second], [group]), tg)
+        wait_until(lambda: s.target_health(tg) == [(instance_id, "healthy", None)], what="healthy", every=0.1)
+        s.ec2.stop_instances(InstanceIds=[instance_id])
+        self.assertEqual(s.target_health(tg), [(instance_id, "unused", "Target.InvalidState")])
+        wait_until(lambda: s.instance_state(instance_id) == "stopped", what="stopped")
+        description = s.elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"][0]["TargetHealth"]
+        self.assertEqual(description["Description"], "Target is in the stopped state")
+        s.ec2.start_instances(InstanceIds=[instance_id])
+        self.assertEqual(s.target_health(tg), [(instance_id, "unused", "Target.InvalidState")])  # pending
+        wait_until(lambda: s.instance_state(instance_id) == "running", what="running")
+        self.assertEqual(s.target_health(tg), [(instance_id, "initial", "Elb.RegistrationInProgress")])
+        wait_until(lambda: s.target_health(tg) == [(instance_id, "healthy", None)], what="healthy again", every=0.1)
+        registrations = [lc for lc in s.log()["lifecycles"] if (lc["kind"], lc["phase"]) == ("target", "register")]
+        self.assertEqual([lc["emulated_seconds"] for lc in registrations], [30.0, 30.0])
+
+    def test_a_deregistered_target_drains_for_the_delay_and_can_come_back(self) -> None:
+        s = Session(scale=60, lag=0, register_lag=0)
+        vpc_id, first, second, group = s.network()
+        instance_id = self.running_instance(s, first, group)
+        tg = s.target_group(vpc_id)
+        delay = [{"Key": "deregistration_delay.timeout_seconds", "Value": "60"}]  # one real second
+        s.elbv2.modify_target_group_attributes(TargetGroupArn=tg, Attributes=delay)
+        s.listener(s.load_balancer("web", [first, second], [group]), tg)
+        s.elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance_id}])
+        s.elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance_id}])
+        self.assertEqual(s.target_health(tg), [(instance_id, "draining", "Target.DeregistrationInProgress")])
+        s.elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance_id}])  # no error (moto: InvalidTarget)
+        s.elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance_id}])
+        self.assertEqual(s.target_health(tg), [(instance_id, "initial", "Elb.RegistrationInProgress")])
+        s.elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance_id}])
+        started = time.monotonic()
+        inventory = s.inventory()
+        self.assertEqual(inventory["target_registration"], 1)
+        self.assertIn({"id": f"{tg}|{instance_id}", "kind": "target_registration", "state": "draining"}, inventory["transitional"])
+        wait_until(lambda: s.target_health(tg) == [], what="the target to be gone", every=0.1)
+        self.assertGreaterEqual(time.monotonic() - started, 0.95)
+        self.assertEqual(s.inventory()["target_registration"], 0)
+        drains = [lc for lc in s.log()["lifecycles"] if (lc["kind"], lc["phase"]) == ("target", "deregister")]
+        self.assertEqual([lc["emulated_seconds"] for lc in drains], [60.0, 60.0])
+
+    def test_a_terminated_instance_leaves_its_target_group(self) -> None:
+        s = Session(scale=150, lag=0, register_lag=0)
+        vpc_id, first, second, group = s.network()
+        instance_id = self.running_instance(s, first, group)
+        tg = s.target_group(vpc_id)
+        s.listener(s.load_balancer("web", [first, second], [group]), tg)
+        s.elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance_id}])
+        s.ec2.terminate_instances(InstanceIds=[instance_id])
+        self.assertEqual(s.target_health(tg), [(instance_id, "unused", "Target.InvalidState")])  # shutting down
+        wait_until(lambda: s.instance_state(instance_id) == "terminated", what="terminated")
+        self.assertEqual(s.target_health(tg), [])
+        self.assertEqual(s.inventory()["target_registration"], 0)
+
+    def test_without_the_lifecycle_rule_targets_are_healthy_at_once_but_not_in_use_without_a_listener(self) -> None:
+        s = Session(lag=0, register_lag=0, rules={"lifecycle": False})
+        vpc_id, first, second, group = s.network()
+        instance_id = s.instance(first, [group])
+        tg = s.target_group(vpc_id)
+        s.elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance_id}])
+        self.assertEqual(s.target_health(tg), [(instance_id, "unused", "Target.NotInUse")])
+        s.listener(s.load_balancer("web", [first, second], [group]), tg)
+        self.assertEqual(s.target_health(tg), [(instance_id, "healthy", None)])
+        s.elbv2.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": instance_id}])
+        self.assertEqual(s.target_health(tg), [])
+
+
+class StopAndStart(LayerTestCase):
+    def test_stopping_then_stopped_and_pending_then_running(self) -> None:
+        s = Session(scale=100, lag=0)  # 30 emulated seconds: 0.3 s
+        _, first, _, group = s.network()
+        instance_id = s.instance(first, [group])
+        wait_until(lambda: s.instance_state(instance_id) == "running", what="running")
+        stopping = s.ec2.stop_instances(InstanceIds=[instance_id])["StoppingInstances"][0]
+        self.assertEqual((stopping["PreviousState"]["Name"], stopping["CurrentState"]["Name"]), ("running", "stopping"))
+        self.assertEqual(s.instance_state(instance_id), "stopping")
+        wait_until(lambda: s.instance_state(instance_id) == "stopped", what="stopped")
+        s.ec2.stop_instances(InstanceIds=[instance_id])  # already stopped: nothing changes
+        self.assertEqual(s.instance_state(instance_id), "stopped")
+        s.ec2.start_instances(InstanceIds=[instance_id])
+        self.assertEqual(s.instance_state(instance_id), "pending")
+        wait_until(lambda: s.instance_state(instance_id) == "running", what="running again")
+        phases = {(lc["kind"], lc["phase"]): lc["emulated_seconds"] for lc in s.log()["lifecycles"]}
+        self.assertEqual((phases[("instance", "stop")], phases[("instance", "start")]), (30, 30))
+
+    def test_the_instance_type_changes_only_on_a_stopped_instance(self) -> None:
+        s = Session(scale=100, lag=0)
+        _, first, _, group = s.network()
+        instance_id = s.instance(first, [group])
+        wait_until(lambda: s.instance_state(instance_id) == "running", what="running")
+        resize = partial(s.ec2.modify_instance_attribute, InstanceId=instance_id, InstanceType={"Value": "t3.large"})
+        message = f"The instance '{instance_id}' is not in the 'stopped' state."
+        self.assertRefused("IncorrectInstanceState", resize, status=400, message=message)
+        s.ec2.stop_instances(InstanceIds=[instance_id])
+        self.assertRefused("IncorrectInstanceState", resize, message=message)  # still stopping
+        self.assertRefused(
+            "IncorrectInstanceState", s.ec2.modify_instance_attribute, InstanceId=instance_id, UserData={"Value": base64.b64encode(b"#!/bin/sh")}
+        )
+        s.ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": True})  # any state
+        wait_until(lambda: s.instance_state(instance_id) == "stopped", what="stopped")
+        resize()
+        described = s.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        self.assertEqual(described["InstanceType"], "t3.large")
+        self.assertEqual(s.rules_logged(), {"state.instance_attribute": 3})
+
+    def test_stop_and_start_refused_in_the_states_aws_refuses_them(self) -> None:
+        s = Session(scale=60, lag=0)
+        _, first, _, group = s.network()
+        instance_id = s.instance(first, [group])
+        self.assertRefused(
+            "IncorrectInstanceState",
+            s.ec2.stop_instances,
+            InstanceIds=[instance_id],
+            message=f"Instance '{instance_id}' cannot be stopped as it has never reached the 'running' state.",
+        )
+        wait_until(lambda: s.instance_state(instance_id) == "running", what="running")
+        s.ec2.stop_instances(InstanceIds=[instance_id])
+        self.assertRefused(
+            "IncorrectInstanceState",
+            s.ec2.start_instances,
+            InstanceIds=[instance_id],
+            message=f"The instance '{instance_id}' is not in a state from which it can be started.",
+        )
+        s.ec2.terminate_instances(InstanceIds=[instance_id])
+        self.assertRefused(
+            "IncorrectInstanceState",
+            s.ec2.stop_instances,
+            InstanceIds=[instance_id],
+            message=f"This instance '{instance_id}' is not in a state from which it can be stopped.",
+        )
+        self.assertEqual(s.rules_logged(), {"state.instance_stop": 2, "state.instance_start": 1})
+
+    def test_starting_a_stopped_instance_counts_against_the_vcpu_quota(self) -> None:
+        s = Session(scale=600, lag=0, quotas={"ec2/L-1216C47A": 2})
+        _, first, _, group = s.network()
+        one = s.instance(first, [group])  # t3.micro: 2 vCPUs
+        wait_until(lambda: s.instance_state(one) == "running", what="running")
+        s.ec2.stop_instances(InstanceIds=[one])
+        wait_until(lambda: s.instance_state(one) == "stopped", what="stopped")
+        s.instance(first, [group])  # a stopped instance holds no vCPUs
+        self.assertRefused("VcpuLimitExceeded", s.ec2.start_instances, InstanceIds=[one], status=400)
+        self.assertEqual(s.instance_state(one), "stopped")
+        self.assertEqual(s.rules_logged(), {"quota.vcpus": 1})
+
+
+class DatabaseModifications(LayerTestCase):
+    def available_database(self, s: Session) -> None:
+        _, first, second, _ = s.network()
+        s.database("orders", s.db_subnet_group([first, second]))
+        wait_until(lambda: s.db_status("orders") == "available", what="available")
+
+    def described(self, s: Session) -> dict[str, Any]:
+        return s.rds.describe_db_instances(DBInstanceIdentifier="orders")["DBInstances"][0]
+
+    def test_without_apply_immediately_class_and_storage_wait_for_the_maintenance_window(self) -> None:
+        s = Session(scale=6000, lag=0)
+        self.available_database(s)
+        self.assertEqual(self.described(s)["PendingModifiedValues"], {})
+        answer = s.rds.modify_db_instance(
+            DBInstanceIdentifier="orders",
+            DBInstanceClass="db.t3.large",
+            AllocatedStorage=50,
+            BackupRetentionPeriod=7,  # non-zero to non-zero: applied as soon as possible
+            DeletionProtection=True,
+        )["DBInstance"]
+        self.assertEqual(answer["PendingModifiedValues"], {"DBInstanceClass": "db.t3.large", "AllocatedStorage": 50})
+        wait_until(lambda: s.db_status("orders") == "available", what="available")
+        time.sleep(0.1)  # ten emulated minutes: the maintenance window never comes
+        db = self.described(s)
+        self.assertEqual((db["DBInstanceClass"], db["AllocatedStorage"]), ("db.t3.micro", 20))
+        self.assertEqual((db["BackupRetentionPeriod"], db["DeletionProtection"]), (7, True))
+        self.assertEqual(db["PendingModifiedValues"], {"DBInstanceClass": "db.t3.large", "AllocatedStorage": 50})
+        # Backups off is an outage: it waits too, and the instance stays available.
+        answer = s.rds.modify_db_instance(DBInstanceIdentifier="orders", BackupRetentionPeriod=0)["DBInstance"]
+        self.assertEqual(answer["DBInstanceStatus"], "available")
+        self.assertEqual(answer["PendingModifiedValues"]["BackupRetentionPeriod"], 0)
+        self.assertEqual(self.described(s)["BackupRetentionPeriod"], 7)
+        # Asking for the current class again takes the pending one back.
+        answer = s.rds.modify_db_instance(DBInstanceIdentifier="orders", DBInstanceClass="db.t3.micro")["DBInstance"]
+        self.assertEqual(answer["PendingModifiedValues"], {"AllocatedStorage": 50, "BackupRetentionPeriod": 0})
+        self.assertRefused(
+            "InvalidParameterCombination",
+            s.rds.modify_db_instance,
+            DBInstanceIdentifier="orders",
+            message="No modifications were requested",
+        )
+        self.assertEqual(s.rules_logged(), {"input.db_no_modification": 1})
+
+    def test_apply_immediately_is_minutes_of_modifying_showing_the_change_as_pending(self) -> None:
+        s = Session(scale=600, lag=0)  # 300 emulated seconds: half a real second
+        self.available_database(s)
+        s.rds.modify_db_instance(DBInstanceIdentifier="orders", AllocatedStorage=50)  # pending
+        answer = s.rds.modify_db_instance(DBInstanceIdentifier="orders", DBInstanceClass="db.t3.large", ApplyImmediately=True)["DBInstance"]
+        started = time.monotonic()
+        self.assertEqual(answer["DBInstanceStatus"], "modifying")
+        self.assertEqual(answer["DBInstanceClass"], "db.t3.micro")
+        self.assertEqual(answer["PendingModifiedValues"], {"AllocatedStorage": 50, "DBInstanceClass": "db.t3.large"})
+        self.assertRefused(
+            "InvalidDBInstanceState",
+            s.rds.modify_db_instance,
+            DBInstanceIdentifier="orders",
+            DBInstanceClass="db.t3.xlarge",
+            ApplyImmediately=True,
+        )
+        wait_until(lambda: s.db_status("orders") == "available", what="available")
+        self.assertGreaterEqual(time.monotonic() - started, 0.45)
+        db = self.described(s)
+        self.assertEqual((db["DBInstanceClass"], db["AllocatedStorage"], db["PendingModifiedValues"]), ("db.t3.large", 50, {}))
+        modify = [lc["emulated_seconds"] for lc in s.log()["lifecycles"] if (lc["kind"], lc["phase"]) == ("db_instance", "modify")]
+        self.assertEqual(modify, [300])
+        self.assertEqual(s.rules_logged(), {"state.db_modify": 1})
+
+    def test_multi_az_with_apply_immediately_is_applied_after_modifying(self) -> None:
+        s = Session(scale=600, lag=0)
+        self.available_database(s)
+        answer = s.rds.modify_db_instance(DBInstanceIdentifier="orders", MultiAZ=True, ApplyImmediately=True)["DBInstance"]
+        self.assertEqual((answer["DBInstanceStatus"], answer["MultiAZ"]), ("modifying", False))
+        self.assertEqual(answer["PendingModifiedValues"], {"MultiAZ": True})
+        wait_until(lambda: s.db_status("orders") == "available", what="available")
+        self.assertTrue(self.described(s)["MultiAZ"])
 
 
 # -- propagation delays --------------------------------------------------------------------

@@ -6,7 +6,8 @@ behind a WSGI middleware that, per test session, enforces what AWS enforces (as 
 references of EC2, RDS, ELBv2, EFS, ACM, IAM and Service Quotas document it): dependency
 checks on deletes, input rules, lifecycles that take time, network interfaces that outlive
 their owner, propagation delays, instance-type offerings per zone, service quotas,
-token-bucket throttling, pagination, and injected faults.
+token-bucket throttling, pagination, injected faults, and what updates in place meet
+(target health, instance stop and start, database modifications).
 
 Modules:
 - `config`: the session configuration (JSON in, typed and validated).
@@ -17,6 +18,7 @@ Modules:
 - `gate`: decisions taken before moto sees a request (unavailable, deny, buckets, faults);
   `lag`: the propagation delays, answered there too.
 - `interfaces`: AWS-managed network interfaces and their lingering.
+- `health`: ELBv2 target health, derived from the session's clock.
 - `patches`: the rules, hooked into moto's backends (one module per service, and `capacity`
   for offerings and quotas).
 - `inventory`: counting what a session's account holds.

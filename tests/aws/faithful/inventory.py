@@ -6,8 +6,9 @@ provision made exactly what it should). AWS's defaults do not count: the default
 its subnets, default security groups, main route tables, `local` routes, listeners'
 default rules and service-linked roles. Objects that are gone do not count either:
 terminated instances, and NAT gateways that are `deleted` or `failed` (AWS removes a
-failed one by itself). Objects on their way (pending, creating, deleting, lingering...)
-count and are also listed as transitional with their state.
+failed one by itself). Objects on their way (pending, creating, deleting, lingering, a
+target `initial` or `draining`...) count and are also listed as transitional with their
+state.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from moto.iam.models import iam_backends
 from moto.rds.models import rds_backends
 from moto.ssm.models import ssm_backends
 
+from . import health
 from .session import Session
 
 KINDS = (
@@ -171,8 +173,11 @@ def _elbv2(inventory: _Inventory, elbv2: Any) -> None:
                 inventory.add("listener_rule", rule_arn)
     for tg in elbv2.target_groups.values():
         inventory.add("target_group", tg.arn)
-        for target_id in tg.targets:
-            inventory.add("target_registration", f"{tg.arn}|{target_id}")
+        # A draining target is still in its group until its deregistration delay is over.
+        for target_id in [*tg.targets, *health.draining(tg)]:
+            found = health.state(inventory.session, elbv2, tg, target_id)
+            state = found[0] if found is not None and found[0] in health.UNSETTLED else None
+            inventory.add("target_registration", f"{tg.arn}|{target_id}", state)
 
 
 def _iam(inventory: _Inventory, iam: Any) -> None:

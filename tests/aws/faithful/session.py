@@ -33,12 +33,15 @@ DURATIONS: dict[str, tuple[float, float, float]] = {
     "nat_gateway.delete": (60, 30, 120),
     "instance.create": (30, 10, 60),
     "instance.delete": (45, 30, 90),
+    "instance.stop": (30, 15, 60),
     "db_instance.create.multi_az": (690, 480, 1500),
     "db_instance.create.single_az": (330, 240, 600),
     "db_instance.backup": (30, 30, 30),
     "db_instance.delete.multi_az": (420, 240, 900),
     "db_instance.delete.single_az": (300, 240, 900),
     "db_instance.modify": (10, 10, 10),
+    # A new class, storage or Multi-AZ applied at once: minutes of `modifying`.
+    "db_instance.modify.scale": (300, 180, 900),
     "file_system.create": (10, 5, 15),
     "file_system.delete": (10, 5, 15),
     "mount_target.create": (85, 60, 150),
@@ -70,7 +73,7 @@ class Lifecycle:
 
     id: str
     kind: str
-    phase: str  # create | delete | linger
+    phase: str  # create | delete | modify | start | stop | register | deregister | linger
     start: float
     end: float
     emulated_seconds: float
@@ -102,6 +105,7 @@ class Session:
         self.created: dict[str, tuple[str, float]] = {}  # object id -> (kind, time)
         self.running_since: dict[str, float] = {}  # instance id -> time it became running
         self.target_groups_released: dict[str, float] = {}  # TG arn -> last forward removed
+        self.target_groups_forwarded: dict[str, float] = {}  # TG arn -> first forward (while it lasts)
         self.certificates_released: dict[str, tuple[float, str]] = {}  # cert arn -> (time, LB arn)
         self.instance_profiles_changed: dict[str, float] = {}  # profile name -> created or role added
         # Interfaces whose owner is gone: ENI id -> (owner id, owner kind).

@@ -13,7 +13,7 @@ replaces that: `GetServiceQuota` answers the applied values it was given, in AWS
 and `NoSuchResourceException` for any other code; and EC2 enforces three of them: Elastic
 IPs (`AddressLimitExceeded`), VPCs per Region, the default VPC included
 (`VpcLimitExceeded`), and the vCPUs of running On-Demand Standard instances
-(`VcpuLimitExceeded`).
+(`VcpuLimitExceeded`, on RunInstances and on StartInstances of a stopped instance).
 """
 
 from __future__ import annotations
@@ -140,8 +140,11 @@ def _standard_vcpus(instance_type: str) -> int:
 
 
 def _check_vcpus(context: RequestContext, backend: Any, count: int, kwargs: dict[str, Any]) -> None:
+    _check_vcpus_requested(context, backend, _standard_vcpus(str(kwargs.get("instance_type") or "m1.small")) * count)
+
+
+def _check_vcpus_requested(context: RequestContext, backend: Any, requested: int) -> None:
     limit = context.session.config.quota(VCPU_QUOTA)
-    requested = _standard_vcpus(str(kwargs.get("instance_type") or "m1.small")) * count
     if limit is None or not requested:
         return
     used = sum(_standard_vcpus(i.instance_type) for i in backend.all_instances() if i.state in _COUNTED_STATES)
@@ -162,6 +165,15 @@ def _run_instances(
         _check_offering(context, self, kwargs)
         _check_vcpus(context, self, int(count), kwargs)
     return original(self, image_id, count, *args, **kwargs)
+
+
+@patch(InstanceBackend, "start_instances")
+def _start_instances(context: RequestContext, original: Any, self: Any, instance_ids: list[str]) -> Any:
+    """A stopped instance holds no vCPUs: starting it counts against the quota like a launch."""
+    if context.operation == "StartInstances":
+        starting = {i.id: i for i in self.get_multi_instances_by_id(instance_ids) if i.state == "stopped"}
+        _check_vcpus_requested(context, self, sum(_standard_vcpus(i.instance_type) for i in starting.values()))
+    return original(self, instance_ids)
 
 
 @patch(ElasticAddressBackend, "allocate_address")

@@ -6,6 +6,15 @@ siblings, per the EC2 API reference); group and rule text AWS validates
 instances take (typical AWS figures); and what a transitional object still holds:
 a `shutting-down` instance keeps its ENI, groups and public IP, a `deleting` NAT gateway its
 Elastic IP and ENI (the EIP is unmapped only once the NAT gateway is `deleted`).
+
+Stop and start: moto's StopInstances and StartInstances are final at once, from any state,
+and its ModifyInstanceAttribute changes the type of a running instance. Here an instance is
+`stopping` ~30 s before `stopped`, and `pending` again (as long as at launch) before
+`running`; the states AWS refuses these calls in answer `IncorrectInstanceState` (messages
+as EC2 gives them in public traces), and the attributes that need a stopped instance
+(API_ModifyInstanceAttribute: "To modify some attributes, the instance must be stopped";
+the EC2 user guide's "Modify a stopped instance": type, user data, kernel, RAM disk) are
+refused on any other.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from functools import partial
 from typing import Any
 
 from moto.core.utils import iso_8601_datetime_with_milliseconds, utcnow
-from moto.ec2.exceptions import EC2ClientError, OperationNotPermitted4
+from moto.ec2.exceptions import EC2ClientError, OperationDisableApiStopNotPermitted, OperationNotPermitted4
 from moto.ec2.models.elastic_ip_addresses import ElasticAddressBackend
 from moto.ec2.models.instances import Instance, InstanceBackend, InstanceState
 from moto.ec2.models.internet_gateways import InternetGatewayBackend
@@ -28,7 +37,7 @@ from moto.ec2.models.subnets import SubnetBackend
 from moto.ec2.models.vpcs import VPCBackend
 from moto.ec2.responses.security_groups import SecurityGroups
 
-from .. import interfaces
+from .. import health, interfaces
 from ..context import RequestContext, logged_as, patch, refuse
 from ..session import Session
 
@@ -391,7 +400,97 @@ def _instance_running(session: Session, instance: Instance) -> None:
     """A pending instance is running; `RegisterTargets` sees it late (`lag.register`)."""
     if instance._state.name == "pending":
         instance._state = InstanceState("running", 16)
-        session.running_since[instance.id] = session.now()
+        _note_running(session, instance)
+
+
+def _note_running(session: Session, instance: Instance) -> None:
+    """From now on: `lag.register`'s window, and its target groups' health checks."""
+    session.running_since[instance.id] = session.now()
+    health.instance_running(session, instance.ec2_backend.account_id, instance.ec2_backend.region_name, instance.id)
+
+
+def _incorrect_state(message: str) -> EC2ClientError:
+    return EC2ClientError("IncorrectInstanceState", message)
+
+
+@patch(InstanceBackend, "stop_instances")
+def _stop_instances(context: RequestContext, original: Any, self: Any, instance_ids: list[str]) -> Any:
+    """`stopping` ~30 s, then `stopped` (moto: `stopped` at once). Stopping a stopped or
+    stopping instance changes nothing; a pending one that never ran, a shutting-down or a
+    terminated one is refused."""
+    if context.operation != "StopInstances":
+        return original(self, instance_ids)
+    session = context.session
+    instances = self.get_multi_instances_by_id(instance_ids)
+    for instance in instances:
+        if instance.disable_api_stop is True:
+            raise OperationDisableApiStopNotPermitted(instance.id)
+        name = instance._state.name
+        if name in ("shutting-down", "terminated"):
+            message = f"This instance '{instance.id}' is not in a state from which it can be stopped."
+            refuse(context, "state.instance_stop", _incorrect_state(message))
+        if name == "pending" and instance.id not in session.running_since:
+            message = f"Instance '{instance.id}' cannot be stopped as it has never reached the 'running' state."
+            refuse(context, "state.instance_stop", _incorrect_state(message))
+    result = []
+    for instance in instances:
+        previous = copy.copy(instance._state)
+        if instance._state.name in ("pending", "running"):
+            instance._state = InstanceState("stopping", 64)
+            session.after(instance.id, "instance", "stop", partial(_instance_stopped, instance))
+        result.append((instance, previous))
+    return result
+
+
+def _instance_stopped(instance: Instance) -> None:
+    """moto's stop: `stopped`, the auto-assigned public IP released, the state reason set."""
+    if instance._state.name == "stopping":
+        Instance.stop(instance)
+
+
+@patch(InstanceBackend, "start_instances")
+def _start_instances(context: RequestContext, original: Any, self: Any, instance_ids: list[str]) -> Any:
+    """A stopped instance is `pending` (as long as at launch), then `running` (moto: at once).
+    Starting a pending or running one changes nothing; a stopping, shutting-down or
+    terminated one is refused."""
+    if context.operation != "StartInstances":
+        return original(self, instance_ids)
+    session = context.session
+    instances = self.get_multi_instances_by_id(instance_ids)
+    for instance in instances:
+        if instance._state.name in ("stopping", "shutting-down", "terminated"):
+            message = f"The instance '{instance.id}' is not in a state from which it can be started."
+            refuse(context, "state.instance_start", _incorrect_state(message))
+    result = []
+    for instance in instances:
+        previous = copy.copy(instance._state)
+        if instance._state.name == "stopped":
+            instance._state = InstanceState("pending", 0)
+            steps = [(session.duration("instance.create"), partial(_instance_started, session, instance))]
+            session.phases(instance.id, "instance", "start", steps)
+        result.append((instance, previous))
+    return result
+
+
+def _instance_started(session: Session, instance: Instance) -> None:
+    """moto's start (a new auto-assigned public IP), then what any instance that runs notes."""
+    if instance._state.name == "pending":
+        Instance.start(instance)
+        _note_running(session, instance)
+
+
+# Attributes ModifyInstanceAttribute changes only on a stopped instance, by moto's key.
+_STOPPED_ONLY = ("instance_type", "user_data", "kernel", "ramdisk")
+
+
+@patch(InstanceBackend, "modify_instance_attribute")
+def _modify_instance_attribute(context: RequestContext, original: Any, self: Any, instance_id: str, key: str, value: Any) -> Any:
+    if context.operation == "ModifyInstanceAttribute" and key in _STOPPED_ONLY:
+        instance = self.get_instance(instance_id)
+        if instance._state.name != "stopped":
+            message = f"The instance '{instance_id}' is not in the 'stopped' state."
+            refuse(context, "state.instance_attribute", _incorrect_state(message))
+    return original(self, instance_id, key, value)
 
 
 @patch(InstanceBackend, "terminate_instances")
@@ -419,6 +518,7 @@ def _instance_terminated(session: Session, backend: Any, instance: Instance) -> 
     if instance._state.name != "shutting-down":
         return
     Instance.terminate(instance)
+    health.instance_terminated(backend.account_id, backend.region_name, instance.id)
     for address in backend.addresses:
         if address.instance is instance:
             backend.disassociate_address(address=address.public_ip)

@@ -6,7 +6,15 @@ security groups and, when internet-facing, a public IP; deleting it returns at o
 ENIs linger. Names follow API_CreateLoadBalancer / API_CreateTargetGroup. A target
 group is refused deletion while a listener or rule forwards to it, a load balancer while
 deletion protection is on; the layer also notes when a target group or a certificate lost
-its last user, for the propagation delays in `lag`.
+its last user, for the propagation delays in `lag`, and when a group is first forwarded to,
+for its targets' health checks.
+
+Target health (`health`): moto answers `healthy` at once and forgets a deregistered target
+at once; here a target is `initial` for its health checks, `unused` while its group serves
+no listener or its instance is not running, and `draining` for the deregistration delay.
+DeregisterTargets of a target that is not registered succeeds, as API_DeregisterTargets
+says ("If the specified target does not exist, the action returns successfully"; moto
+answers `InvalidTarget`).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from moto.acm.models import acm_backends
 from moto.elbv2.exceptions import ELBClientError, ResourceInUseError
 from moto.elbv2.models import ELBv2Backend, FakeLoadBalancer
 
-from .. import interfaces
+from .. import health, interfaces
 from ..context import RequestContext, logged_as, patch, refuse
 from ..session import Session
 
@@ -132,10 +140,47 @@ def _delete_target_group(context: RequestContext, original: Any, self: Any, targ
 
 
 @patch(ELBv2Backend, "register_targets")
-def _register_targets(context: RequestContext, original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
-    """Targets must be `running` (moto checks; the layer names the rule)."""
+def _register_targets(
+    context: RequestContext, original: Any, self: Any, target_group_arn: str, instances: list[Any]
+) -> Any:
+    """Targets must be `running` (moto checks; the layer names the rule); new ones start
+    `initial` (API_TargetHealth: `Elb.RegistrationInProgress`)."""
     with logged_as(context, "state.register", "InvalidTarget"):
-        return original(self, *args, **kwargs)
+        result = original(self, target_group_arn, instances)
+    target_group = self.target_groups[target_group_arn]
+    health.registered(context.session, self, target_group, [target["Id"] for target in instances])
+    return result
+
+
+@patch(ELBv2Backend, "deregister_targets")
+def _deregister_targets(
+    context: RequestContext, original: Any, self: Any, target_group_arn: str, instances: list[dict[str, Any]]
+) -> Any:
+    """A registered target drains for the group's `deregistration_delay.timeout_seconds`
+    (API_DeregisterTargets, "Deregistration delay"); one that is not registered is no error."""
+    target_group = self.target_groups.get(target_group_arn)
+    if target_group is None:
+        return original(self, target_group_arn, instances)
+    for target in instances:
+        if target["Id"] in target_group.targets:
+            health.deregister(context.session, target_group, target["Id"])
+    return None
+
+
+@patch(ELBv2Backend, "describe_target_health")
+def _describe_target_health(
+    context: RequestContext, original: Any, self: Any, target_group_arn: str, targets: list[dict[str, Any]]
+) -> Any:
+    target_group = self.target_groups.get(target_group_arn)
+    if target_group is None:
+        return original(self, target_group_arn, targets)
+    return health.describe(context.session, self, target_group, targets)
+
+
+@patch(ELBv2Backend, "notify_terminate_instances")
+def _notify_terminate_instances(context: RequestContext, original: Any, self: Any, instance_ids: list[str]) -> None:
+    """moto drops the targets at TerminateInstances; a session's instance leaves its target
+    groups once it is `terminated` (`health.instance_terminated`), after `shutting-down`."""
 
 
 def _track_releases(context: RequestContext, original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -143,19 +188,33 @@ def _track_releases(context: RequestContext, original: Any, self: Any, *args: An
         return original(self, *args, **kwargs)
 
 
-for _name in ("delete_listener", "delete_rule", "modify_listener", "modify_rule", "remove_listener_certificates"):
+for _name in (
+    "create_rule",
+    "delete_listener",
+    "delete_rule",
+    "modify_listener",
+    "modify_rule",
+    "remove_listener_certificates",
+):
     patch(ELBv2Backend, _name)(_track_releases)
 
 
 @contextmanager
 def _noting_releases(session: Session, backend: Any) -> Iterator[None]:
-    """Note target groups no longer forwarded to, and certificates no longer served, by the call."""
+    """Note target groups no longer forwarded to, and certificates no longer served, by the
+    call; and groups now forwarded to, whose targets' health checks start now."""
     groups_before, certificates_before = _in_use(backend)
     yield
     groups_after, certificates_after = _in_use(backend)
     now = session.now()
     for arn in groups_before - groups_after:
         session.target_groups_released[arn] = now
+        session.target_groups_forwarded.pop(arn, None)
+    for arn in groups_after - groups_before:
+        session.target_groups_forwarded[arn] = now
+        target_group = backend.target_groups.get(arn)
+        if target_group is not None:
+            health.note_checks(session, backend, target_group, list(target_group.targets))
     for arn, (listener_arn, lb_arn) in certificates_before.items():
         if arn not in certificates_after:
             session.certificates_released[arn] = (now, lb_arn)
@@ -197,4 +256,5 @@ def _create_listener(
             if existing.protocol == protocol:
                 return existing
             raise ELBClientError("DuplicateListener", "A listener already exists on this port for this load balancer")
-    return original(self, load_balancer_arn, protocol, port, *args, **kwargs)
+    with _noting_releases(context.session, self):
+        return original(self, load_balancer_arn, protocol, port, *args, **kwargs)

@@ -9,6 +9,18 @@ instance places one ENI in a subnet of its group (two, in different AZs, for Mul
 its VPC security groups. Without `PubliclyAccessible`, an instance in a VPC with an internet
 gateway is public (API_CreateDBInstance, "PubliclyAccessible": "If the subnets are part of a
 VPC that has an internet gateway attached to it, the DB instance is public").
+
+ModifyDBInstance: moto applies every change at once whatever `ApplyImmediately` says and
+has no `PendingModifiedValues`. AWS (API_ModifyDBInstance, per parameter) applies the class,
+storage, Multi-AZ, engine version, IOPS, storage type and throughput, and a backup retention
+change to or from 0, "during the next maintenance window" unless `ApplyImmediately`, and
+shows them meanwhile in `PendingModifiedValues`; the layer never reaches a maintenance
+window, so they stay pending. With `ApplyImmediately` they (and any pending ones) are
+applied after ~5 min of `modifying`, still shown as pending until then. Everything else
+(a retention change between non-zero values, `DeletionProtection`, groups, ...) is applied
+at once, with a short `modifying`. A call that changes nothing without `ApplyImmediately`
+answers `InvalidParameterCombination` "No modifications were requested", as AWS does in
+public traces (with `ApplyImmediately` AWS accepts it).
 """
 
 from __future__ import annotations
@@ -129,22 +141,85 @@ def _placement(db: Any, subnets: list[Any]) -> list[Any]:
     return chosen
 
 
+# Settings AWS applies in the maintenance window unless ApplyImmediately, by moto's attribute
+# name, with their PendingModifiedValues member.
+_DEFERRED = {
+    "db_instance_class": "DBInstanceClass",
+    "allocated_storage": "AllocatedStorage",
+    "multi_az": "MultiAZ",
+    "engine_version": "EngineVersion",
+    "iops": "Iops",
+    "storage_type": "StorageType",
+    "storage_throughput": "StorageThroughput",
+}
+# Parameters that name no setting: a call with nothing else requests no modification.
+_NOT_SETTINGS = ("db_instance_identifier", "apply_immediately", "allow_major_version_upgrade")
+
+
+def _pending(db: DBInstance) -> dict[str, Any]:
+    """Attribute -> value of the modifications waiting for the maintenance window or under way."""
+    return db.__dict__.setdefault("_faithful_pending", {})
+
+
+def _pending_modified_values(self: DBInstance) -> dict[str, Any]:
+    names = {**_DEFERRED, "backup_retention_period": "BackupRetentionPeriod"}
+    return {names[key]: value for key, value in _pending(self).items()}
+
+
+setattr(DBInstance, "pending_modified_values", property(_pending_modified_values))
+
+
 @patch(RDSBackend, "modify_db_instance")
 def _modify_db_instance(
     context: RequestContext, original: Any, self: Any, db_instance_identifier: str, db_kwargs: Any
 ) -> Any:
     db = self.databases.get(db_instance_identifier)
-    if context.operation == "ModifyDBInstance" and db is not None and db.status != "available":
+    if context.operation != "ModifyDBInstance" or db is None:
+        return original(self, db_instance_identifier, db_kwargs)
+    if db.status != "available":
         refuse(context, "state.db_modify", _invalid_state("Database instance is not in available state."))
+    apply_now = bool(db_kwargs.get("apply_immediately"))
+    settings = {k: v for k, v in db_kwargs.items() if k not in _NOT_SETTINGS and v is not None}
+    if not settings and not apply_now and context.rules.input:
+        message = "No modifications were requested"
+        refuse(context, "input.db_no_modification", RDSClientError("InvalidParameterCombination", message))
+    # Changes that wait: the deferrable settings that differ, and a retention to or from 0.
+    deferred = {k: v for k, v in settings.items() if k in _DEFERRED and v != getattr(db, k, None)}
+    retention = settings.get("backup_retention_period")
+    if retention is not None and (int(retention) == 0) != (int(db.backup_retention_period or 0) == 0):
+        deferred["backup_retention_period"] = retention
+    for key in settings:
+        if key in _DEFERRED or key in deferred:
+            db_kwargs.pop(key, None)
+    immediate = any(k not in _DEFERRED and k not in deferred for k in settings)
     db = original(self, db_instance_identifier, db_kwargs)
-    if context.operation == "ModifyDBInstance":
+    pending = _pending(db)
+    for key in settings:
+        if key in _DEFERRED and key not in deferred:
+            pending.pop(key, None)  # the current value asked again: nothing waits any more
+    pending.update(deferred)
+    session = context.session
+    if apply_now and pending:
+        # "the modifications in this request and any pending modifications are asynchronously
+        # applied as soon as possible" (ApplyImmediately): shown pending until then.
+        db.status = "modifying"
+
+        def applied() -> None:
+            if db.status == "modifying":
+                for key, value in pending.items():
+                    setattr(db, key, value)
+                pending.clear()
+                db.status = "available"
+
+        session.after(db.db_instance_identifier, "db_instance", "modify", applied, "scale")
+    elif immediate:
         db.status = "modifying"
 
         def available() -> None:
             if db.status == "modifying":
                 db.status = "available"
 
-        context.session.after(db.db_instance_identifier, "db_instance", "modify", available)
+        session.after(db.db_instance_identifier, "db_instance", "modify", available)
     return db
 
 
