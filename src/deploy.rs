@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use strato_aws::{Connection, Deployment};
 use strato_engine::{Cancel, Event, Options, Outcome, Report, Task};
+use strato_graph::plan::Action;
 use strato_graph::Graph;
 use strato_state::Store;
 
@@ -84,10 +85,15 @@ fn target(spec: &Path, aws: &AwsArgs, output: Output) -> Result<(crate::Checked,
     let deployment = Deployment {
         name: d.name.value.clone(),
         id: store.state().deployment_id.clone().unwrap_or_default(),
-        tags: d.tags.iter().map(|t| (t.key.value.clone(), t.value.value.clone())).collect(),
+        tags: spec_tags(&checked.doc),
     };
     let connection = connection(aws, d.region.value.clone())?;
     Ok((checked, Target { deployment, connection, store }))
+}
+
+/// The spec's tags, which every object carries.
+pub fn spec_tags(doc: &strato_spec::Document) -> Vec<(String, String)> {
+    doc.spec.deployment.tags.iter().map(|t| (t.key.value.clone(), t.value.value.clone())).collect()
 }
 
 /// Where and as whom to reach AWS for `region`, from the command line and the environment.
@@ -282,7 +288,14 @@ fn print_problems(report: &Report, verb_not: &str) {
     }
 }
 
-pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> ExitCode {
+pub fn provision(
+    spec: &Path,
+    aws: &AwsArgs,
+    run: &RunArgs,
+    plan_args: &crate::plan::PlanArgs,
+    yes: bool,
+    output: Output,
+) -> ExitCode {
     let (checked, mut target) = match target(spec, aws, output) {
         Ok(t) => t,
         Err(code) => return code,
@@ -311,19 +324,8 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
         eprintln!("error: this strato cannot provision {} objects yet; nothing was sent to AWS", list.join(", "));
         return ExitCode::from(exit::INVALID_INPUT);
     }
-    let tasks = strato_aws::provision_tasks(&graph);
-    let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
     let d = target.deployment.clone();
     let quiet = output == Output::Json;
-    if !quiet {
-        eprintln!(
-            "Provisioning `{}` in {} ({} objects, state {})",
-            d.name,
-            target.connection.region,
-            tasks.len(),
-            target.store.path().display()
-        );
-    }
     runtime().block_on(async move {
         let cancel = Cancel::default();
         on_interrupt(cancel.clone(), quiet);
@@ -332,6 +334,57 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
             Ok(a) => a,
             Err(code) => return code,
         };
+        // The plan: what changes against the state and the live objects.
+        let state_now = target.store.state().clone();
+        let live = if plan_args.refresh && !state_now.objects.is_empty() {
+            let (live, errors) = strato_aws::apply::refresh(&clients, &state_now, &d).await;
+            for e in errors.iter().filter(|_| !quiet) {
+                eprintln!("warning: {e}; its record is trusted");
+            }
+            live
+        } else {
+            Default::default()
+        };
+        let plan = match crate::plan::compute(&graph, &d.tags, &state_now, &live, &plan_args.targets) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit::INVALID_INPUT);
+            }
+        };
+        let refused: Vec<String> = plan.items.iter().filter_map(|p| p.refused.clone()).collect();
+        if !refused.is_empty() {
+            report_preflight(&refused, &[], output);
+            return ExitCode::from(exit::INVALID_INPUT);
+        }
+        // Creating is what a provision is for; changing or deleting what exists is shown
+        // first and confirmed, as destroy is.
+        let changes_existing = plan.items.iter().any(|p| {
+            matches!(p.action, Action::Update | Action::Replace | Action::Delete) || (p.action == Action::Create && p.missing)
+        });
+        if changes_existing && !yes {
+            eprint!("{}", crate::plan::to_text(&plan, &d.name, &target.connection.region, !live.is_empty()));
+            if !confirm_changes(&d.name) {
+                return ExitCode::from(exit::INVALID_INPUT);
+            }
+        }
+        let apply = Arc::new(strato_aws::apply::Apply::new(&graph, plan, &state_now));
+        let tasks = apply.tasks();
+        let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
+        if !quiet {
+            let p = &apply.plan;
+            eprintln!(
+                "Provisioning `{}` in {} ({} objects: {} to create, {} to update, {} to replace, {} to delete; state {})",
+                d.name,
+                target.connection.region,
+                graph.nodes().len(),
+                p.count(Action::Create),
+                p.count(Action::Update),
+                p.count(Action::Replace),
+                p.count(Action::Delete),
+                target.store.path().display()
+            );
+        }
         // Write-ahead: the deployment's id is on disk before the first mutating call, so that
         // whatever a run stopped at any instant made is found as this deployment's.
         let mut store = target.store;
@@ -346,9 +399,10 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
             }
         }
         let provisioner =
-            strato_aws::Provisioner::new(clients, graph.clone(), store, d.clone(), cancel.clone(), account);
+            strato_aws::Provisioner::new(clients, graph.clone(), store, d.clone(), cancel.clone(), account, apply);
         let report = run_engine(&tasks, Arc::new(provisioner.clone()), run, &cancel, "ready", output).await;
-        let (created, unchanged) = provisioner.counts();
+        let counts = provisioner.counts();
+        let (created, unchanged) = (counts.created, counts.unchanged);
         let calls = provisioner.clients().calls.clone();
         match output {
             Output::Json => {
@@ -357,6 +411,9 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
                 v["deployment_id"] = d.id.clone().into();
                 v["outputs"] = crate::outputs::to_json(&crate::outputs::render(&spec_doc.spec, &provisioner.state()));
                 v["created"] = created.into();
+                v["updated"] = counts.updated.into();
+                v["replaced"] = counts.replaced.into();
+                v["deleted"] = counts.deleted.into();
                 v["unchanged"] = unchanged.into();
                 v["notices"] = notices_json(&provisioner.notices());
                 println!("{}", pretty(&v));
@@ -367,8 +424,11 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
                 let state = provisioner.state();
                 let verdict = verdict(&report);
                 eprintln!(
-                    "Provision {verdict} in {}: {created} created, {unchanged} unchanged, {} recorded in {}; {} AWS API calls",
+                    "Provision {verdict} in {}: {created} created, {} updated, {} replaced, {} deleted, {unchanged} unchanged, {} recorded in {}; {} AWS API calls",
                     secs(report.elapsed),
+                    counts.updated,
+                    counts.replaced,
+                    counts.deleted,
                     state.objects.len(),
                     aws.state_dir.join(&d.name).join("state.json").display(),
                     calls.total()
@@ -384,6 +444,82 @@ pub fn provision(spec: &Path, aws: &AwsArgs, run: &RunArgs, output: Output) -> E
         }
         exit_code(&report)
     })
+}
+
+/// `strato plan`: without a state, the objects to create; with one, the difference
+/// against it and (unless `--refresh=false`) against the live objects, read with describe
+/// calls only.
+pub fn plan(
+    args: &crate::SpecArgs,
+    aws: &AwsArgs,
+    plan_args: &crate::plan::PlanArgs,
+    detailed_exitcode: bool,
+) -> ExitCode {
+    // With --detailed-exitcode, 2 means "changes": every error is 1 (terraform's convention).
+    let error = |code: ExitCode| if detailed_exitcode { ExitCode::from(exit::FAILURE) } else { code };
+    let (checked, target) = match target(&args.spec, aws, args.output) {
+        Ok(t) => t,
+        Err(code) => return error(code),
+    };
+    let state = target.store.state().clone();
+    if state.objects.is_empty() {
+        let code = crate::creation_plan(args, &checked.doc, &checked.graph, &plan_args.targets);
+        return match code == ExitCode::SUCCESS {
+            true if detailed_exitcode => ExitCode::from(2),
+            true => code,
+            false => error(code),
+        };
+    }
+    let d = target.deployment.clone();
+    let live = if plan_args.refresh {
+        let r = runtime().block_on(async {
+            let clients = strato_aws::connect(&target.connection).await;
+            strato_aws::preflight::identity(&clients, &target.connection).await?;
+            let (live, errors) = strato_aws::apply::refresh(&clients, &state, &d).await;
+            Ok::<_, String>((live, errors, clients.calls.clone()))
+        });
+        match r {
+            Ok((live, errors, _calls)) => {
+                for e in &errors {
+                    eprintln!("warning: {e}; its record is trusted");
+                }
+                live
+            }
+            Err(e) => {
+                report_preflight(&[e], &[], args.output);
+                return error(ExitCode::from(exit::INVALID_INPUT));
+            }
+        }
+    } else {
+        Default::default()
+    };
+    let plan = match crate::plan::compute(&checked.graph, &d.tags, &state, &live, &plan_args.targets) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return error(ExitCode::from(exit::INVALID_INPUT));
+        }
+    };
+    match args.output {
+        Output::Json => {
+            let mut v = crate::plan::to_json(&plan, &checked.graph, plan_args.refresh);
+            v["deployment"] = d.name.clone().into();
+            v["region"] = target.connection.region.clone().into();
+            println!("{}", pretty(&v));
+        }
+        Output::Text => {
+            print!("{}", crate::plan::to_text(&plan, &d.name, &target.connection.region, plan_args.refresh))
+        }
+    }
+    let changes = plan.changes().next().is_some();
+    if plan.items.iter().any(|p| p.refused.is_some()) {
+        return error(ExitCode::from(exit::INVALID_INPUT));
+    }
+    if detailed_exitcode && changes {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// Destroy flags beyond the common ones.
@@ -492,7 +628,14 @@ fn final_snapshots(notices: &[(String, String)]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-pub fn destroy(what: &DestroyTarget<'_>, aws: &AwsArgs, run: &RunArgs, args: &DestroyArgs, output: Output) -> ExitCode {
+pub fn destroy(
+    what: &DestroyTarget<'_>,
+    aws: &AwsArgs,
+    run: &RunArgs,
+    args: &DestroyArgs,
+    targets: &[String],
+    output: Output,
+) -> ExitCode {
     let yes = args.yes;
     let options = strato_aws::DestroyOptions {
         skip_final_snapshot: args.skip_final_snapshot,
@@ -503,7 +646,14 @@ pub fn destroy(what: &DestroyTarget<'_>, aws: &AwsArgs, run: &RunArgs, args: &De
         Err(code) => return code,
     };
     let d = target.deployment.clone();
-    let count = target.store.state().objects.len();
+    let only = match targeted(target.store.state(), targets) {
+        Ok(only) => only,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::INVALID_INPUT);
+        }
+    };
+    let count = only.as_ref().map_or(target.store.state().objects.len(), |o| o.len());
     if count == 0 {
         return nothing_recorded(target, aws, output);
     }
@@ -539,15 +689,18 @@ pub fn destroy(what: &DestroyTarget<'_>, aws: &AwsArgs, run: &RunArgs, args: &De
         }
         // Nothing is deleted unless the whole destroy can proceed: nothing recorded belongs
         // to someone else, nothing is protected (unless that is to be lifted).
+        let mut doomed = store.state().clone();
+        if let Some(only) = &only {
+            doomed.objects.retain(|a, _| only.contains(a));
+        }
         let checked =
-            strato_aws::ownership::check_recorded(&clients, store.state(), &d.id, options.lift_deletion_protection)
-                .await;
+            strato_aws::ownership::check_recorded(&clients, &doomed, &d.id, options.lift_deletion_protection).await;
         if !checked.problems.is_empty() {
             report_refusal(&d.name, &checked.problems, output);
             return ExitCode::from(exit::FAILURE);
         }
-        let count = store.state().objects.len();
-        let (tasks, addresses) = strato_aws::destroy_tasks(store.state());
+        let count = doomed.objects.len();
+        let (tasks, addresses) = strato_aws::destroy_tasks(&doomed);
         // What could not be checked is not deleted by this run, nor what it sits in.
         let blocked = checked.unchecked.into_iter().map(|(a, e)| (a, format!("not checked before the destroy: {e}")));
         let destroyer =
@@ -558,7 +711,7 @@ pub fn destroy(what: &DestroyTarget<'_>, aws: &AwsArgs, run: &RunArgs, args: &De
         // it can and names the rest.
         let run = RunArgs { keep_going: true, ..run.clone() };
         let report = run_engine(&tasks, Arc::new(destroyer.clone()), &run, &cancel, "deleted", output).await;
-        let removed = report.success() && destroyer.finish().unwrap_or(false);
+        let removed = report.success() && only.is_none() && destroyer.finish().unwrap_or(false);
         // The challenge is made at the start of a provision that has instances, before any of
         // them exists: whatever the state recorded, it goes with the deployment (if it is
         // this deployment's).
@@ -567,7 +720,10 @@ pub fn destroy(what: &DestroyTarget<'_>, aws: &AwsArgs, run: &RunArgs, args: &De
                 eprintln!("warning: the deployment's CSR challenge parameter was not deleted: {e}");
             }
         }
-        let left = destroyer.state().objects.len();
+        let left = match &only {
+            Some(only) => destroyer.state().objects.keys().filter(|a| only.contains(*a)).count(),
+            None => destroyer.state().objects.len(),
+        };
         let calls = destroyer.clients().calls.clone();
         let notices = destroyer.notices();
         match output {
@@ -605,6 +761,33 @@ pub fn destroy(what: &DestroyTarget<'_>, aws: &AwsArgs, run: &RunArgs, args: &De
         }
         exit_code(&report)
     })
+}
+
+/// The recorded objects a targeted destroy deletes: each target and everything the state
+/// records as depending on it (AWS deletes dependents first). `None` without targets.
+fn targeted(
+    state: &strato_state::State,
+    targets: &[String],
+) -> Result<Option<std::collections::BTreeSet<String>>, String> {
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let mut only = std::collections::BTreeSet::new();
+    for t in targets {
+        if !state.objects.contains_key(t) {
+            let hint = strato_spec::diag::did_you_mean(t, state.objects.keys().map(String::as_str))
+                .map(|a| format!(" (did you mean `{a}`?)"))
+                .unwrap_or_default();
+            return Err(format!("--target {t}: the state records no object of that address{hint}"));
+        }
+        let mut stack = vec![t.clone()];
+        while let Some(a) = stack.pop() {
+            if only.insert(a.clone()) {
+                stack.extend(state.objects.iter().filter(|(_, o)| o.depends_on.contains(&a)).map(|(k, _)| k.clone()));
+            }
+        }
+    }
+    Ok(Some(only))
 }
 
 /// A destroy refused before anything was deleted.
@@ -791,6 +974,23 @@ fn report_preflight(problems: &[String], notes: &[String], output: Output) {
     }
 }
 
+/// Asks the operator to agree to a plan that changes existing objects; never assumes
+/// consent without a terminal.
+fn confirm_changes(name: &str) -> bool {
+    if !std::io::stdin().is_terminal() {
+        eprintln!("error: refusing to change existing objects of `{name}` without confirmation; pass --yes (standard input is not a terminal)");
+        return false;
+    }
+    eprint!("Apply these changes to `{name}`? Only `yes` is accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() || answer.trim() != "yes" {
+        eprintln!("Not confirmed; nothing was changed.");
+        return false;
+    }
+    true
+}
+
 /// Asks the operator to type the deployment name; never assumes consent without a terminal.
 fn confirm(name: &str, region: &str, count: usize) -> bool {
     if !std::io::stdin().is_terminal() {
@@ -809,65 +1009,126 @@ fn confirm(name: &str, region: &str, count: usize) -> bool {
     true
 }
 
-pub fn status(spec: &Path, state_dir: &Path, output: Output) -> ExitCode {
-    let checked = match check(spec, output) {
-        Ok(c) => c,
+/// `strato status`: the live objects against the state. Each recorded object is in sync,
+/// missing, changed (attribute, expected, actual) or in transition; the spec's objects not
+/// recorded are absent. Exits 0 only when every recorded object is in sync.
+pub fn status(spec: &Path, aws: &AwsArgs, output: Output) -> ExitCode {
+    let (checked, target) = match target(spec, aws, output) {
+        Ok(t) => t,
         Err(code) => return code,
     };
-    let d = &checked.doc.spec.deployment;
-    let path = strato_state::state_path(state_dir, &d.name.value);
-    let store = match Store::load(&path) {
-        Ok(s) => s,
+    let graph: &Graph = &checked.graph;
+    let state = target.store.state().clone();
+    let d = target.deployment.clone();
+    if state.objects.is_empty() {
+        match output {
+            Output::Json => {
+                let v = serde_json::json!({ "deployment": d.name, "in_sync": false, "objects": [], "not_recorded": graph.nodes().iter().map(|n| n.address.as_str()).collect::<Vec<_>>() });
+                println!("{}", pretty(&v));
+            }
+            Output::Text => eprintln!(
+                "Deployment `{}` has no state at {}: nothing is provisioned (run `strato provision`)",
+                d.name,
+                target.store.path().display()
+            ),
+        }
+        return ExitCode::from(exit::FAILURE);
+    }
+    let r = runtime().block_on(async {
+        let clients = strato_aws::connect(&target.connection).await;
+        strato_aws::preflight::identity(&clients, &target.connection).await?;
+        Ok::<_, String>(strato_aws::apply::refresh(&clients, &state, &d).await)
+    });
+    let (live, errors) = match r {
+        Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::FAILURE);
+            report_preflight(&[e], &[], output);
+            return ExitCode::from(exit::INVALID_INPUT);
         }
     };
-    let graph: &Graph = &checked.graph;
-    let objects = store.as_ref().map(|s| s.state().objects.clone()).unwrap_or_default();
+    let mut rows: Vec<serde_json::Value> = Vec::new();
+    let mut in_sync = true;
+    for (address, obj) in &state.objects {
+        let mut row = serde_json::json!({ "address": address, "kind": obj.kind, "id": obj.id });
+        let (status, changed): (String, Vec<serde_json::Value>) = match (obj.id.as_ref(), live.get(address)) {
+            (None, _) => ("pending".into(), Vec::new()),
+            (Some(_), None) => ("unknown".into(), Vec::new()),
+            (Some(_), Some(l)) if !l.exists => ("missing".into(), Vec::new()),
+            (Some(_), Some(l)) => {
+                let changed: Vec<serde_json::Value> = l
+                    .drift(&obj.inputs)
+                    .into_iter()
+                    .filter(|_| !obj.inputs.is_empty())
+                    .map(|(a, was, now)| serde_json::json!({ "attribute": a, "expected": was, "actual": now }))
+                    .collect();
+                match (&l.transition, changed.is_empty()) {
+                    (_, false) => ("changed".into(), changed),
+                    (Some(t), true) => (format!("in transition: {t}"), changed),
+                    (None, true) => ("in sync".into(), changed),
+                }
+            }
+        };
+        in_sync &= status == "in sync";
+        row["status"] = status.into();
+        row["changed"] = changed.into();
+        row["in_spec"] = graph.find(address).is_some().into();
+        rows.push(row);
+    }
+    let absent: Vec<&str> =
+        graph.nodes().iter().map(|n| n.address.as_str()).filter(|a| !state.objects.contains_key(*a)).collect();
     match output {
         Output::Json => {
-            let items: Vec<_> = graph
-                .nodes()
-                .iter()
-                .map(|n| {
-                    let o = objects.get(n.address.as_str());
-                    serde_json::json!({
-                        "address": n.address.as_str(),
-                        "kind": n.kind.as_str(),
-                        "status": o.map_or("absent".to_string(), |o| format!("{:?}", o.status).to_lowercase()),
-                        "id": o.and_then(|o| o.id.clone()),
-                    })
-                })
-                .collect();
-            println!(
-                "{}",
-                pretty(&serde_json::json!({ "deployment": d.name.value, "region": d.region.value, "objects": items }))
-            );
+            let v = serde_json::json!({
+                "deployment": d.name,
+                "region": target.connection.region,
+                "in_sync": in_sync,
+                "objects": rows,
+                "not_recorded": absent,
+                "errors": errors,
+            });
+            println!("{}", pretty(&v));
         }
         Output::Text => {
-            let present = graph.nodes().iter().filter(|n| objects.contains_key(n.address.as_str())).count();
+            let synced = rows.iter().filter(|r| r["status"] == "in sync").count();
             println!(
-                "Deployment `{}` in {}: {present} of {} objects recorded ({})",
-                d.name.value,
-                d.region.value,
-                graph.nodes().len(),
-                path.display()
+                "Deployment `{}` in {}: {synced} of {} recorded objects in sync with AWS ({})",
+                d.name,
+                target.connection.region,
+                rows.len(),
+                target.store.path().display()
             );
-            for n in graph.nodes() {
-                let line = match objects.get(n.address.as_str()) {
-                    Some(o) => format!("{:?}", o.status).to_lowercase() + " " + o.id.as_deref().unwrap_or(""),
-                    None => "absent".into(),
-                };
-                println!("  {:<60} {line}", n.address);
+            for r in &rows {
+                let address = r["address"].as_str().unwrap_or_default();
+                let status = r["status"].as_str().unwrap_or_default();
+                let id = r["id"].as_str().unwrap_or_default();
+                let gone = if r["in_spec"] == false { " (no longer in the spec)" } else { "" };
+                println!("  {address:<60} {status} {id}{gone}");
+                for c in r["changed"].as_array().into_iter().flatten() {
+                    let show = |v: &serde_json::Value| v.as_str().map_or("(absent)".to_string(), |s| format!("{s:?}"));
+                    println!(
+                        "      {}: expected {}, actual {}",
+                        c["attribute"].as_str().unwrap_or_default(),
+                        show(&c["expected"]),
+                        show(&c["actual"])
+                    );
+                }
             }
-            let stray: Vec<&String> = objects.keys().filter(|a| graph.find(a).is_none()).collect();
-            for a in stray {
-                println!("  {a:<60} recorded, no longer in the spec");
+            for a in &absent {
+                println!("  {a:<60} not recorded (not provisioned)");
+            }
+            for e in &errors {
+                eprintln!("warning: {e}");
+            }
+            if !in_sync {
+                eprintln!("Not in sync: run `strato plan` to see what `strato provision` would repair.");
             }
         }
     }
-    ExitCode::SUCCESS
+    if in_sync && errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::FAILURE)
+    }
 }
 
 pub fn outputs(spec: &Path, state_dir: &Path, output: Output) -> ExitCode {

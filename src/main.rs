@@ -4,6 +4,7 @@
 
 mod deploy;
 mod outputs;
+mod plan;
 mod progress;
 
 use std::io::Write as _;
@@ -28,8 +29,21 @@ struct Cli {
 enum Command {
     /// Check a deploy spec and report every problem at once (no AWS access).
     Validate(SpecArgs),
-    /// List every AWS object the spec creates, in dependency order, with time estimates.
-    Plan(SpecArgs),
+    /// Show what `provision` would do: without a state, every object it creates, in
+    /// dependency order, with time estimates; against a deployment's state and its live
+    /// objects (describe calls only), what it creates, updates in place, replaces and
+    /// deletes, and what drifted.
+    Plan {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: deploy::AwsArgs,
+        #[command(flatten)]
+        plan: plan::PlanArgs,
+        /// Exit 0 when there is nothing to change, 2 when there is, 1 on any error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
     /// Draw the dependency graph of the spec's AWS objects.
     Graph {
         /// Path of the deploy spec (TOML).
@@ -38,8 +52,10 @@ enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
-    /// Create every AWS object of the spec, in parallel, as soon as its dependencies allow.
-    /// Running it again creates nothing that exists already.
+    /// Make the deployment what the spec says: create what is missing, update in place or
+    /// replace what changed (a node behind load balancers one member of its group at a
+    /// time), delete what the spec no longer has, repair drift. Changes to existing objects
+    /// are shown first and need confirmation (or --yes).
     Provision {
         #[command(flatten)]
         spec: SpecArgs,
@@ -47,6 +63,11 @@ enum Command {
         aws: deploy::AwsArgs,
         #[command(flatten)]
         run: deploy::RunArgs,
+        #[command(flatten)]
+        plan: plan::PlanArgs,
+        /// Apply changes to existing objects without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Delete every AWS object recorded for the deployment, in the order AWS requires. Works
     /// from the state alone: the spec only names the deployment, and may be left out.
@@ -66,6 +87,9 @@ enum Command {
         run: deploy::RunArgs,
         #[command(flatten)]
         destroy: deploy::DestroyArgs,
+        /// Only this recorded object and what depends on it. Repeatable.
+        #[arg(long = "target", value_name = "ADDRESS")]
+        targets: Vec<String>,
     },
     /// Print the spec's outputs (URLs, addresses, an SSH line) from the recorded state.
     Outputs {
@@ -75,13 +99,14 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = ".strato")]
         state_dir: PathBuf,
     },
-    /// Show which of the spec's objects are recorded in the state, with their ids.
+    /// Compare the live objects with the state (describe calls only): each recorded object
+    /// in sync, missing, changed (which attribute, expected and actual) or in transition.
+    /// Exits 0 only when every recorded object is in sync.
     Status {
         #[command(flatten)]
         spec: SpecArgs,
-        /// Directory of the state files: <DIR>/<deployment>/state.json.
-        #[arg(long, value_name = "DIR", default_value = ".strato")]
-        state_dir: PathBuf,
+        #[command(flatten)]
+        aws: deploy::AwsArgs,
     },
 }
 
@@ -118,15 +143,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate(args) => validate(&args),
-        Command::Plan(args) => plan(&args),
+        Command::Plan { spec, aws, plan, detailed_exitcode } => deploy::plan(&spec, &aws, &plan, detailed_exitcode),
         Command::Graph { spec, format } => graph(&spec, format),
-        Command::Provision { spec, aws, run } => deploy::provision(&spec.spec, &aws, &run, spec.output),
-        Command::Destroy { spec, deployment, output, aws, run, destroy } => {
+        Command::Provision { spec, aws, run, plan, yes } => {
+            deploy::provision(&spec.spec, &aws, &run, &plan, yes, spec.output)
+        }
+        Command::Destroy { spec, deployment, output, aws, run, destroy, targets } => {
             let what = deploy::DestroyTarget { spec: spec.as_deref(), deployment: deployment.as_deref() };
-            deploy::destroy(&what, &aws, &run, &destroy, output)
+            deploy::destroy(&what, &aws, &run, &destroy, &targets, output)
         }
         Command::Outputs { spec, state_dir } => deploy::outputs(&spec.spec, &state_dir, spec.output),
-        Command::Status { spec, state_dir } => deploy::status(&spec.spec, &state_dir, spec.output),
+        Command::Status { spec, aws } => deploy::status(&spec.spec, &aws, spec.output),
     }
 }
 
@@ -230,29 +257,22 @@ fn validate(args: &SpecArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn plan(args: &SpecArgs) -> ExitCode {
-    let Checked { doc, graph } = match check(&args.spec, args.output) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+/// The plan of a spec with no deployment yet: every object to create.
+pub(crate) fn creation_plan(args: &SpecArgs, doc: &Document, graph: &Graph, targets: &[String]) -> ExitCode {
     // A graph that passed the cycle check always has an order.
-    let order = graph.topological_order().unwrap_or_default();
+    let mut order = graph.topological_order().unwrap_or_default();
+    let empty = strato_state::State::new(&doc.spec.deployment.name.value, &doc.spec.deployment.region.value);
+    let tags = deploy::spec_tags(doc);
+    let plan = match plan::compute(graph, &tags, &empty, &Default::default(), targets) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::INVALID_INPUT);
+        }
+    };
+    order.retain(|id| plan.get(graph.node(*id).address.as_str()).is_some());
     if args.output == Output::Json {
-        let items: Vec<_> = order
-            .iter()
-            .map(|&id| {
-                let node = graph.node(id);
-                let deps: Vec<&str> =
-                    graph.dependencies(id).map(|e| graph.node(e.dependency).address.as_str()).collect();
-                serde_json::json!({
-                    "address": node.address.as_str(),
-                    "kind": node.kind.as_str(),
-                    "aws_name": node.aws_name,
-                    "depends_on": deps,
-                })
-            })
-            .collect();
-        println!("{}", pretty(&serde_json::Value::Array(items)));
+        println!("{}", pretty(&plan::to_json(&plan, graph, false)));
         return ExitCode::SUCCESS;
     }
     let d = &doc.spec.deployment;

@@ -18,7 +18,8 @@ fn strato(args: &[&str]) -> std::process::Output {
 
 fn plan() -> Vec<serde_json::Value> {
     let out = strato(&["plan", SPEC, "--output", "json"]);
-    serde_json::from_slice(&out.stdout).expect("plan JSON is an array")
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    plan["objects"].as_array().expect("a list of objects").clone()
 }
 
 #[test]

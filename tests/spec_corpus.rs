@@ -135,8 +135,9 @@ fn every_valid_spec_validates_and_plans() {
         }
         let plan = strato(&["plan", path, "--output", "json"]);
         assert_eq!(plan.status.code(), Some(0), "{path}");
-        let items: Vec<serde_json::Value> = serde_json::from_slice(&plan.stdout).unwrap();
-        assert!(!items.is_empty(), "{path}: empty plan");
+        let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+        assert!(!plan["objects"].as_array().unwrap().is_empty(), "{path}: empty plan");
+        assert!(plan["objects"].as_array().unwrap().iter().all(|o| o["action"] == "create"), "{path}");
     }
 }
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# User data of WSO2 node ${node.name} (${var.role}, ${node.index} of ${node.count}) of
+# User data of WSO2 node ${node.name} (${var.role}, node ${node.index} of its group) of
 # deployment ${deployment.name}, rendered by strato. It installs the Puppet agent, points
 # it at the Puppet server's fixed address and asks for a certificate that carries the
 # deployment's CSR challenge and the node's role, cluster and index as trusted facts. The

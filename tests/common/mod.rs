@@ -181,7 +181,7 @@ pub fn plan_len(spec: &str) -> u64 {
         .output()
         .expect("strato runs");
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
-    plan.as_array().expect("a list").len() as u64
+    plan["objects"].as_array().expect("a list").len() as u64
 }
 
 /// The spec's objects per kind, from `strato plan --output json`, named as the layer's
@@ -195,7 +195,7 @@ pub fn planned(spec: &str) -> BTreeMap<String, u64> {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut counts = BTreeMap::new();
-    for o in plan.as_array().expect("a list") {
+    for o in plan["objects"].as_array().expect("a list") {
         match o["kind"].as_str().unwrap() {
             // One instance role is an IAM role and its instance profile of the same name.
             "instance_role" => {

@@ -8,8 +8,11 @@
 //! - [`error`]: AWS errors classified by code, naming the call;
 //! - [`preflight`] and [`ownership`]: what is checked before the first mutating call:
 //!   credentials, zones, instance types, quotas, and whose the objects in the way are;
+//! - [`apply`]: a plan as engine tasks (updates, rolling replacements, removals) and the
+//!   refresh that reads the live objects;
 //! - [`provision`]: the engine's work for `provision` and `destroy`, on top of the state file.
 
+pub mod apply;
 pub mod client;
 pub mod drivers;
 pub mod error;
@@ -23,5 +26,5 @@ pub use client::{connect, CallCounter, Clients, Connection};
 pub use drivers::{Account, DestroyOptions};
 pub use provision::{
     delete_csr_challenge, destroy_tasks, ensure_csr_challenge, new_deployment_id, provision_tasks, resolve_intents,
-    service_limits, unsupported_kinds, Deployment, Destroyer, Provisioner,
+    service_limits, unsupported_kinds, Counts, Deployment, Destroyer, Provisioner,
 };

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use strato_engine::{BoxFuture, Cancel, Need, Progress, Task, TaskError, TaskId, Work};
+use strato_graph::plan::{Action, Change, Planned};
 use strato_graph::{Durations, Graph, Kind, NodeId};
 use strato_state::{now, Object, State, Status, Store};
 
@@ -103,7 +104,20 @@ struct Shared {
     created: AtomicU64,
     /// Objects found as recorded and left alone.
     unchanged: AtomicU64,
+    updated: AtomicU64,
+    replaced: AtomicU64,
+    deleted: AtomicU64,
     run: RunContext,
+}
+
+/// What a provision did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub created: u64,
+    pub unchanged: u64,
+    pub updated: u64,
+    pub replaced: u64,
+    pub deleted: u64,
 }
 
 impl Shared {
@@ -117,6 +131,9 @@ impl Shared {
             tokens: AtomicU64::new(0),
             created: AtomicU64::new(0),
             unchanged: AtomicU64::new(0),
+            updated: AtomicU64::new(0),
+            replaced: AtomicU64::new(0),
+            deleted: AtomicU64::new(0),
         }
     }
 
@@ -144,11 +161,14 @@ impl Shared {
     }
 }
 
-/// Creates a deployment's objects; the engine's [`Work`] for `strato provision`.
+/// Creates, updates, replaces and deletes a deployment's objects as its plan says; the
+/// engine's [`Work`] for `strato provision`. Tasks `0..n` are the graph's nodes, the rest
+/// the deletions of [`crate::apply::Apply::extras`].
 #[derive(Clone)]
 pub struct Provisioner {
     shared: Arc<Shared>,
     graph: Arc<Graph>,
+    apply: Arc<crate::apply::Apply>,
 }
 
 impl Provisioner {
@@ -160,10 +180,11 @@ impl Provisioner {
         deployment: Deployment,
         cancel: Cancel,
         account: crate::drivers::Account,
+        apply: Arc<crate::apply::Apply>,
     ) -> Provisioner {
         let run = RunContext { account, ..RunContext::default() };
         let shared = Shared::new(clients, store, deployment, cancel, run);
-        Provisioner { shared: Arc::new(shared), graph }
+        Provisioner { shared: Arc::new(shared), graph, apply }
     }
 
     /// The state as it is now.
@@ -180,14 +201,59 @@ impl Provisioner {
         self.shared.notices()
     }
 
-    /// (created or adopted by this run, found unchanged).
-    pub fn counts(&self) -> (u64, u64) {
-        (self.shared.created.load(Ordering::SeqCst), self.shared.unchanged.load(Ordering::SeqCst))
+    /// What this run did, by kind of change.
+    pub fn counts(&self) -> Counts {
+        let n = |c: &AtomicU64| c.load(Ordering::SeqCst);
+        let s = &self.shared;
+        Counts {
+            created: n(&s.created),
+            unchanged: n(&s.unchanged),
+            updated: n(&s.updated),
+            replaced: n(&s.replaced),
+            deleted: n(&s.deleted),
+        }
+    }
+
+    /// The inputs node `id` asks for now, with user data rendered from the state.
+    fn inputs_now(&self, id: NodeId) -> BTreeMap<String, String> {
+        let g = &self.graph;
+        self.shared.with_store(|s| {
+            let lookup = |n: NodeId, attr: &str| s.get(g.node(n).address.as_str())?.value(attr).map(str::to_string);
+            strato_graph::change::inputs(g, id, &self.shared.deployment.tags, &lookup)
+        })
     }
 
     async fn ensure(&self, node_id: NodeId, progress: Progress) -> Result<(), TaskError> {
         let node = self.graph.node(node_id);
         let address = node.address.as_str();
+        if self.apply.skips(node_id) {
+            return Ok(());
+        }
+        let planned = self.apply.planned(node_id);
+        if let Some(p) = planned.filter(|p| p.action == Action::Replace && p.rolling) {
+            // Rolling: the object in service is kept, under its retired address, until its
+            // successor is ready; the retirement task deletes it then.
+            let retired = crate::apply::retired(address);
+            self.shared
+                .with_store(|s| {
+                    let old = s.get(address).filter(|o| o.id.is_some()).cloned();
+                    match old {
+                        Some(mut o) if s.get(&retired).is_none() => {
+                            o.depends_on = o.depends_on.iter().map(|d| self.apply.retired_name(d)).collect();
+                            s.update(|st| {
+                                st.objects.remove(address);
+                                st.objects.insert(retired.clone(), o);
+                            })
+                        }
+                        _ => Ok(()),
+                    }
+                })
+                .map_err(|e| TaskError(format!("{address}: {e}")))?;
+            progress.status(&format!(
+                "replacing ({}); the old one stays in service until this one is ready",
+                p.replace_because.join(", ")
+            ));
+        }
         let fail = |e: AwsError| TaskError(format!("{address}: {e}"));
         let Some(driver) = driver(node.kind) else {
             return Err(TaskError(format!("{address}: strato cannot provision `{}` objects yet", node.kind)));
@@ -229,14 +295,23 @@ impl Provisioner {
         if let Some(obj) = own {
             if obj.id.is_some() {
                 if driver.exists(&cx, &obj).await.map_err(fail)? {
-                    progress.created();
                     let mut obj = Object { depends_on: depends_on.clone(), ..obj };
+                    let changes: Vec<Change> =
+                        planned.filter(|p| p.action == Action::Update).map(|p| p.changes.clone()).unwrap_or_default();
+                    if !changes.is_empty() {
+                        progress.status("updating");
+                        self.update(&cx, driver, node.kind, &mut obj, desired, &changes).await.map_err(fail)?;
+                        self.shared.updated.fetch_add(1, Ordering::SeqCst);
+                    } else {
+                        self.shared.unchanged.fetch_add(1, Ordering::SeqCst);
+                    }
+                    progress.created();
                     if obj.status != Status::Ready {
                         let learnt = driver.wait_ready(&cx, &obj).await.map_err(fail)?;
                         obj.attributes.extend(learnt);
                         obj.status = Status::Ready;
                     }
-                    self.shared.unchanged.fetch_add(1, Ordering::SeqCst);
+                    obj.inputs = self.inputs_now(node_id);
                     return self.shared.save(address, obj);
                 }
                 // Recorded but gone (deleted outside strato), or past saving (a NAT gateway
@@ -246,8 +321,16 @@ impl Provisioner {
                 driver.delete(&cx, &obj).await.map_err(fail)?;
                 driver.wait_gone(&cx, &obj).await.map_err(fail)?;
             } else {
-                // An interrupted run may have created it without recording its id.
-                if let Some(found) = driver.find(&cx, &obj).await.map_err(fail)? {
+                // An interrupted run may have created it without recording its id (never an
+                // object the state records elsewhere: the old node of a rolling
+                // replacement carries the same address tag).
+                let found = driver.find(&cx, &obj).await.map_err(fail)?;
+                let elsewhere = |id: &str| {
+                    self.shared.with_store(|s| {
+                        s.state().objects.iter().any(|(a, o)| a != address && o.id.as_deref() == Some(id))
+                    })
+                };
+                if let Some(found) = found.filter(|f| !elsewhere(&f.id)) {
                     let mut attributes = obj.attributes.clone();
                     attributes.extend(found.attributes);
                     let recorded = Object {
@@ -261,9 +344,12 @@ impl Provisioner {
                     self.shared.save(address, recorded.clone())?;
                     progress.created();
                     let learnt = driver.wait_ready(&cx, &recorded).await.map_err(fail)?;
-                    self.shared.created.fetch_add(1, Ordering::SeqCst);
+                    self.count_new(planned);
                     let mut ready = Object { status: Status::Ready, ..recorded };
                     ready.attributes.extend(learnt);
+                    self.shared.save(address, ready.clone())?;
+                    self.settle(&cx, node.kind, &ready, planned).await.map_err(fail)?;
+                    ready.inputs = self.inputs_now(node_id);
                     return self.shared.save(address, ready);
                 }
                 token = obj.client_token;
@@ -306,15 +392,153 @@ impl Provisioner {
             record.attributes.extend(learnt);
         }
         record.status = Status::Ready;
-        self.shared.created.fetch_add(1, Ordering::SeqCst);
+        self.count_new(planned);
+        self.shared.save(address, record.clone())?;
+        self.settle(&cx, node.kind, &record, planned).await.map_err(fail)?;
+        record.inputs = self.inputs_now(node_id);
         self.shared.save(address, record)
+    }
+
+    fn count_new(&self, planned: Option<&Planned>) {
+        let counter = match planned.map(|p| p.action) {
+            Some(Action::Replace) => &self.shared.replaced,
+            _ => &self.shared.created,
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// After a rolling replacement's new registration: its target must be healthy before
+    /// the old one is deregistered.
+    async fn settle(&self, cx: &Cx<'_>, kind: Kind, obj: &Object, planned: Option<&Planned>) -> Result<(), AwsError> {
+        if kind == Kind::TargetRegistration && planned.is_some_and(|p| p.rolling) {
+            crate::drivers::target_registration::wait_healthy(cx, obj).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies in-place `changes` to the live object `obj` and records the result in it.
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        driver: &dyn crate::drivers::Driver,
+        kind: Kind,
+        obj: &mut Object,
+        desired: &strato_graph::Desired,
+        changes: &[Change],
+    ) -> Result<(), AwsError> {
+        let (tags, rest): (Vec<&Change>, Vec<&Change>) = changes.iter().partition(|c| c.attribute.starts_with("tag:"));
+        if !rest.is_empty() {
+            let rest: Vec<Change> = rest.into_iter().cloned().collect();
+            let updated = driver.update(cx, obj, desired, &rest).await?;
+            if let Some(id) = updated.id {
+                obj.id = Some(id);
+            }
+            obj.attributes.extend(updated.attributes);
+        }
+        let set: Vec<(String, String)> =
+            tags.iter().filter_map(|c| Some((c.attribute.strip_prefix("tag:")?.to_string(), c.new.clone()?))).collect();
+        let unset: Vec<String> = tags
+            .iter()
+            .filter(|c| c.new.is_none())
+            .filter_map(|c| c.attribute.strip_prefix("tag:").map(str::to_string))
+            .collect();
+        crate::drivers::tags::retag(cx, kind, obj, &set, &unset).await
+    }
+
+    /// Deletes what the plan retires: an object the spec no longer has, the old object of a
+    /// replacement. A target is deregistered and drained first, so connections end before
+    /// the instance does (the target group's deregistration delay).
+    async fn retire(&self, extra: usize, progress: Progress) -> Result<(), TaskError> {
+        let address = self.apply.extras[extra].as_str();
+        let fail = |e: AwsError| TaskError(format!("{address}: {e}"));
+        let Some(obj) = self.shared.with_store(|s| s.get(address).cloned()) else {
+            return Ok(());
+        };
+        let kind: Kind = obj.kind.parse().map_err(|e: String| TaskError(format!("{address}: {e}")))?;
+        let Some(driver) = driver(kind) else {
+            return Err(TaskError(format!("{address}: strato cannot delete `{kind}` objects yet")));
+        };
+        if obj.id.is_none() {
+            // Never created: nothing to delete, but an unanswered create may have made it.
+            let objects = self.shared.with_store(|s| s.state().objects.clone());
+            let aws_name = recorded_name(&self.shared.deployment.name, address, &obj);
+            let cx = self.cx_for(address, &aws_name, &objects, &progress);
+            match driver.find(&cx, &obj).await.map_err(fail)? {
+                None => {
+                    return self
+                        .shared
+                        .with_store(|s| s.remove(address))
+                        .map_err(|e| TaskError(format!("{address}: {e}")))
+                }
+                Some(found) => {
+                    let obj = Object { id: Some(found.id), ..obj };
+                    return self.delete_found(address, driver, kind, obj, progress).await;
+                }
+            }
+        }
+        self.delete_found(address, driver, kind, obj, progress).await
+    }
+
+    async fn delete_found(
+        &self,
+        address: &str,
+        driver: &dyn crate::drivers::Driver,
+        kind: Kind,
+        obj: Object,
+        progress: Progress,
+    ) -> Result<(), TaskError> {
+        let fail = |e: AwsError| TaskError(format!("{address}: {e}"));
+        let objects = BTreeMap::from([(address.to_string(), obj.clone())]);
+        let aws_name = recorded_name(&self.shared.deployment.name, address, &obj);
+        let cx = self.cx_for(address, &aws_name, &objects, &progress);
+        progress.status("deleting");
+        driver.delete(&cx, &obj).await.map_err(fail)?;
+        progress.created();
+        driver.wait_gone(&cx, &obj).await.map_err(fail)?;
+        if kind == Kind::TargetRegistration {
+            crate::drivers::target_registration::wait_drained(&cx, &obj).await.map_err(fail)?;
+        }
+        if !crate::apply::is_retired(address) {
+            self.shared.deleted.fetch_add(1, Ordering::SeqCst);
+        }
+        self.shared.with_store(|s| s.remove(address)).map_err(|e| TaskError(format!("{address}: {e}")))
+    }
+
+    fn cx_for<'a>(
+        &'a self,
+        address: &'a str,
+        aws_name: &'a str,
+        objects: &'a BTreeMap<String, Object>,
+        progress: &'a Progress,
+    ) -> Cx<'a> {
+        Cx {
+            clients: &self.shared.clients,
+            deployment: &self.shared.deployment.name,
+            deployment_id: &self.shared.deployment.id,
+            aws_name,
+            tags: &self.shared.deployment.tags,
+            address,
+            objects,
+            graph: Some(&self.graph),
+            cancel: &self.shared.cancel,
+            progress,
+            fresh: false,
+            run: &self.shared.run,
+        }
     }
 }
 
 impl Work for Provisioner {
     fn run(&self, id: TaskId, progress: Progress) -> BoxFuture<Result<(), TaskError>> {
         let this = self.clone();
-        Box::pin(async move { this.ensure(NodeId(id.0), progress).await })
+        let nodes = self.graph.nodes().len();
+        Box::pin(async move {
+            if id.0 < nodes {
+                this.ensure(NodeId(id.0), progress).await
+            } else {
+                this.retire(id.0 - nodes, progress).await
+            }
+        })
     }
 }
 
@@ -578,7 +802,7 @@ fn random_hex(bytes: usize) -> Result<String, AwsError> {
 
 /// The name a recorded object has in AWS: recorded with its intent, or, for a state written
 /// before names were recorded, `<deployment>-<name>`.
-fn recorded_name(deployment: &str, address: &str, obj: &Object) -> String {
+pub(crate) fn recorded_name(deployment: &str, address: &str, obj: &Object) -> String {
     obj.attribute("name").map(str::to_string).unwrap_or_else(|| {
         let rest = address.split_once('.').map_or(address, |(_, r)| r);
         format!("{deployment}-{rest}")

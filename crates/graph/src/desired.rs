@@ -145,6 +145,11 @@ pub struct DbInstance {
     pub subnet_group: NodeId,
     pub security_groups: Vec<NodeId>,
     pub port: Option<i64>,
+    /// `ModifyDBInstance` applies class, storage and Multi-AZ changes now, not in the
+    /// maintenance window.
+    pub apply_immediately: bool,
+    /// The spec lets strato replace the database (its data is lost).
+    pub allow_replacement: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -357,6 +362,8 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
             subnet_group,
             security_groups: ids(g, "security_group", &db.security_groups),
             port: db.port.as_ref().map(|p| p.value),
+            apply_immediately: db.apply_immediately,
+            allow_replacement: db.allow_replacement,
         };
         set(g, format!("database.{}", db.name.value), Desired::DbInstance(Box::new(d)));
     }

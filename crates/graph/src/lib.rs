@@ -10,8 +10,10 @@
 //! validated [`Document`] into a graph, orders it, estimates it and draws it.
 
 mod build;
+pub mod change;
 mod desired;
 mod estimate;
+pub mod plan;
 mod render;
 
 use std::collections::{BTreeSet, HashMap};

@@ -301,6 +301,12 @@ pub struct Database {
     pub publicly_accessible: bool,
     /// The RDS identifier, when the spec names it; otherwise it is derived.
     pub aws_name: Option<Sp<String>>,
+    /// Changes that `ModifyDBInstance` would otherwise hold for the maintenance window
+    /// (class, storage, Multi-AZ) are applied at once (`ApplyImmediately`).
+    pub apply_immediately: bool,
+    /// strato may replace the database (delete it and create a new, empty one) when a
+    /// change needs a new instance; without it such a plan is refused.
+    pub allow_replacement: bool,
 }
 
 impl Database {
@@ -1067,6 +1073,8 @@ fn read_database(cx: &mut Ctx, mut t: Table) -> Database {
     let port = port_field(cx, &mut t, "port");
     let publicly_accessible = t.bool_or(cx, "publicly_accessible", false);
     let aws_name = t.opt_str(cx, "aws_name");
+    let apply_immediately = t.bool_or(cx, "apply_immediately", false);
+    let allow_replacement = t.bool_or(cx, "allow_replacement", false);
     t.finish(cx);
     Database {
         name,
@@ -1087,6 +1095,8 @@ fn read_database(cx: &mut Ctx, mut t: Table) -> Database {
         port,
         publicly_accessible,
         aws_name,
+        apply_immediately,
+        allow_replacement,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The state of one deployment: every AWS object strato created for it, with its id, the
 //! attributes later steps need, and what it depends on, so that `destroy` works from the
-//! state alone.
+//! state alone, and what each object was asked to be, so that a later run can tell what
+//! changed.
 //!
 //! The file (`<state dir>/<deployment>/state.json`) carries a format version and is
 //! rewritten atomically after every change: written to a temporary file in the same
@@ -52,6 +53,11 @@ pub struct Object {
     /// Seconds since the Unix epoch when the object was recorded as created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<u64>,
+    /// What the spec asked for when the object was created or last updated, as flat
+    /// `attribute → value` (references as addresses, user data as a digest, never a
+    /// secret): what a later plan compares the spec and AWS with.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
 }
 
 impl Object {
@@ -65,6 +71,7 @@ impl Object {
             depends_on: Vec::new(),
             client_token: None,
             created_at: None,
+            inputs: BTreeMap::new(),
         }
     }
 
@@ -287,6 +294,7 @@ mod tests {
             depends_on: vec![],
             client_token: None,
             created_at: Some(1),
+            inputs: BTreeMap::from([("cidr".to_string(), "10.0.0.0/16".to_string())]),
         }
     }
 

@@ -13,7 +13,9 @@ use strato_graph::Desired;
 use strato_state::{Object, Status};
 
 use super::db_subnet_group::{pairs, rds_tags};
-use super::{id, mismatch, Attributes, Created, Cx, Driver, RDS_GONE, RDS_READY};
+use strato_graph::plan::{Change, Live};
+
+use super::{id, mismatch, Attributes, Created, Cx, Driver, Updated, RDS_GONE, RDS_READY};
 use crate::error::{from_sdk, AwsError, Class};
 use crate::poll::Check;
 
@@ -190,6 +192,55 @@ impl Driver for DbInstance {
         Err(AwsError::new("DeleteDBInstance", Class::Fatal, msg))
     }
 
+    async fn read(&self, cx: &Cx<'_>, obj: &Object) -> Result<Live, AwsError> {
+        Ok(describe(cx, id(obj)?).await?.map(|i| live_of(&i)).unwrap_or_default())
+    }
+
+    /// `ModifyDBInstance` with what changed, now or in the maintenance window as the spec
+    /// says (`apply_immediately`). Applied now, the database goes `modifying` and is waited
+    /// for until `available` with nothing pending (TF `waitDBInstanceUpdated`,
+    /// internal/service/rds/instance.go). Whether a final snapshot is taken on delete is
+    /// strato's own setting: it is only recorded.
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        _obj: &Object,
+        desired: &Desired,
+        changes: &[Change],
+    ) -> Result<Updated, AwsError> {
+        let Desired::DbInstance(db) = desired else { return Err(mismatch("ModifyDBInstance")) };
+        let mut updated = Updated::default();
+        updated.attributes.insert("final_snapshot".into(), db.final_snapshot.to_string());
+        updated.attributes.insert("multi_az".into(), db.multi_az.to_string());
+        let Some(call) = DbInstance::modify_call(cx, db, changes)? else { return Ok(updated) };
+        cx.status(if db.apply_immediately { "modifying" } else { "modifying in the next maintenance window" });
+        call.apply_immediately(db.apply_immediately).send().await.map_err(|e| from_sdk("ModifyDBInstance", e))?;
+        if db.apply_immediately {
+            let ident = db.identifier.as_str();
+            let learnt = cx
+                .wait("the database to be modified", &RDS_READY, || async {
+                    let Some(i) = describe(cx, ident).await? else {
+                        let msg = format!("database {ident} is gone");
+                        return Err(AwsError::new("ModifyDBInstance", Class::NotFound, msg));
+                    };
+                    let pending = i.pending_modified_values().is_some_and(|p| {
+                        p.db_instance_class().is_some() || p.allocated_storage().is_some() || p.multi_az().is_some()
+                    });
+                    Ok(match status(&i) {
+                        "available" if !pending => Check::Done(instance_attributes(&i)),
+                        s if FAILED.contains(&s) => {
+                            let msg = format!("database {ident} is `{s}`");
+                            return Err(AwsError::new("ModifyDBInstance", Class::Fatal, msg));
+                        }
+                        s => Check::Pending(if pending { format!("{s}, changes pending") } else { s.to_string() }),
+                    })
+                })
+                .await?;
+            updated.attributes.extend(learnt);
+        }
+        Ok(updated)
+    }
+
     async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let ident = id(obj)?;
         cx.wait("the database to be deleted", &RDS_GONE, || async {
@@ -200,6 +251,102 @@ impl Driver for DbInstance {
         })
         .await
     }
+}
+
+impl DbInstance {
+    /// The `ModifyDBInstance` call for what changed; `None` when no setting of RDS's
+    /// changed.
+    fn modify_call(
+        cx: &Cx<'_>,
+        db: &strato_graph::DbInstance,
+        changes: &[Change],
+    ) -> Result<Option<aws_sdk_rds::operation::modify_db_instance::builders::ModifyDBInstanceFluentBuilder>, AwsError>
+    {
+        let changed = |a: &str| changes.iter().any(|c| c.attribute == a);
+        let mut call = cx.clients.rds.modify_db_instance().db_instance_identifier(&db.identifier);
+        let mut any = false;
+        if changed("instance_class") {
+            call = call.db_instance_class(&db.instance_class);
+            any = true;
+        }
+        if changed("storage_gb") {
+            call = call.allocated_storage(db.storage_gb as i32);
+            any = true;
+        }
+        if changed("storage_type") {
+            call = call.storage_type(&db.storage_type);
+            any = true;
+        }
+        if changed("multi_az") {
+            call = call.multi_az(db.multi_az);
+            any = true;
+        }
+        if changed("backup_retention_days") {
+            call = call.backup_retention_period(db.backup_retention_days as i32);
+            any = true;
+        }
+        if changed("deletion_protection") {
+            call = call.deletion_protection(db.deletion_protection);
+            any = true;
+        }
+        if changed("publicly_accessible") {
+            call = call.publicly_accessible(db.publicly_accessible);
+            any = true;
+        }
+        if changed("engine_version") {
+            call = call.engine_version(&db.engine_version).allow_major_version_upgrade(false);
+            any = true;
+        }
+        if changed("security_groups") {
+            call = call.set_vpc_security_group_ids(Some(cx.ids_of(&db.security_groups)?));
+            any = true;
+        }
+        Ok(any.then_some(call))
+    }
+}
+
+/// The live value of each input a database reads back, and what is pending: RDS holds
+/// class, storage and Multi-AZ changes made without `ApplyImmediately` for the maintenance
+/// window and lists them in `PendingModifiedValues` (RDS API reference, ModifyDBInstance).
+fn live_of(i: &aws_sdk_rds::types::DbInstance) -> Live {
+    let mut inputs = strato_graph::change::Inputs::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            inputs.insert(k.to_string(), v);
+        }
+    };
+    put("instance_class", i.db_instance_class().map(str::to_string));
+    put("storage_gb", i.allocated_storage().map(|v| v.to_string()));
+    put("storage_type", i.storage_type().map(str::to_string));
+    put("multi_az", i.multi_az().map(|v| v.to_string()));
+    put("backup_retention_days", i.backup_retention_period().map(|v| v.to_string()));
+    put("deletion_protection", i.deletion_protection().map(|v| v.to_string()));
+    put("publicly_accessible", i.publicly_accessible().map(|v| v.to_string()));
+    let mut transition = match status(i) {
+        "available" => None,
+        s => Some(s.to_string()),
+    };
+    if let Some(p) = i.pending_modified_values() {
+        // What is pending is what the database will be: asked for already, not drift.
+        let mut pending = Vec::new();
+        if let Some(c) = p.db_instance_class() {
+            inputs.insert("instance_class".into(), c.to_string());
+            pending.push(format!("instance_class {c}"));
+        }
+        if let Some(c) = p.allocated_storage() {
+            inputs.insert("storage_gb".into(), c.to_string());
+            pending.push(format!("storage_gb {c}"));
+        }
+        if let Some(c) = p.multi_az() {
+            inputs.insert("multi_az".into(), c.to_string());
+            pending.push(format!("multi_az {c}"));
+        }
+        if !pending.is_empty() {
+            let text = format!("pending for the maintenance window: {}", pending.join(", "));
+            transition = Some(transition.map_or(text.clone(), |t| format!("{t}; {text}")));
+        }
+    }
+    Live { exists: !FAILED.contains(&status(i)) && status(i) != "deleting", inputs, transition, sets: Vec::new() }
 }
 
 /// States a database does not leave by itself (RDS User Guide, "Viewing Amazon RDS DB

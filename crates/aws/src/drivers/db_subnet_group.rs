@@ -85,6 +85,29 @@ impl Driver for DbSubnetGroup {
         Ok(ours.then(|| Created::new(cx.name())))
     }
 
+    /// `ModifyDBSubnetGroup`: description and subnets, with the databases in it running.
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        obj: &Object,
+        desired: &Desired,
+        _changes: &[strato_graph::plan::Change],
+    ) -> Result<super::Updated, AwsError> {
+        let Desired::DbSubnetGroup { description, subnets } = desired else {
+            return Err(mismatch("ModifyDBSubnetGroup"));
+        };
+        cx.clients
+            .rds
+            .modify_db_subnet_group()
+            .db_subnet_group_name(id(obj)?)
+            .db_subnet_group_description(description)
+            .set_subnet_ids(Some(cx.ids_of(subnets)?))
+            .send()
+            .await
+            .map_err(|e| from_sdk("ModifyDBSubnetGroup", e))?;
+        Ok(super::Updated::default())
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let r = cx.clients.rds.describe_db_subnet_groups().db_subnet_group_name(id(obj)?).send().await;
         exists_from(r.map_err(|e| from_sdk("DescribeDBSubnetGroups", e)), |o| !o.db_subnet_groups().is_empty())

@@ -12,7 +12,9 @@ use aws_sdk_ec2::types::{
 use strato_graph::{Desired, Image};
 use strato_state::Object;
 
-use super::{id, mismatch, Attributes, Created, Cx, Driver, SLOW};
+use strato_graph::plan::{Change, Live};
+
+use super::{id, mismatch, Attributes, Created, Cx, Driver, Updated, SLOW};
 use crate::error::{from_sdk, AwsError, Class};
 use crate::poll::Check;
 
@@ -187,6 +189,107 @@ impl Driver for Instance {
                 None | Some(InstanceStateName::Terminated) => Check::Done(()),
                 Some(s) => Check::Pending(s.as_str().to_string()),
             })
+        })
+        .await
+    }
+
+    async fn read(&self, cx: &Cx<'_>, obj: &Object) -> Result<Live, AwsError> {
+        let Some(i) = describe(cx, id(obj)?).await? else { return Ok(Live::default()) };
+        let state = i.state().and_then(|s| s.name()).cloned();
+        let exists = !matches!(state, Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown) | None);
+        let mut inputs = strato_graph::change::Inputs::new();
+        if let Some(t) = i.instance_type() {
+            inputs.insert("instance_type".into(), t.as_str().to_string());
+        }
+        // The groups of the primary interface, which are the instance's (AWS lists them in
+        // both places; some emulators only on the interface).
+        let primary = i
+            .network_interfaces()
+            .iter()
+            .find(|n| n.attachment().and_then(|a| a.device_index()) == Some(0))
+            .or_else(|| i.network_interfaces().first());
+        let live_groups: Vec<&str> = match primary {
+            Some(n) => n.groups().iter().filter_map(|g| g.group_id()).collect(),
+            None => i.security_groups().iter().filter_map(|g| g.group_id()).collect(),
+        };
+        let groups: Option<Vec<String>> = live_groups.iter().map(|id| cx.address_of_id(id)).collect();
+        if let Some(mut groups) = groups {
+            groups.sort();
+            inputs.insert("security_groups".into(), groups.join(","));
+        }
+        for t in i.tags() {
+            let (Some(k), Some(v)) = (t.key(), t.value()) else { continue };
+            if k != "Name" && !k.starts_with("strato:") && !k.starts_with("aws:") {
+                inputs.insert(format!("tag:{k}"), v.to_string());
+            }
+        }
+        let transition = match state {
+            Some(InstanceStateName::Running) => None,
+            Some(s) => Some(s.as_str().to_string()),
+            None => None,
+        };
+        Ok(Live { exists, inputs, transition, sets: vec!["tag:"] })
+    }
+
+    /// The type with the instance stopped (`ModifyInstanceAttribute` refuses it on a
+    /// running instance: "Change the instance type", Amazon EC2 User Guide), started again
+    /// and waited for; the security groups live.
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        obj: &Object,
+        desired: &Desired,
+        changes: &[Change],
+    ) -> Result<Updated, AwsError> {
+        let Desired::Instance(spec) = desired else { return Err(mismatch("ModifyInstanceAttribute")) };
+        let instance_id = id(obj)?;
+        let ec2 = &cx.clients.ec2;
+        let mut learnt = Attributes::new();
+        if changes.iter().any(|c| c.attribute == "security_groups") {
+            let groups = cx.ids_of(&spec.security_groups)?;
+            let r = ec2.modify_instance_attribute().instance_id(instance_id).set_groups(Some(groups)).send().await;
+            r.map_err(|e| from_sdk("ModifyInstanceAttribute", e))?;
+        }
+        if changes.iter().any(|c| c.attribute == "instance_type") {
+            cx.status("stopping to change its type");
+            let r = ec2.stop_instances().instance_ids(instance_id).send().await;
+            r.map_err(|e| from_sdk("StopInstances", e))?;
+            self.until_state(cx, instance_id, InstanceStateName::Stopped, "stopped").await?;
+            cx.status(&format!("changing its type to {}", spec.instance_type));
+            let r = ec2
+                .modify_instance_attribute()
+                .instance_id(instance_id)
+                .instance_type(aws_sdk_ec2::types::AttributeValue::builder().value(&spec.instance_type).build())
+                .send()
+                .await;
+            r.map_err(|e| from_sdk("ModifyInstanceAttribute", e))?;
+            cx.status("starting");
+            let r = ec2.start_instances().instance_ids(instance_id).send().await;
+            r.map_err(|e| from_sdk("StartInstances", e))?;
+            learnt = self.wait_ready(cx, obj).await?;
+        }
+        Ok(Updated { attributes: learnt, ..Updated::default() })
+    }
+}
+
+impl Instance {
+    /// Waits until the instance is in `target`; any state other than the way there fails.
+    async fn until_state(
+        &self,
+        cx: &Cx<'_>,
+        instance_id: &str,
+        target: InstanceStateName,
+        what: &str,
+    ) -> Result<(), AwsError> {
+        cx.wait(&format!("the instance to be {what}"), &SLOW, || async {
+            let state = describe(cx, instance_id).await?.and_then(|i| i.state().and_then(|s| s.name().cloned()));
+            match state {
+                Some(s) if s == target => Ok(Check::Done(())),
+                Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown) | None => {
+                    Err(AwsError::new("StopInstances", Class::Fatal, format!("instance {instance_id} is gone")))
+                }
+                Some(s) => Ok(Check::Pending(s.as_str().to_string())),
+            }
         })
         .await
     }

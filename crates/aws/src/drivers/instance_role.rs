@@ -221,6 +221,19 @@ impl Driver for InstanceRole {
         }
     }
 
+    /// The inline policy is rewritten (`PutRolePolicy` replaces it whole), with the rest
+    /// of [`converge`]: each step idempotent.
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        _obj: &Object,
+        desired: &Desired,
+        _changes: &[strato_graph::plan::Change],
+    ) -> Result<super::Updated, AwsError> {
+        let c = converge(cx, desired).await?;
+        Ok(super::Updated { id: None, attributes: c.attributes })
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let name = id(obj)?;
         Ok(profile(cx, name).await?.is_some_and(|(_, roles, _)| roles.iter().any(|r| r == name)))

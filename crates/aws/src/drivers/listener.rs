@@ -5,11 +5,12 @@ use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
 };
+use strato_graph::plan::Change;
 use strato_graph::{Desired, ListenerAction};
 use strato_state::Object;
 
 use super::load_balancer::elb_tags;
-use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
+use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver, Updated};
 use crate::error::{from_sdk, AwsError};
 
 pub struct Listener;
@@ -21,19 +22,7 @@ impl Driver for Listener {
             return Err(mismatch("CreateListener"));
         };
         let lb_arn = cx.id_of(*load_balancer)?;
-        let action = match action {
-            ListenerAction::Forward(tg) => {
-                Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(cx.id_of(*tg)?).build()
-            }
-            ListenerAction::Redirect { protocol, port, status_code } => {
-                let redirect = RedirectActionConfig::builder()
-                    .protocol(protocol)
-                    .set_port(port.map(|p| p.to_string()))
-                    .status_code(RedirectActionStatusCodeEnum::from(status_code.as_str()))
-                    .build();
-                Action::builder().r#type(ActionTypeEnum::Redirect).redirect_config(redirect).build()
-            }
-        };
+        let action = default_action(cx, action)?;
         let certificates = match certificate {
             Some(c) => Some(vec![Certificate::builder().certificate_arn(cx.id_of(*c)?).build()]),
             None => None,
@@ -77,6 +66,36 @@ impl Driver for Listener {
         Ok(listener_on(cx, lb_arn, port).await?.map(|arn| Created::new(arn).with("load_balancer_arn", lb_arn)))
     }
 
+    /// `ModifyListener`: protocol, certificate, TLS policy and default action, on the live
+    /// listener.
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        obj: &Object,
+        desired: &Desired,
+        _changes: &[Change],
+    ) -> Result<Updated, AwsError> {
+        let Desired::Listener { protocol, certificate, ssl_policy, action, .. } = desired else {
+            return Err(mismatch("ModifyListener"));
+        };
+        let certificates = match certificate {
+            Some(c) => Some(vec![Certificate::builder().certificate_arn(cx.id_of(*c)?).build()]),
+            None => None,
+        };
+        cx.clients
+            .elb
+            .modify_listener()
+            .listener_arn(id(obj)?)
+            .protocol(ProtocolEnum::from(protocol.as_str()))
+            .set_certificates(certificates)
+            .set_ssl_policy(ssl_policy.clone())
+            .default_actions(default_action(cx, action)?)
+            .send()
+            .await
+            .map_err(|e| from_sdk("ModifyListener", e))?;
+        Ok(Updated::default())
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let r = cx.clients.elb.describe_listeners().listener_arns(id(obj)?).send().await;
         exists_from(r.map_err(|e| from_sdk("DescribeListeners", e)), |o| !o.listeners().is_empty())
@@ -97,4 +116,21 @@ async fn listener_on(cx: &Cx<'_>, lb_arn: &str, port: &str) -> Result<Option<Str
         .iter()
         .find(|l| l.port().map(|p| p.to_string()).as_deref() == Some(port))
         .and_then(|l| l.listener_arn().map(str::to_string)))
+}
+
+/// The listener's default action.
+fn default_action(cx: &Cx<'_>, action: &ListenerAction) -> Result<Action, AwsError> {
+    Ok(match action {
+        ListenerAction::Forward(tg) => {
+            Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(cx.id_of(*tg)?).build()
+        }
+        ListenerAction::Redirect { protocol, port, status_code } => {
+            let redirect = RedirectActionConfig::builder()
+                .protocol(protocol)
+                .set_port(port.map(|p| p.to_string()))
+                .status_code(RedirectActionStatusCodeEnum::from(status_code.as_str()))
+                .build();
+            Action::builder().r#type(ActionTypeEnum::Redirect).redirect_config(redirect).build()
+        }
+    })
 }

@@ -10,7 +10,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use strato_graph::Desired;
 use strato_state::Object;
 
-use super::{id, mismatch, Attributes, Created, Cx, Driver, SLOW};
+use strato_graph::plan::Change;
+
+use super::{id, mismatch, Attributes, Created, Cx, Driver, Updated, SLOW};
 use crate::error::{from_sdk, AwsError, Class};
 use crate::poll::Check;
 
@@ -154,6 +156,47 @@ impl Driver for LoadBalancer {
 
     /// A load balancer that ended `failed` counts as gone: the next provision deletes it
     /// and creates it again, instead of waiting on it for ever.
+    /// `SetSecurityGroups`, `SetSubnets` and `ModifyLoadBalancerAttributes` (deletion
+    /// protection, idle timeout): all on the live load balancer, which keeps serving.
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        obj: &Object,
+        desired: &Desired,
+        changes: &[Change],
+    ) -> Result<Updated, AwsError> {
+        let Desired::LoadBalancer { subnets, security_groups, idle_timeout, deletion_protection, .. } = desired else {
+            return Err(mismatch("ModifyLoadBalancerAttributes"));
+        };
+        let arn = id(obj)?;
+        let changed = |a: &str| changes.iter().any(|c| c.attribute == a);
+        let elb = &cx.clients.elb;
+        if changed("security_groups") {
+            let r =
+                elb.set_security_groups().load_balancer_arn(arn).set_security_groups(Some(cx.ids_of(security_groups)?));
+            r.send().await.map_err(|e| from_sdk("SetSecurityGroups", e))?;
+        }
+        if changed("subnets") {
+            let r = elb.set_subnets().load_balancer_arn(arn).set_subnets(Some(cx.ids_of(subnets)?));
+            r.send().await.map_err(|e| from_sdk("SetSubnets", e))?;
+        }
+        let mut attributes = Vec::new();
+        if changed("deletion_protection") {
+            attributes.push(attribute("deletion_protection.enabled", &deletion_protection.to_string()));
+        }
+        if changed("idle_timeout") {
+            // AWS's default when the spec names none (ELB User Guide, "Connection idle timeout").
+            attributes.push(attribute("idle_timeout.timeout_seconds", &idle_timeout.unwrap_or(60).to_string()));
+        }
+        if !attributes.is_empty() {
+            let r = elb.modify_load_balancer_attributes().load_balancer_arn(arn).set_attributes(Some(attributes));
+            r.send().await.map_err(|e| from_sdk("ModifyLoadBalancerAttributes", e))?;
+        }
+        let mut updated = Updated::default();
+        updated.attributes.insert("deletion_protection".into(), deletion_protection.to_string());
+        Ok(updated)
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let lb = describe(cx, id(obj)?).await?;
         Ok(lb.is_some_and(|lb| lb.state().and_then(|s| s.code()) != Some(&LoadBalancerStateEnum::Failed)))

@@ -16,6 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use strato_engine::{Cancel, Progress};
+use strato_graph::plan::{Change, Live};
 use strato_graph::{Desired, Graph, Kind, NodeId};
 use strato_state::Object;
 
@@ -43,8 +44,9 @@ mod route_table_association;
 mod security_group;
 mod security_group_rules;
 mod subnet;
+pub mod tags;
 mod target_group;
-mod target_registration;
+pub(crate) mod target_registration;
 mod vpc;
 
 pub use db_subnet_group::{pairs as rds_pairs, rds_tags_of};
@@ -101,6 +103,14 @@ impl Created {
         self.attributes.insert(key.to_string(), value.into());
         self
     }
+}
+
+/// What an update in place changed beyond the inputs: a new composite id (a group's rule
+/// ids), attributes learnt.
+#[derive(Clone, Debug, Default)]
+pub struct Updated {
+    pub id: Option<String>,
+    pub attributes: Attributes,
 }
 
 /// Tag key holding the deployment name.
@@ -203,6 +213,12 @@ impl Cx<'_> {
     pub fn created_at_of(&self, node: NodeId) -> Option<u64> {
         let address = self.graph?.node(node).address.as_str();
         self.objects.get(address)?.created_at
+    }
+
+    /// The address of the object with AWS id `id`, among the recorded objects this call
+    /// sees (a refresh sees them all).
+    pub fn address_of_id(&self, id: &str) -> Option<String> {
+        self.objects.iter().find(|(_, o)| o.id.as_deref() == Some(id)).map(|(a, _)| a.clone())
     }
 
     pub fn kind_of(&self, node: NodeId) -> Option<Kind> {
@@ -498,6 +514,28 @@ pub trait Driver: Send + Sync {
     /// Waits until AWS no longer has the object.
     async fn wait_gone(&self, _cx: &Cx<'_>, _obj: &Object) -> Result<(), AwsError> {
         Ok(())
+    }
+
+    /// What AWS reports of the recorded object: whether it exists and, for the inputs this
+    /// kind reads back (see [`strato_graph::change::inputs`]), their live values; read
+    /// calls only. The default reads existence alone.
+    async fn read(&self, cx: &Cx<'_>, obj: &Object) -> Result<Live, AwsError> {
+        Ok(Live { exists: self.exists(cx, obj).await?, ..Live::default() })
+    }
+
+    /// Changes the live object to `desired` for `changes`, each of which
+    /// [`strato_graph::change::effect`] says AWS changes in place (tags aside: see
+    /// [`tags::retag`]); returns attributes to record. Kinds with no attribute updated in
+    /// place keep the default, which refuses.
+    async fn update(
+        &self,
+        _cx: &Cx<'_>,
+        _obj: &Object,
+        _desired: &Desired,
+        changes: &[Change],
+    ) -> Result<Updated, AwsError> {
+        let names: Vec<&str> = changes.iter().map(|c| c.attribute.as_str()).collect();
+        Err(AwsError::new("update", Class::Fatal, format!("strato cannot change {} in place", names.join(", "))))
     }
 }
 

@@ -7,7 +7,9 @@ use strato_graph::Desired;
 use strato_state::Object;
 
 use super::load_balancer::{adoptable, elb_tags, elb_tags_of};
-use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
+use strato_graph::plan::Change;
+
+use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver, Updated};
 use crate::error::{from_sdk, AwsError};
 
 pub struct TargetGroup;
@@ -60,22 +62,8 @@ impl Driver for TargetGroup {
             }
             Err(e) => return Err(e),
         };
-        if let Some(seconds) = tg.stickiness_seconds {
-            let attrs = [
-                ("stickiness.enabled", "true".to_string()),
-                ("stickiness.type", "lb_cookie".to_string()),
-                ("stickiness.lb_cookie.duration_seconds", seconds.to_string()),
-            ];
-            cx.clients
-                .elb
-                .modify_target_group_attributes()
-                .target_group_arn(&arn)
-                .set_attributes(Some(
-                    attrs.iter().map(|(k, v)| TargetGroupAttribute::builder().key(*k).value(v).build()).collect(),
-                ))
-                .send()
-                .await
-                .map_err(|e| from_sdk("ModifyTargetGroupAttributes", e))?;
+        if tg.stickiness_seconds.is_some() {
+            set_stickiness(cx, &arn, tg.stickiness_seconds).await?;
         }
         let mut c = Created::new(arn).with("name", tg.name.as_str());
         c.ready = true;
@@ -88,6 +76,42 @@ impl Driver for TargetGroup {
             return Ok(None);
         }
         Ok(Some(Created::new(arn).with("name", cx.name())))
+    }
+
+    /// `ModifyTargetGroup` for the health check, `ModifyTargetGroupAttributes` for
+    /// stickiness; both take effect on the live group.
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        obj: &Object,
+        desired: &Desired,
+        changes: &[Change],
+    ) -> Result<Updated, AwsError> {
+        let Desired::TargetGroup(tg) = desired else { return Err(mismatch("ModifyTargetGroup")) };
+        let arn = id(obj)?;
+        if changes.iter().any(|c| {
+            c.attribute.starts_with("health_") || c.attribute.ends_with("_threshold") || c.attribute == "matcher"
+        }) {
+            cx.clients
+                .elb
+                .modify_target_group()
+                .target_group_arn(arn)
+                .health_check_protocol(ProtocolEnum::from(tg.health_protocol.as_str()))
+                .health_check_path(&tg.health_path)
+                .health_check_port(tg.health_port.map_or_else(|| "traffic-port".to_string(), |p| p.to_string()))
+                .health_check_interval_seconds(tg.health_interval as i32)
+                .health_check_timeout_seconds(tg.health_timeout as i32)
+                .healthy_threshold_count(tg.healthy_threshold as i32)
+                .unhealthy_threshold_count(tg.unhealthy_threshold as i32)
+                .matcher(Matcher::builder().http_code(&tg.matcher).build())
+                .send()
+                .await
+                .map_err(|e| from_sdk("ModifyTargetGroup", e))?;
+        }
+        if changes.iter().any(|c| c.attribute == "stickiness_seconds") {
+            set_stickiness(cx, arn, tg.stickiness_seconds).await?;
+        }
+        Ok(Updated::default())
     }
 
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
@@ -126,4 +150,27 @@ async fn named(cx: &Cx<'_>) -> Result<Option<String>, AwsError> {
     let r = cx.clients.elb.describe_target_groups().names(cx.name()).send().await;
     let Some(o) = super::found(r.map_err(|e| from_sdk("DescribeTargetGroups", e)))? else { return Ok(None) };
     Ok(o.target_groups().first().and_then(|t| t.target_group_arn()).map(str::to_string))
+}
+
+/// Load-balancer-cookie stickiness for `seconds`, or none.
+async fn set_stickiness(cx: &Cx<'_>, arn: &str, seconds: Option<i64>) -> Result<(), AwsError> {
+    let attrs = match seconds {
+        Some(seconds) => vec![
+            ("stickiness.enabled", "true".to_string()),
+            ("stickiness.type", "lb_cookie".to_string()),
+            ("stickiness.lb_cookie.duration_seconds", seconds.to_string()),
+        ],
+        None => vec![("stickiness.enabled", "false".to_string())],
+    };
+    cx.clients
+        .elb
+        .modify_target_group_attributes()
+        .target_group_arn(arn)
+        .set_attributes(Some(
+            attrs.iter().map(|(k, v)| TargetGroupAttribute::builder().key(*k).value(v).build()).collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| from_sdk("ModifyTargetGroupAttributes", e))?;
+    Ok(())
 }

@@ -101,3 +101,92 @@ impl Driver for TargetRegistration {
         }
     }
 }
+
+/// The target's health in its group: `None` when the group does not list it.
+async fn target_state(cx: &Cx<'_>, tg: &str, instance: &str) -> Result<Option<(String, String)>, AwsError> {
+    let out = cx.clients.elb.describe_target_health().target_group_arn(tg).send().await;
+    let Some(out) = super::found(out.map_err(|e| from_sdk("DescribeTargetHealth", e)))? else { return Ok(None) };
+    Ok(out.target_health_descriptions().iter().find(|t| t.target().and_then(|t| t.id()) == Some(instance)).map(|t| {
+        let h = t.target_health();
+        let state = h.and_then(|h| h.state()).map_or("", |s| s.as_str()).to_string();
+        let reason = h.and_then(|h| h.reason()).map_or("", |r| r.as_str()).to_string();
+        (state, reason)
+    }))
+}
+
+/// How long a new target of a rolling replacement may take to pass its health checks
+/// before the replacement stops (the old target stays in service): AWS's default
+/// `HealthCheckGracePeriod` of an Auto Scaling group is 300 s, and WSO2 nodes take minutes
+/// to start, so twice that.
+const HEALTHY: crate::poll::Backoff = crate::poll::Backoff::new(
+    std::time::Duration::from_secs(5),
+    std::time::Duration::from_secs(15),
+    std::time::Duration::from_secs(10 * 60),
+);
+
+/// Waits until the registered target is `healthy`. Where health cannot be known (the
+/// group answers `unused` or `unavailable` for a target it does not check: no listener
+/// forwards to it, or an emulator that runs no checks), a grace of the group's interval
+/// times its healthy threshold stands in for it, as a load balancer needs at least that
+/// long to call a new target healthy ("Health checks for your target groups", ELB User
+/// Guide).
+pub(crate) async fn wait_healthy(cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+    let (Some(tg), Some(instance)) = (obj.attribute("target_group_arn"), obj.attribute("instance_id")) else {
+        return Ok(());
+    };
+    let grace = grace(cx, tg).await?;
+    let unknown_since: std::sync::Mutex<Option<tokio::time::Instant>> = std::sync::Mutex::new(None);
+    cx.wait("its target to be healthy", &HEALTHY, || async {
+        match target_state(cx, tg, instance).await? {
+            Some((s, _)) if s == "healthy" => Ok(crate::poll::Check::Done(())),
+            Some((s, reason)) if s == "unused" || s == "unavailable" => {
+                let since = *unknown_since
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert_with(tokio::time::Instant::now);
+                if since.elapsed() >= cx.scaled(grace) {
+                    return Ok(crate::poll::Check::Done(()));
+                }
+                Ok(crate::poll::Check::Pending(format!("{s} ({reason}): health unknown, grace period")))
+            }
+            Some((s, reason)) => Ok(crate::poll::Check::Pending(format!("{s} {reason}").trim().to_string())),
+            None => Ok(crate::poll::Check::Pending("not listed yet".into())),
+        }
+    })
+    .await
+}
+
+/// The group's interval times its healthy threshold.
+async fn grace(cx: &Cx<'_>, tg: &str) -> Result<std::time::Duration, AwsError> {
+    let out = cx.clients.elb.describe_target_groups().target_group_arns(tg).send().await;
+    let out = out.map_err(|e| from_sdk("DescribeTargetGroups", e))?;
+    let g = out.target_groups().first();
+    let interval = g.and_then(|g| g.health_check_interval_seconds()).unwrap_or(30);
+    let threshold = g.and_then(|g| g.healthy_threshold_count()).unwrap_or(5);
+    Ok(std::time::Duration::from_secs((interval.max(1) * threshold.max(1)) as u64))
+}
+
+/// After a deregistration, waits until the target has drained (it leaves the group's
+/// health list once the group's deregistration delay has passed: "Deregistration delay",
+/// ELB User Guide), so connections to it end before its instance does.
+pub(crate) async fn wait_drained(cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
+    let (Some(tg), Some(instance)) = (obj.attribute("target_group_arn"), obj.attribute("instance_id")) else {
+        return Ok(());
+    };
+    let drain = crate::poll::Backoff::new(
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_secs(15),
+        std::time::Duration::from_secs(60 * 60),
+    );
+    cx.wait("its target to drain", &drain, || async {
+        Ok(match target_state(cx, tg, instance).await? {
+            None => crate::poll::Check::Done(()),
+            Some((s, _)) if s == "draining" => crate::poll::Check::Pending("draining".into()),
+            Some((s, reason)) if s == "unused" && reason != "Target.DeregistrationInProgress" => {
+                crate::poll::Check::Done(())
+            }
+            Some((s, _)) => crate::poll::Check::Pending(s),
+        })
+    })
+    .await
+}

@@ -73,6 +73,37 @@ impl Driver for Vpc {
         .await
     }
 
+    /// `ModifyVpcAttribute`, one attribute per call as the API demands.
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        obj: &Object,
+        desired: &Desired,
+        changes: &[strato_graph::plan::Change],
+    ) -> Result<super::Updated, AwsError> {
+        let Desired::Vpc { dns_support, dns_hostnames, .. } = desired else {
+            return Err(mismatch("ModifyVpcAttribute"));
+        };
+        let vpc_id = super::id(obj)?;
+        let attribute = |on: bool| AttributeBooleanValue::builder().value(on).build();
+        let ec2 = &cx.clients.ec2;
+        // Hostnames need DNS support: turned on support first, hostnames off first.
+        if changes.iter().any(|c| c.attribute == "dns_support") && *dns_support {
+            let r = ec2.modify_vpc_attribute().vpc_id(vpc_id).enable_dns_support(attribute(true)).send().await;
+            r.map_err(|e| from_sdk("ModifyVpcAttribute", e))?;
+        }
+        if changes.iter().any(|c| c.attribute == "dns_hostnames") {
+            let r =
+                ec2.modify_vpc_attribute().vpc_id(vpc_id).enable_dns_hostnames(attribute(*dns_hostnames)).send().await;
+            r.map_err(|e| from_sdk("ModifyVpcAttribute", e))?;
+        }
+        if changes.iter().any(|c| c.attribute == "dns_support") && !*dns_support {
+            let r = ec2.modify_vpc_attribute().vpc_id(vpc_id).enable_dns_support(attribute(false)).send().await;
+            r.map_err(|e| from_sdk("ModifyVpcAttribute", e))?;
+        }
+        Ok(super::Updated::default())
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         let r = cx.clients.ec2.describe_vpcs().vpc_ids(id(obj)?).send().await.map_err(|e| from_sdk("DescribeVpcs", e));
         exists_from(r, |o| !o.vpcs().is_empty())

@@ -1,0 +1,201 @@
+//! The plan of a run against the deployment's state and the live objects, as `strato
+//! plan`, `provision` (before it asks) and `status` show it: text like `terraform plan`,
+//! or one JSON document.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use strato_graph::plan::{Action, Live, Plan, Planned};
+use strato_graph::Graph;
+use strato_state::State;
+
+/// Options every command that plans takes.
+#[derive(clap::Args, Clone, Default)]
+pub struct PlanArgs {
+    /// Read the live objects before planning (describe calls only); `--refresh=false`
+    /// plans from the state alone, with no AWS call.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+    /// Only this object and what it depends on (for removed objects: and what depends on
+    /// them). Repeatable.
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub targets: Vec<String>,
+}
+
+/// Plans `graph` against `state` (and `live`, when refreshed), restricted to `targets`.
+pub fn compute(
+    graph: &Graph,
+    tags: &[(String, String)],
+    state: &State,
+    live: &BTreeMap<String, Live>,
+    targets: &[String],
+) -> Result<Plan, String> {
+    let recorded = strato_aws::apply::recorded(state);
+    let attribute = |address: &str, attr: &str| state.objects.get(address)?.value(attr).map(str::to_string);
+    let plan = strato_graph::plan::plan(graph, tags, &recorded, live, &attribute);
+    restrict(plan, graph, state, targets)
+}
+
+/// The targeted part of a plan: each target, what it depends on (in the spec) and, for
+/// objects the run deletes, what depends on them (in the state): AWS deletes dependents
+/// first. Every target must name an object of the spec or of the state.
+pub fn restrict(mut plan: Plan, graph: &Graph, state: &State, targets: &[String]) -> Result<Plan, String> {
+    if targets.is_empty() {
+        return Ok(plan);
+    }
+    let mut keep: BTreeSet<String> = BTreeSet::new();
+    for t in targets {
+        let in_spec = graph.find(t);
+        if in_spec.is_none() && !state.objects.contains_key(t) {
+            let known =
+                graph.nodes().iter().map(|n| n.address.as_str()).chain(state.objects.keys().map(String::as_str));
+            let hint = strato_spec::diag::did_you_mean(t, known)
+                .map(|a| format!(" (did you mean `{a}`?)"))
+                .unwrap_or_default();
+            return Err(format!("--target {t}: no object of that address in the spec or the state{hint}"));
+        }
+        keep.insert(t.clone());
+        let mut stack: Vec<strato_graph::NodeId> = in_spec.into_iter().collect();
+        while let Some(id) = stack.pop() {
+            keep.insert(graph.node(id).address.to_string());
+            stack.extend(graph.dependencies(id).map(|e| e.dependency));
+        }
+        // What the state records as depending on a removed target is deleted with it, first.
+        let mut stack = vec![t.clone()];
+        while let Some(a) = stack.pop() {
+            for (other, o) in &state.objects {
+                if o.depends_on.contains(&a) && graph.find(other).is_none() && keep.insert(other.clone()) {
+                    stack.push(other.clone());
+                }
+            }
+        }
+    }
+    plan.items.retain(|p| keep.contains(&p.address));
+    Ok(plan)
+}
+
+/// One line of an object's change, terraform-style: `instance_type: "t3.large" -> "m5.xlarge"`.
+fn change_line(c: &strato_graph::plan::Change, p: &Planned) -> String {
+    let show = |v: &Option<String>| v.as_ref().map_or("(none)".to_string(), |v| format!("{v:?}"));
+    let mut line = if c.old == c.new {
+        format!("{}: {} (its object is replaced)", c.attribute, show(&c.new))
+    } else {
+        format!("{}: {} -> {}", c.attribute, show(&c.old), show(&c.new))
+    };
+    if c.drifted {
+        line += "  (changed outside strato)";
+    }
+    if c.effect == strato_graph::change::Effect::Replace && p.action == Action::Replace {
+        line += "  # forces replacement";
+    }
+    line
+}
+
+/// What the action means for the operator.
+fn headline(p: &Planned) -> String {
+    match p.action {
+        Action::Create if p.missing => "create (recorded, but gone from AWS)".into(),
+        Action::Create => "create".into(),
+        Action::Update if p.downtime => "update in place (the instance stops while its type changes)".into(),
+        Action::Update => "update in place".into(),
+        Action::Replace => {
+            let how = if p.rolling {
+                "rolling: the new one first, the old one retired once it is ready, no downtime".to_string()
+            } else if p.downtime {
+                "deleted first, then created: downtime".to_string()
+            } else {
+                "deleted first, then created".to_string()
+            };
+            format!("replace ({how}; because of {})", p.replace_because.join(", "))
+        }
+        Action::Delete if p.missing => "delete (already gone from AWS: forgotten)".into(),
+        Action::Delete => "delete (no longer in the spec)".into(),
+        Action::NoChange => "no change".into(),
+    }
+}
+
+/// The plan as text.
+pub fn to_text(plan: &Plan, name: &str, region: &str, refreshed: bool) -> String {
+    let mut out = format!(
+        "Plan for deployment `{name}` in {region}, against its state{}:\n",
+        if refreshed { " and the live objects" } else { " alone (not refreshed)" }
+    );
+    let changes: Vec<&Planned> = plan.changes().collect();
+    if changes.is_empty() {
+        out += "\nNo changes: the deployment matches the spec.\n";
+    }
+    for p in &changes {
+        out += &format!("\n  {} {}  {}\n", p.action.symbol(), p.address, headline(p));
+        for c in &p.changes {
+            out += &format!("      {}\n", change_line(c, p));
+        }
+        if let Some(why) = &p.refused {
+            out += &format!("      refused: {why}\n");
+        }
+    }
+    let drifted = plan.items.iter().filter(|p| p.drifted()).count();
+    out += &format!(
+        "\nPlan: {} to create, {} to update in place, {} to replace, {} to delete, {} unchanged{}.\n",
+        plan.count(Action::Create),
+        plan.count(Action::Update),
+        plan.count(Action::Replace),
+        plan.count(Action::Delete),
+        plan.count(Action::NoChange),
+        if drifted > 0 { format!("; {drifted} drifted from what was recorded") } else { String::new() }
+    );
+    out
+}
+
+/// The plan as JSON: every object with its action, changes and reasons.
+pub fn to_json(plan: &Plan, graph: &Graph, refreshed: bool) -> serde_json::Value {
+    let objects: Vec<serde_json::Value> = plan
+        .items
+        .iter()
+        .map(|p| {
+            let node = p.node.map(|n| graph.node(n));
+            let deps: Vec<&str> = p
+                .node
+                .map(|n| graph.dependencies(n).map(|e| graph.node(e.dependency).address.as_str()).collect())
+                .unwrap_or_default();
+            let changes: Vec<serde_json::Value> = p
+                .changes
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "attribute": c.attribute,
+                        "old": c.old,
+                        "new": c.new,
+                        "forces_replacement": c.effect == strato_graph::change::Effect::Replace,
+                        "drifted": c.drifted,
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "address": p.address,
+                "kind": p.kind.as_str(),
+                "aws_name": node.map(|n| n.aws_name.clone()),
+                "depends_on": deps,
+                "action": p.action.as_str(),
+                "changes": changes,
+                "replace_because": p.replace_because,
+                "rolling": p.rolling,
+                "downtime": p.downtime,
+                "missing": p.missing,
+                "drifted": p.drifted(),
+                "refused": p.refused,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "refreshed": refreshed,
+        "changes": plan.changes().next().is_some(),
+        "summary": {
+            "create": plan.count(Action::Create),
+            "update": plan.count(Action::Update),
+            "replace": plan.count(Action::Replace),
+            "delete": plan.count(Action::Delete),
+            "no_change": plan.count(Action::NoChange),
+            "drifted": plan.items.iter().filter(|p| p.drifted()).count(),
+        },
+        "objects": objects,
+    })
+}
