@@ -8,10 +8,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{all_rules, json_out, stderr, temp_dir, Session};
+use common::{all_rules, base64_decode, json_out, mutating, reference_copy, runtime, spec_copy, stderr, temp_dir, Session};
 use serde_json::{json, Value};
 
 const REFERENCE: &str = "deploy-specs/wso2-apim-ei.toml";
@@ -32,48 +31,10 @@ fn live(s: &Session) -> BTreeMap<String, u64> {
     counts
 }
 
-/// Mutating calls the session has answered so far.
-fn mutating(s: &Session) -> u64 {
-    s.log()["mutating"].as_u64().expect("the layer counts mutating calls")
-}
-
-/// A copy of the deploy-specs directory (templates and keys included), with `edit` applied
-/// to the reference spec's text.
-fn reference_copy(name: &str, edit: impl Fn(String) -> String) -> (PathBuf, PathBuf) {
-    spec_copy(name, "wso2-apim-ei.toml", edit)
-}
-
-/// A copy of the deploy-specs directory, with `edit` applied to the text of `file`.
-fn spec_copy(name: &str, file: &str, edit: impl Fn(String) -> String) -> (PathBuf, PathBuf) {
-    let dir = temp_dir(name);
-    let specs = dir.join("specs");
-    copy_dir(&common::repo().join("deploy-specs"), &specs);
-    let spec = specs.join(file);
-    let text = std::fs::read_to_string(&spec).unwrap();
-    std::fs::write(&spec, edit(text)).unwrap();
-    (dir, spec)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn rds(s: &Session) -> aws_sdk_rds::Client {
     aws_sdk_rds::Client::new(&runtime().block_on(s.sdk()))
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
 
 /// A database made by hand under the name strato would give its own: provision refuses
 /// before creating anything and names it; destroy leaves it alone.
@@ -331,25 +292,6 @@ fn the_reference_architecture_under_a_long_name_keeps_secrets_out_and_refuses_de
         assert!(profiles.instance_profiles().is_empty());
         assert!(ssm.get_parameter().name(&parameter).send().await.is_err(), "the challenge parameter is gone");
     });
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let bits: Vec<u8> = s.bytes().filter_map(value).collect();
-    bits.chunks(4)
-        .flat_map(|c| {
-            let n = c.iter().fold(0u32, |n, v| (n << 6) | u32::from(*v)) << (6 * (4 - c.len()));
-            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-            bytes.into_iter().take(c.len().saturating_sub(1))
-        })
-        .collect()
 }
 
 /// IAM returns policy documents URL-encoded (RFC 3986).

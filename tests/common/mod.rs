@@ -216,3 +216,64 @@ pub fn json_out(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", String::from_utf8_lossy(&out.stdout), stderr(out)))
 }
+
+/// Mutating calls the session has answered so far.
+pub fn mutating(s: &Session) -> u64 {
+    s.log()["mutating"].as_u64().expect("the layer counts mutating calls")
+}
+
+/// A copy of the deploy-specs directory (templates and keys included), with `edit` applied
+/// to the reference spec's text.
+pub fn reference_copy(name: &str, edit: impl Fn(String) -> String) -> (PathBuf, PathBuf) {
+    spec_copy(name, "wso2-apim-ei.toml", edit)
+}
+
+/// A copy of the deploy-specs directory, with `edit` applied to the text of `file`.
+pub fn spec_copy(name: &str, file: &str, edit: impl Fn(String) -> String) -> (PathBuf, PathBuf) {
+    let dir = temp_dir(name);
+    let specs = dir.join("specs");
+    copy_dir(&repo().join("deploy-specs"), &specs);
+    let spec = specs.join(file);
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, edit(text)).unwrap();
+    (dir, spec)
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// Standard base64 (user data as `DescribeInstanceAttribute` returns it).
+pub fn base64_decode(s: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let bits: Vec<u8> = s.bytes().filter_map(value).collect();
+    bits.chunks(4)
+        .flat_map(|c| {
+            let n = c.iter().fold(0u32, |n, v| (n << 6) | u32::from(*v)) << (6 * (4 - c.len()));
+            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            bytes.into_iter().take(c.len().saturating_sub(1))
+        })
+        .collect()
+}
+
