@@ -12,6 +12,7 @@
 mod build;
 mod desired;
 mod estimate;
+mod kinds;
 mod render;
 
 use std::collections::{BTreeSet, HashMap};
@@ -21,124 +22,8 @@ use strato_spec::{Diagnostic, Document, Span, Stage};
 
 pub use desired::{DbInstance, Desired, Image, InstanceSpec, ListenerAction, Permission, TargetGroupSpec, UserData};
 pub use estimate::{minutes, Durations, Estimate};
+pub use kinds::{Kind, KindInfo, KINDS};
 pub use render::{to_dot, to_json, to_mermaid};
-
-/// The kinds of AWS object strato creates, in the order a plan lists them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    Vpc,
-    Subnet,
-    InternetGateway,
-    ElasticIp,
-    NatGateway,
-    RouteTable,
-    Route,
-    RouteTableAssociation,
-    SecurityGroup,
-    SecurityGroupRules,
-    KeyPair,
-    Certificate,
-    InstanceRole,
-    DbSubnetGroup,
-    DbInstance,
-    FileSystem,
-    MountTarget,
-    Instance,
-    LoadBalancer,
-    TargetGroup,
-    Listener,
-    ListenerRule,
-    TargetRegistration,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 23] = [
-        Kind::Vpc,
-        Kind::Subnet,
-        Kind::InternetGateway,
-        Kind::ElasticIp,
-        Kind::NatGateway,
-        Kind::RouteTable,
-        Kind::Route,
-        Kind::RouteTableAssociation,
-        Kind::SecurityGroup,
-        Kind::SecurityGroupRules,
-        Kind::KeyPair,
-        Kind::Certificate,
-        Kind::InstanceRole,
-        Kind::DbSubnetGroup,
-        Kind::DbInstance,
-        Kind::FileSystem,
-        Kind::MountTarget,
-        Kind::Instance,
-        Kind::LoadBalancer,
-        Kind::TargetGroup,
-        Kind::Listener,
-        Kind::ListenerRule,
-        Kind::TargetRegistration,
-    ];
-
-    /// The stable name used in plans, JSON and state.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Vpc => "vpc",
-            Kind::Subnet => "subnet",
-            Kind::InternetGateway => "internet_gateway",
-            Kind::ElasticIp => "elastic_ip",
-            Kind::NatGateway => "nat_gateway",
-            Kind::RouteTable => "route_table",
-            Kind::Route => "route",
-            Kind::RouteTableAssociation => "route_table_association",
-            Kind::SecurityGroup => "security_group",
-            Kind::SecurityGroupRules => "security_group_rules",
-            Kind::KeyPair => "key_pair",
-            Kind::Certificate => "certificate",
-            Kind::InstanceRole => "instance_role",
-            Kind::DbSubnetGroup => "db_subnet_group",
-            Kind::DbInstance => "db_instance",
-            Kind::FileSystem => "file_system",
-            Kind::MountTarget => "mount_target",
-            Kind::Instance => "instance",
-            Kind::LoadBalancer => "load_balancer",
-            Kind::TargetGroup => "target_group",
-            Kind::Listener => "listener",
-            Kind::ListenerRule => "listener_rule",
-            Kind::TargetRegistration => "target_registration",
-        }
-    }
-}
-
-impl Kind {
-    /// Whether AWS knows objects of this kind by the name strato gives them (an ALB, an RDS
-    /// identifier, an IAM role), rather than by an id AWS assigns; for the others the name is
-    /// only their `Name` tag.
-    pub fn known_by_name(self) -> bool {
-        matches!(
-            self,
-            Kind::LoadBalancer
-                | Kind::TargetGroup
-                | Kind::DbInstance
-                | Kind::DbSubnetGroup
-                | Kind::KeyPair
-                | Kind::InstanceRole
-        )
-    }
-}
-
-impl std::str::FromStr for Kind {
-    type Err = String;
-
-    /// The kind of a stable name, as written in plans and state files.
-    fn from_str(s: &str) -> Result<Kind, String> {
-        Kind::ALL.iter().copied().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown kind `{s}`"))
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The logical address of an object: `subnet.app-a`, `route_table.public.route[0.0.0.0/0]`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
