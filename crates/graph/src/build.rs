@@ -19,7 +19,7 @@ use strato_spec::model::{Action, Instance, RouteTarget, Spec, SubnetSelector};
 use strato_spec::template::{attributes, references, Known};
 use strato_spec::{Document, Span, Stage};
 
-use crate::{Graph, Kind, NodeId};
+use crate::{Address, Graph, Kind, NodeId};
 
 use Stage::{Created, Ready};
 
@@ -29,23 +29,23 @@ pub(crate) fn build(doc: &Document) -> Graph {
     let mut b = Names::default();
 
     for vpc in &spec.vpcs {
-        let id = g.add_node(format!("vpc.{}", vpc.name.value), Kind::Vpc, vpc.name.span);
+        let id = g.add_node(Address::whole(Kind::Vpc, &vpc.name.value), vpc.name.span);
         b.vpc.insert(vpc.name.value.clone(), id);
     }
     for s in &spec.subnets {
-        let id = g.add_node(format!("subnet.{}", s.name.value), Kind::Subnet, s.name.span);
+        let id = g.add_node(Address::whole(Kind::Subnet, &s.name.value), s.name.span);
         b.subnet.insert(s.name.value.clone(), id);
         b.edge(&mut g, id, &b.vpc, &s.vpc.value, Created, s.vpc.span);
     }
     for igw in &spec.internet_gateways {
-        let id = g.add_node(format!("internet_gateway.{}", igw.name.value), Kind::InternetGateway, igw.name.span);
+        let id = g.add_node(Address::whole(Kind::InternetGateway, &igw.name.value), igw.name.span);
         b.igw.insert(igw.name.value.clone(), id);
         b.igw_of_vpc.insert(igw.vpc.value.clone(), id);
         b.edge(&mut g, id, &b.vpc, &igw.vpc.value, Created, igw.vpc.span);
     }
     for nat in &spec.nat_gateways {
-        let eip = g.add_node(format!("elastic_ip.{}", nat.name.value), Kind::ElasticIp, nat.name.span);
-        let id = g.add_node(format!("nat_gateway.{}", nat.name.value), Kind::NatGateway, nat.name.span);
+        let eip = g.add_node(Address::whole(Kind::ElasticIp, &nat.name.value), nat.name.span);
+        let id = g.add_node(Address::whole(Kind::NatGateway, &nat.name.value), nat.name.span);
         b.nat.insert(nat.name.value.clone(), id);
         g.add_edge(id, eip, Created, nat.name.span);
         b.edge(&mut g, id, &b.subnet, &nat.subnet.value, Created, nat.subnet.span);
@@ -55,15 +55,14 @@ pub(crate) fn build(doc: &Document) -> Graph {
         }
     }
     for rt in &spec.route_tables {
-        let table = g.add_node(format!("route_table.{}", rt.name.value), Kind::RouteTable, rt.name.span);
+        let table = g.add_node(Address::whole(Kind::RouteTable, &rt.name.value), rt.name.span);
         b.edge(&mut g, table, &b.vpc, &rt.vpc.value, Created, rt.vpc.span);
         let mut routes = Vec::new();
         for route in &rt.routes {
             let Some(dest) = &route.destination else {
                 continue;
             };
-            let id =
-                g.add_node(format!("route_table.{}.route[{}]", rt.name.value, dest.value), Kind::Route, route.span);
+            let id = g.add_node(Address::route(&rt.name.value, dest.value), route.span);
             g.add_edge(id, table, Created, route.span);
             match &route.target {
                 Some(RouteTarget::InternetGateway(n)) => b.edge(&mut g, id, &b.igw, &n.value, Created, n.span),
@@ -73,11 +72,7 @@ pub(crate) fn build(doc: &Document) -> Graph {
             routes.push(id);
         }
         for s in &rt.subnets {
-            let id = g.add_node(
-                format!("route_table.{}.association[{}]", rt.name.value, s.value),
-                Kind::RouteTableAssociation,
-                s.span,
-            );
+            let id = g.add_node(Address::association(&rt.name.value, &s.value), s.span);
             g.add_edge(id, table, Created, s.span);
             b.edge(&mut g, id, &b.subnet, &s.value, Created, s.span);
             // What an instance in this subnet needs before it boots with outbound access.
@@ -87,7 +82,7 @@ pub(crate) fn build(doc: &Document) -> Graph {
         }
     }
     for sg in &spec.security_groups {
-        let id = g.add_node(format!("security_group.{}", sg.name.value), Kind::SecurityGroup, sg.name.span);
+        let id = g.add_node(Address::whole(Kind::SecurityGroup, &sg.name.value), sg.name.span);
         b.group.insert(sg.name.value.clone(), id);
         b.edge(&mut g, id, &b.vpc, &sg.vpc.value, Created, sg.vpc.span);
     }
@@ -96,7 +91,7 @@ pub(crate) fn build(doc: &Document) -> Graph {
             continue;
         }
         let span = sg.ingress[0].span;
-        let id = g.add_node(format!("security_group.{}.rules", sg.name.value), Kind::SecurityGroupRules, span);
+        let id = g.add_node(Address::rules(&sg.name.value), span);
         b.edge(&mut g, id, &b.group, &sg.name.value, Created, sg.name.span);
         for rule in &sg.ingress {
             for src in &rule.from_groups {
@@ -105,22 +100,22 @@ pub(crate) fn build(doc: &Document) -> Graph {
         }
     }
     for kp in &spec.key_pairs {
-        let id = g.add_node(format!("key_pair.{}", kp.name.value), Kind::KeyPair, kp.name.span);
+        let id = g.add_node(Address::whole(Kind::KeyPair, &kp.name.value), kp.name.span);
         b.key_pair.insert(kp.name.value.clone(), id);
     }
     for c in &spec.certificates {
-        let id = g.add_node(format!("certificate.{}", c.name.value), Kind::Certificate, c.name.span);
+        let id = g.add_node(Address::whole(Kind::Certificate, &c.name.value), c.name.span);
         b.certificate.insert(c.name.value.clone(), id);
     }
     for dsg in &spec.db_subnet_groups {
-        let id = g.add_node(format!("db_subnet_group.{}", dsg.name.value), Kind::DbSubnetGroup, dsg.name.span);
+        let id = g.add_node(Address::whole(Kind::DbSubnetGroup, &dsg.name.value), dsg.name.span);
         b.db_subnet_group.insert(dsg.name.value.clone(), id);
         for (name, span) in select(spec, &dsg.subnets) {
             b.edge(&mut g, id, &b.subnet, &name, Created, span);
         }
     }
     for db in &spec.databases {
-        let id = g.add_node(format!("database.{}", db.name.value), Kind::DbInstance, db.name.span);
+        let id = g.add_node(Address::whole(Kind::DbInstance, &db.name.value), db.name.span);
         g.nodes[id.0].multi_az = db.multi_az;
         b.database.insert(db.name.value.clone(), id);
         b.edge(&mut g, id, &b.db_subnet_group, &db.subnet_group.value, Created, db.subnet_group.span);
@@ -129,7 +124,7 @@ pub(crate) fn build(doc: &Document) -> Graph {
         }
     }
     for role in &spec.instance_roles {
-        let id = g.add_node(format!("instance_role.{}", role.name.value), Kind::InstanceRole, role.name.span);
+        let id = g.add_node(Address::whole(Kind::InstanceRole, &role.name.value), role.name.span);
         b.role.insert(role.name.value.clone(), id);
         // The policy names each secret's ARN, which RDS gives when the database is created;
         // AWS does not tie the role to the database, so destroy need not wait for it.
@@ -140,11 +135,10 @@ pub(crate) fn build(doc: &Document) -> Graph {
         }
     }
     for fs in &spec.file_systems {
-        let id = g.add_node(format!("file_system.{}", fs.name.value), Kind::FileSystem, fs.name.span);
+        let id = g.add_node(Address::whole(Kind::FileSystem, &fs.name.value), fs.name.span);
         b.file_system.insert(fs.name.value.clone(), id);
         for (subnet, span) in select(spec, &fs.mount_targets) {
-            let mt =
-                g.add_node(format!("file_system.{}.mount_target[{subnet}]", fs.name.value), Kind::MountTarget, span);
+            let mt = g.add_node(Address::mount_target(&fs.name.value, &subnet), span);
             g.add_edge(mt, id, Ready, span);
             b.edge(&mut g, mt, &b.subnet, &subnet, Created, span);
             for sg in &fs.security_groups {
@@ -155,16 +149,16 @@ pub(crate) fn build(doc: &Document) -> Graph {
     // Instances first as nodes (templates may refer to each other), then their edges.
     for inst in &spec.instances {
         for node in inst.nodes() {
-            let id = g.add_node(format!("instance.{}", node.name), Kind::Instance, inst.name.span);
+            let id = g.add_node(Address::whole(Kind::Instance, &node.name), inst.name.span);
             b.instance.insert(node.name.clone(), id);
         }
     }
     for lb in &spec.load_balancers {
-        let id = g.add_node(format!("load_balancer.{}", lb.name.value), Kind::LoadBalancer, lb.name.span);
+        let id = g.add_node(Address::whole(Kind::LoadBalancer, &lb.name.value), lb.name.span);
         b.load_balancer.insert(lb.name.value.clone(), id);
     }
     for tg in &spec.target_groups {
-        let id = g.add_node(format!("target_group.{}", tg.name.value), Kind::TargetGroup, tg.name.span);
+        let id = g.add_node(Address::whole(Kind::TargetGroup, &tg.name.value), tg.name.span);
         b.target_group.insert(tg.name.value.clone(), id);
         b.edge(&mut g, id, &b.vpc, &tg.vpc.value, Created, tg.vpc.span);
     }
@@ -188,8 +182,7 @@ pub(crate) fn build(doc: &Document) -> Graph {
         }
         for l in &lb.listeners {
             let Some(port) = &l.port else { continue };
-            let lid =
-                g.add_node(format!("load_balancer.{}.listener[{}]", lb.name.value, port.value), Kind::Listener, l.span);
+            let lid = g.add_node(Address::listener(&lb.name.value, port.value), l.span);
             g.add_edge(lid, id, Created, port.span);
             if let Some(Action::Forward(tg)) = &l.action {
                 b.edge(&mut g, lid, &b.target_group, &tg.value, Created, tg.span);
@@ -199,11 +192,7 @@ pub(crate) fn build(doc: &Document) -> Graph {
             }
             for rule in &l.rules {
                 let Some(p) = &rule.priority else { continue };
-                let rid = g.add_node(
-                    format!("load_balancer.{}.listener[{}].rule[{}]", lb.name.value, port.value, p.value),
-                    Kind::ListenerRule,
-                    rule.span,
-                );
+                let rid = g.add_node(Address::listener_rule(&lb.name.value, port.value, p.value), rule.span);
                 g.add_edge(rid, lid, Created, p.span);
                 b.edge(&mut g, rid, &b.target_group, &rule.forward.value, Created, rule.forward.span);
             }
@@ -221,11 +210,7 @@ pub(crate) fn build(doc: &Document) -> Graph {
                 let Some(&inst) = b.instance.get(&node) else {
                     continue;
                 };
-                let rid = g.add_node(
-                    format!("target_group.{}.target[{node}]", tg.name.value),
-                    Kind::TargetRegistration,
-                    target.span,
-                );
+                let rid = g.add_node(Address::target(&tg.name.value, &node), target.span);
                 g.add_edge(rid, id, Created, target.span);
                 g.add_edge(rid, inst, Ready, target.span);
             }

@@ -15,7 +15,7 @@ use strato_spec::net::Cidr;
 use strato_spec::template::{attributes, references, Known};
 use strato_spec::Document;
 
-use crate::{Graph, NodeId};
+use crate::{Address, Graph, Kind, NodeId, Part};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Desired {
@@ -223,43 +223,43 @@ pub struct Permission {
 pub(crate) fn attach(doc: &Document, g: &mut Graph) {
     let spec = &doc.spec;
     name_nodes(spec, g);
-    let id = |g: &Graph, address: String| g.find(&address);
-    let set = |g: &mut Graph, address: String, d: Desired| {
-        if let Some(n) = g.find(&address) {
+    let id = |g: &Graph, address: Address| g.find_address(&address);
+    let set = |g: &mut Graph, address: Address, d: Desired| {
+        if let Some(n) = g.find_address(&address) {
             g.nodes[n.0].desired = Some(d);
         }
     };
     for v in &spec.vpcs {
         let Some(cidr) = &v.cidr else { continue };
         let d = Desired::Vpc { cidr: cidr.value, dns_support: v.dns_support, dns_hostnames: v.dns_hostnames };
-        set(g, format!("vpc.{}", v.name.value), d);
+        set(g, Address::whole(Kind::Vpc, &v.name.value), d);
     }
     for s in &spec.subnets {
-        let (Some(vpc), Some(cidr)) = (id(g, format!("vpc.{}", s.vpc.value)), &s.cidr) else {
+        let (Some(vpc), Some(cidr)) = (id(g, Address::whole(Kind::Vpc, &s.vpc.value)), &s.cidr) else {
             continue;
         };
         let d = Desired::Subnet { vpc, cidr: cidr.value, zone: s.zone.value.clone() };
-        set(g, format!("subnet.{}", s.name.value), d);
+        set(g, Address::whole(Kind::Subnet, &s.name.value), d);
     }
     for igw in &spec.internet_gateways {
-        let Some(vpc) = id(g, format!("vpc.{}", igw.vpc.value)) else {
+        let Some(vpc) = id(g, Address::whole(Kind::Vpc, &igw.vpc.value)) else {
             continue;
         };
-        set(g, format!("internet_gateway.{}", igw.name.value), Desired::InternetGateway { vpc });
+        set(g, Address::whole(Kind::InternetGateway, &igw.name.value), Desired::InternetGateway { vpc });
     }
     for nat in &spec.nat_gateways {
-        set(g, format!("elastic_ip.{}", nat.name.value), Desired::ElasticIp);
-        let subnet = id(g, format!("subnet.{}", nat.subnet.value));
-        let eip = id(g, format!("elastic_ip.{}", nat.name.value));
+        set(g, Address::whole(Kind::ElasticIp, &nat.name.value), Desired::ElasticIp);
+        let subnet = id(g, Address::whole(Kind::Subnet, &nat.subnet.value));
+        let eip = id(g, Address::whole(Kind::ElasticIp, &nat.name.value));
         if let (Some(subnet), Some(eip)) = (subnet, eip) {
-            set(g, format!("nat_gateway.{}", nat.name.value), Desired::NatGateway { subnet, eip });
+            set(g, Address::whole(Kind::NatGateway, &nat.name.value), Desired::NatGateway { subnet, eip });
         }
     }
     for rt in &spec.route_tables {
-        let Some(vpc) = id(g, format!("vpc.{}", rt.vpc.value)) else {
+        let Some(vpc) = id(g, Address::whole(Kind::Vpc, &rt.vpc.value)) else {
             continue;
         };
-        let table_address = format!("route_table.{}", rt.name.value);
+        let table_address = Address::whole(Kind::RouteTable, &rt.name.value);
         set(g, table_address.clone(), Desired::RouteTable { vpc });
         let Some(table) = id(g, table_address) else {
             continue;
@@ -269,35 +269,35 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
                 continue;
             };
             let target = match &route.target {
-                Some(RouteTarget::InternetGateway(n)) => id(g, format!("internet_gateway.{}", n.value)),
-                Some(RouteTarget::NatGateway(n)) => id(g, format!("nat_gateway.{}", n.value)),
+                Some(RouteTarget::InternetGateway(n)) => id(g, Address::whole(Kind::InternetGateway, &n.value)),
+                Some(RouteTarget::NatGateway(n)) => id(g, Address::whole(Kind::NatGateway, &n.value)),
                 None => None,
             };
             let Some(target) = target else { continue };
             let d = Desired::Route { table, destination: dest.value, target };
-            set(g, format!("route_table.{}.route[{}]", rt.name.value, dest.value), d);
+            set(g, Address::route(&rt.name.value, dest.value), d);
         }
         for s in &rt.subnets {
-            let Some(subnet) = id(g, format!("subnet.{}", s.value)) else {
+            let Some(subnet) = id(g, Address::whole(Kind::Subnet, &s.value)) else {
                 continue;
             };
             let d = Desired::RouteTableAssociation { table, subnet };
-            set(g, format!("route_table.{}.association[{}]", rt.name.value, s.value), d);
+            set(g, Address::association(&rt.name.value, &s.value), d);
         }
     }
     for sg in &spec.security_groups {
-        let Some(vpc) = id(g, format!("vpc.{}", sg.vpc.value)) else {
+        let Some(vpc) = id(g, Address::whole(Kind::Vpc, &sg.vpc.value)) else {
             continue;
         };
         let description =
             sg.description.as_ref().map_or_else(|| format!("strato: {}", sg.name.value), |d| d.value.clone());
-        let group_address = format!("security_group.{}", sg.name.value);
+        let group_address = Address::whole(Kind::SecurityGroup, &sg.name.value);
         set(g, group_address.clone(), Desired::SecurityGroup { vpc, description });
         let Some(group) = id(g, group_address) else {
             continue;
         };
         let rules = permissions(spec, g, &sg.ingress);
-        set(g, format!("security_group.{}.rules", sg.name.value), Desired::SecurityGroupRules { group, rules });
+        set(g, Address::rules(&sg.name.value), Desired::SecurityGroupRules { group, rules });
     }
     for kp in &spec.key_pairs {
         let key = match (&kp.public_key_file, &kp.public_key) {
@@ -307,25 +307,25 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
         };
         if let Some(key) = key {
             let d = Desired::KeyPair { public_key: key.trim().to_string() };
-            set(g, format!("key_pair.{}", kp.name.value), d);
+            set(g, Address::whole(Kind::KeyPair, &kp.name.value), d);
         }
     }
-    let ids = |g: &Graph, prefix: &str, names: &[strato_spec::Sp<String>]| -> Vec<NodeId> {
-        names.iter().filter_map(|n| g.find(&format!("{prefix}.{}", n.value))).collect()
+    let ids = |g: &Graph, kind: Kind, names: &[strato_spec::Sp<String>]| -> Vec<NodeId> {
+        names.iter().filter_map(|n| g.find_address(&Address::whole(kind, &n.value))).collect()
     };
     for c in &spec.certificates {
         let d = Desired::Certificate {
             arn: c.arn.as_ref().map(|a| a.value.clone()),
             domains: c.domains.iter().map(|d| d.value.clone()).collect(),
         };
-        set(g, format!("certificate.{}", c.name.value), d);
+        set(g, Address::whole(Kind::Certificate, &c.name.value), d);
     }
     for role in &spec.instance_roles {
-        let address = format!("instance_role.{}", role.name.value);
+        let address = Address::whole(Kind::InstanceRole, &role.name.value);
         let Some(node) = id(g, address.clone()) else { continue };
         let d = Desired::InstanceRole {
             name: g.node(node).aws_name.clone(),
-            secrets: ids(g, "database", &role.database_secrets),
+            secrets: ids(g, Kind::DbInstance, &role.database_secrets),
             csr_challenge: role.csr_challenge,
         };
         set(g, address, d);
@@ -334,11 +334,11 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
         let subnets = selected(spec, g, &dsg.subnets);
         let description =
             dsg.description.as_ref().map_or_else(|| format!("strato: {}", dsg.name.value), |d| d.value.clone());
-        set(g, format!("db_subnet_group.{}", dsg.name.value), Desired::DbSubnetGroup { description, subnets });
+        set(g, Address::whole(Kind::DbSubnetGroup, &dsg.name.value), Desired::DbSubnetGroup { description, subnets });
     }
     for db in &spec.databases {
-        let Some(subnet_group) = id(g, format!("db_subnet_group.{}", db.subnet_group.value)) else { continue };
-        let Some(node) = id(g, format!("database.{}", db.name.value)) else { continue };
+        let Some(subnet_group) = id(g, Address::whole(Kind::DbSubnetGroup, &db.subnet_group.value)) else { continue };
+        let Some(node) = id(g, Address::whole(Kind::DbInstance, &db.name.value)) else { continue };
         let d = DbInstance {
             identifier: g.node(node).aws_name.clone(),
             engine: db.engine.value.clone(),
@@ -355,13 +355,13 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
             master_username: db.master_username.value.clone(),
             master_secret_arn: db.master_secret_arn.as_ref().map(|a| a.value.clone()),
             subnet_group,
-            security_groups: ids(g, "security_group", &db.security_groups),
+            security_groups: ids(g, Kind::SecurityGroup, &db.security_groups),
             port: db.port.as_ref().map(|p| p.value),
         };
-        set(g, format!("database.{}", db.name.value), Desired::DbInstance(Box::new(d)));
+        set(g, Address::whole(Kind::DbInstance, &db.name.value), Desired::DbInstance(Box::new(d)));
     }
     for fs in &spec.file_systems {
-        let fs_address = format!("file_system.{}", fs.name.value);
+        let fs_address = Address::whole(Kind::FileSystem, &fs.name.value);
         let d = Desired::FileSystem {
             performance_mode: fs.performance_mode.value.clone(),
             throughput_mode: fs.throughput_mode.value.clone(),
@@ -370,23 +370,23 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
         };
         set(g, fs_address.clone(), d);
         let Some(file_system) = id(g, fs_address) else { continue };
-        let security_groups = ids(g, "security_group", &fs.security_groups);
+        let security_groups = ids(g, Kind::SecurityGroup, &fs.security_groups);
         for subnet in selected(spec, g, &fs.mount_targets) {
-            let name = g.node(subnet).address.as_str().trim_start_matches("subnet.").to_string();
+            let address = Address::mount_target(&fs.name.value, g.node(subnet).address.name());
             let d = Desired::MountTarget { file_system, subnet, security_groups: security_groups.clone() };
-            set(g, format!("file_system.{}.mount_target[{name}]", fs.name.value), d);
+            set(g, address, d);
         }
     }
     for inst in &spec.instances {
         for node in inst.nodes() {
             if let Some(d) = instance(doc, g, inst, &node) {
-                set(g, format!("instance.{}", node.name), Desired::Instance(Box::new(d)));
+                set(g, Address::whole(Kind::Instance, &node.name), Desired::Instance(Box::new(d)));
             }
         }
     }
     for tg in &spec.target_groups {
-        let Some(vpc) = id(g, format!("vpc.{}", tg.vpc.value)) else { continue };
-        let Some(node) = id(g, format!("target_group.{}", tg.name.value)) else { continue };
+        let Some(vpc) = id(g, Address::whole(Kind::Vpc, &tg.vpc.value)) else { continue };
+        let Some(node) = id(g, Address::whole(Kind::TargetGroup, &tg.name.value)) else { continue };
         let hc = &tg.health_check;
         let d = TargetGroupSpec {
             name: g.node(node).aws_name.clone(),
@@ -403,16 +403,18 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
             matcher: hc.matcher.value.clone(),
             stickiness_seconds: tg.stickiness.as_ref().map(|s| s.value),
         };
-        let tg_address = format!("target_group.{}", tg.name.value);
+        let tg_address = Address::whole(Kind::TargetGroup, &tg.name.value);
         set(g, tg_address.clone(), Desired::TargetGroup(Box::new(d)));
         let Some(target_group) = id(g, tg_address.clone()) else { continue };
-        let prefix = format!("{tg_address}.target[");
-        let registrations: Vec<(String, NodeId)> = g
+        let registrations: Vec<(Address, NodeId)> = g
             .nodes()
             .iter()
             .filter_map(|n| {
-                let node = n.address.as_str().strip_prefix(&prefix)?.strip_suffix(']')?;
-                Some((n.address.to_string(), g.find(&format!("instance.{node}"))?))
+                let Part::Target { instance } = n.address.part() else { return None };
+                if n.address.parent().as_ref() != Some(&tg_address) {
+                    return None;
+                }
+                Some((n.address.clone(), g.find_address(&Address::whole(Kind::Instance, instance))?))
             })
             .collect();
         for (address, instance) in registrations {
@@ -420,11 +422,11 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
         }
     }
     for lb in &spec.load_balancers {
-        let lb_address = format!("load_balancer.{}", lb.name.value);
+        let lb_address = Address::whole(Kind::LoadBalancer, &lb.name.value);
         let d = Desired::LoadBalancer {
             internet_facing: lb.internet_facing(),
             subnets: selected(spec, g, &lb.subnets),
-            security_groups: ids(g, "security_group", &lb.security_groups),
+            security_groups: ids(g, Kind::SecurityGroup, &lb.security_groups),
             idle_timeout: lb.idle_timeout.as_ref().map(|t| t.value),
             deletion_protection: lb.deletion_protection,
         };
@@ -433,7 +435,7 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
         for l in &lb.listeners {
             let (Some(port), Some(action)) = (&l.port, &l.action) else { continue };
             let action = match action {
-                Action::Forward(tg) => match id(g, format!("target_group.{}", tg.value)) {
+                Action::Forward(tg) => match id(g, Address::whole(Kind::TargetGroup, &tg.value)) {
                     Some(t) => ListenerAction::Forward(t),
                     None => continue,
                 },
@@ -443,12 +445,12 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
                     status_code: status_code.value.clone(),
                 },
             };
-            let listener_address = format!("{lb_address}.listener[{}]", port.value);
+            let listener_address = Address::listener(&lb.name.value, port.value);
             let d = Desired::Listener {
                 load_balancer,
                 port: port.value,
                 protocol: l.protocol.value.clone(),
-                certificate: l.certificate.as_ref().and_then(|c| id(g, format!("certificate.{}", c.value))),
+                certificate: l.certificate.as_ref().and_then(|c| id(g, Address::whole(Kind::Certificate, &c.value))),
                 // HTTPS listeners get a current TLS policy unless the spec names one; HTTP
                 // listeners have none.
                 ssl_policy: (l.protocol.value == "HTTPS")
@@ -459,7 +461,7 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
             let Some(listener) = id(g, listener_address.clone()) else { continue };
             for rule in &l.rules {
                 let (Some(priority), Some(forward)) =
-                    (&rule.priority, id(g, format!("target_group.{}", rule.forward.value)))
+                    (&rule.priority, id(g, Address::whole(Kind::TargetGroup, &rule.forward.value)))
                 else {
                     continue;
                 };
@@ -470,7 +472,7 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
                     paths: rule.paths.iter().map(|p| p.value.clone()).collect(),
                     forward,
                 };
-                set(g, format!("{listener_address}.rule[{}]", priority.value), d);
+                set(g, Address::listener_rule(&lb.name.value, port.value, priority.value), d);
             }
         }
     }
@@ -481,26 +483,25 @@ pub(crate) fn attach(doc: &Document, g: &mut Graph) {
 fn name_nodes(spec: &Spec, g: &mut Graph) {
     let deployment = spec.deployment.name.value.as_str();
     for n in &mut g.nodes {
-        let rest = n.address.as_str().split_once('.').map_or(n.address.as_str(), |(_, r)| r);
-        n.aws_name = names::aws_name(deployment, rest, NO_LIMIT);
+        n.aws_name = names::aws_name(deployment, n.address.path(), NO_LIMIT);
     }
-    let mut name = |address: String, aws_name: String| {
-        if let Some(id) = g.find(&address) {
+    let mut name = |address: Address, aws_name: String| {
+        if let Some(id) = g.find_address(&address) {
             g.nodes[id.0].aws_name = aws_name;
         }
     };
     for lb in &spec.load_balancers {
-        name(format!("load_balancer.{}", lb.name.value), lb.name_in_aws(deployment));
+        name(Address::whole(Kind::LoadBalancer, &lb.name.value), lb.name_in_aws(deployment));
     }
     for tg in &spec.target_groups {
-        name(format!("target_group.{}", tg.name.value), tg.name_in_aws(deployment));
+        name(Address::whole(Kind::TargetGroup, &tg.name.value), tg.name_in_aws(deployment));
     }
     for db in &spec.databases {
-        name(format!("database.{}", db.name.value), db.name_in_aws(deployment));
+        name(Address::whole(Kind::DbInstance, &db.name.value), db.name_in_aws(deployment));
     }
     for role in &spec.instance_roles {
         let region = &spec.deployment.region.value;
-        name(format!("instance_role.{}", role.name.value), role.name_in_aws(deployment, region));
+        name(Address::whole(Kind::InstanceRole, &role.name.value), role.name_in_aws(deployment, region));
     }
 }
 
@@ -512,7 +513,7 @@ fn selected(spec: &Spec, g: &Graph, sel: &SubnetSelector) -> Vec<NodeId> {
             spec.subnets.iter().filter(|s| s.tier.value == t.value).map(|s| s.name.value.as_str()).collect()
         }
     };
-    names.into_iter().filter_map(|n| g.find(&format!("subnet.{n}"))).collect()
+    names.into_iter().filter_map(|n| g.find_address(&Address::whole(Kind::Subnet, n))).collect()
 }
 
 /// A string whose references are all known from the spec (listener-rule hosts).
@@ -584,7 +585,8 @@ fn instance(doc: &Document, g: &Graph, inst: &Instance, node: &Node) -> Option<I
                 }
                 if let [ns, name, attr] = parts[..] {
                     let known = attributes(ns).and_then(|a| a.iter().find(|(n, _)| *n == attr)).map(|(_, k)| *k);
-                    if let (Some(Known::At(_)), Some(target)) = (known, g.find(&format!("{ns}.{name}"))) {
+                    let target = Address::of_namespace(ns, name).and_then(|a| g.find_address(&a));
+                    if let (Some(Known::At(_)), Some(target)) = (known, target) {
                         dynamic.insert(text.clone(), (target, attr.to_string()));
                     }
                 }
@@ -595,16 +597,16 @@ fn instance(doc: &Document, g: &Graph, inst: &Instance, node: &Node) -> Option<I
     Some(InstanceSpec {
         instance_type: inst.instance_type.value.clone(),
         image,
-        subnet: g.find(&format!("subnet.{}", node.subnet.value))?,
+        subnet: g.find_address(&Address::whole(Kind::Subnet, &node.subnet.value))?,
         private_ip: inst.private_ip.as_ref().map(|ip| ip.value),
         public_ip: inst.public_ip,
         security_groups: inst
             .security_groups
             .iter()
-            .filter_map(|n| g.find(&format!("security_group.{}", n.value)))
+            .filter_map(|n| g.find_address(&Address::whole(Kind::SecurityGroup, &n.value)))
             .collect(),
-        key_pair: inst.key_pair.as_ref().and_then(|k| g.find(&format!("key_pair.{}", k.value))),
-        role: inst.role.as_ref().and_then(|r| g.find(&format!("instance_role.{}", r.value))),
+        key_pair: inst.key_pair.as_ref().and_then(|k| g.find_address(&Address::whole(Kind::KeyPair, &k.value))),
+        role: inst.role.as_ref().and_then(|r| g.find_address(&Address::whole(Kind::InstanceRole, &r.value))),
         root_size_gb: inst.root_volume.size_gb.as_ref().map(|s| s.value),
         root_volume_type: inst.root_volume.volume_type.value.clone(),
         root_encrypted: inst.root_volume.encrypted,
@@ -647,8 +649,11 @@ impl UserData {
 fn permissions(spec: &Spec, g: &Graph, rules: &[strato_spec::model::IngressRule]) -> Vec<Permission> {
     let mut out = Vec::new();
     for rule in rules {
-        let groups: Vec<NodeId> =
-            rule.from_groups.iter().filter_map(|n| g.find(&format!("security_group.{}", n.value))).collect();
+        let groups: Vec<NodeId> = rule
+            .from_groups
+            .iter()
+            .filter_map(|n| g.find_address(&Address::whole(Kind::SecurityGroup, &n.value)))
+            .collect();
         let mut cidrs = Vec::new();
         for src in &rule.from_cidrs {
             match src.value.split_once('.') {

@@ -9,6 +9,7 @@
 //! Architecture invariant: this crate knows nothing of AWS APIs or the terminal. It turns a
 //! validated [`Document`] into a graph, orders it, estimates it and draws it.
 
+mod address;
 mod build;
 mod desired;
 mod estimate;
@@ -16,34 +17,14 @@ mod kinds;
 mod render;
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt;
 
 use strato_spec::{Diagnostic, Document, Span, Stage};
 
+pub use address::{Address, Part};
 pub use desired::{DbInstance, Desired, Image, InstanceSpec, ListenerAction, Permission, TargetGroupSpec, UserData};
 pub use estimate::{minutes, Durations, Estimate};
 pub use kinds::{Kind, KindInfo, KINDS};
 pub use render::{to_dot, to_json, to_mermaid};
-
-/// The logical address of an object: `subnet.app-a`, `route_table.public.route[0.0.0.0/0]`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Address(String);
-
-impl Address {
-    pub fn new(s: impl Into<String>) -> Address {
-        Address(s.into())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub usize);
@@ -111,8 +92,13 @@ impl Graph {
         &self.edges
     }
 
+    /// The node at the address written as `address`.
     pub fn find(&self, address: &str) -> Option<NodeId> {
-        self.by_address.get(&Address::new(address)).copied()
+        self.by_address.get(address).copied()
+    }
+
+    pub fn find_address(&self, address: &Address) -> Option<NodeId> {
+        self.by_address.get(address).copied()
     }
 
     /// The edges from `id` to what it depends on, in the order they were added.
@@ -120,12 +106,13 @@ impl Graph {
         self.deps[id.0].iter().map(|&e| &self.edges[e])
     }
 
-    fn add_node(&mut self, address: String, kind: Kind, span: Span) -> NodeId {
-        let address = Address::new(address);
+    /// The node at `address`, added unless an entry of the same name already made it.
+    fn add_node(&mut self, address: Address, span: Span) -> NodeId {
         if let Some(id) = self.by_address.get(&address) {
             return *id;
         }
         let id = NodeId(self.nodes.len());
+        let kind = address.kind();
         self.by_address.insert(address.clone(), id);
         self.nodes.push(Node { address, kind, span, multi_az: false, desired: None, aws_name: String::new() });
         self.deps.push(Vec::new());
