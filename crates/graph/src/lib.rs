@@ -10,21 +10,23 @@
 //! validated [`Document`] into a graph, orders it, estimates it and draws it.
 
 mod address;
-mod build;
 mod desired;
 mod estimate;
 mod kinds;
+mod lower;
 mod render;
+mod user_data;
 
 use std::collections::{BTreeSet, HashMap};
 
 use strato_spec::{Diagnostic, Document, Span, Stage};
 
 pub use address::{Address, Part};
-pub use desired::{DbInstance, Desired, Image, InstanceSpec, ListenerAction, Permission, TargetGroupSpec, UserData};
+pub use desired::{DbInstance, Desired, Image, InstanceSpec, ListenerAction, Permission, TargetGroupSpec};
 pub use estimate::{minutes, Durations, Estimate};
 pub use kinds::{Kind, KindInfo, KINDS};
 pub use render::{to_dot, to_json, to_mermaid};
+pub use user_data::UserData;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub usize);
@@ -75,9 +77,7 @@ impl Graph {
     /// Builds the graph of a document. The document should have passed validation; names
     /// that do not resolve are skipped rather than guessed.
     pub fn from_document(doc: &Document) -> Graph {
-        let mut g = build::build(doc);
-        desired::attach(doc, &mut g);
-        g
+        lower::lower(doc)
     }
 
     pub fn nodes(&self) -> &[Node] {

@@ -2,8 +2,67 @@
 //! one table ([`KINDS`]): its stable name, its address prefix, the AWS service that
 //! throttles it, how long it takes and how it is drawn. A kind without a row is a test
 //! failure, never a silent default.
+//!
+//! Below this module, one module per kind of spec entry turns the entries into nodes, with
+//! their edges and their desired state, and says which stage each edge needs: containers
+//! (VPC, subnet, route table, security group, load balancer, target group, listener) are
+//! needed *created*, since AWS accepts children as soon as the id exists; what must be
+//! available is needed *ready* (a NAT gateway by its routes, a file system by its mount
+//! targets, an instance by its registrations, a certificate by its listeners, a role by its
+//! instances). [`MODULES`] lists them in the order they run. Adding a kind means a module
+//! here, a line in [`MODULES`], a [`Kind`] with its row in [`KINDS`] and its [`Desired`]
+//! variant.
+//!
+//! [`Desired`]: crate::Desired
+
+mod certificate;
+mod database;
+mod db_subnet_group;
+mod file_system;
+mod instance;
+mod instance_role;
+mod internet_gateway;
+mod key_pair;
+mod load_balancer;
+mod nat_gateway;
+mod route_table;
+mod security_group;
+mod subnet;
+mod target_group;
+mod vpc;
 
 use std::fmt;
+
+use crate::lower::Lowering;
+
+/// How the entries of one kind become nodes. `declare` adds the nodes, with the edges and
+/// desired states it can give them from the kinds that ran before; `link`, for kinds that
+/// need nodes of kinds that run after them, runs once every module has declared.
+pub(crate) struct Module {
+    pub(crate) declare: fn(&mut Lowering),
+    pub(crate) link: Option<fn(&mut Lowering)>,
+}
+
+/// Every kind of spec entry, in the order its nodes are added (which is also the order a
+/// plan lists objects that are free at the same time). Each module finds what it needs
+/// among the modules above it.
+pub(crate) const MODULES: &[Module] = &[
+    vpc::MODULE,
+    subnet::MODULE,
+    internet_gateway::MODULE,
+    nat_gateway::MODULE,
+    route_table::MODULE,
+    security_group::MODULE,
+    key_pair::MODULE,
+    certificate::MODULE,
+    db_subnet_group::MODULE,
+    database::MODULE,
+    instance_role::MODULE,
+    file_system::MODULE,
+    instance::MODULE,
+    load_balancer::MODULE,
+    target_group::MODULE,
+];
 
 use Kind::*;
 
