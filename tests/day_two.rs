@@ -266,7 +266,11 @@ fn each_change_of_the_operator_trial_is_planned_applied_and_done() {
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
     let lb_tags = runtime().block_on(async {
         let out = elb.describe_tags().resource_arns(d.id("load_balancer.public")).send().await.unwrap();
-        out.tag_descriptions()[0].tags().iter().map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string())).collect::<Vec<_>>()
+        out.tag_descriptions()[0]
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+            .collect::<Vec<_>>()
     });
     assert!(lb_tags.contains(&("Environment".into(), "staging".into())), "{lb_tags:?}");
 
@@ -282,7 +286,9 @@ fn each_change_of_the_operator_trial_is_planned_applied_and_done() {
     // others are untouched.
     let apim_2 = d.id("instance.apim-2");
     let gateway = d.id("target_group.apim-gateway");
-    d.edit(|t| t.replacen("count = 2\nsubnets = [\"app-a\", \"app-b\"]", "count = 3\nsubnets = [\"app-a\", \"app-b\"]", 1));
+    d.edit(|t| {
+        t.replacen("count = 2\nsubnets = [\"app-a\", \"app-b\"]", "count = 3\nsubnets = [\"app-a\", \"app-b\"]", 1)
+    });
     only(
         &d.plan(),
         &[
@@ -296,7 +302,9 @@ fn each_change_of_the_operator_trial_is_planned_applied_and_done() {
     let apim_3 = d.id("instance.apim-3");
     let ids: Vec<String> = target_ids(&sdk, &gateway).into_iter().map(|(id, _)| id).collect();
     assert!(ids.contains(&apim_3) && ids.contains(&apim_2) && ids.contains(&apim_1), "{ids:?}");
-    d.edit(|t| t.replacen("count = 3\nsubnets = [\"app-a\", \"app-b\"]", "count = 2\nsubnets = [\"app-a\", \"app-b\"]", 1));
+    d.edit(|t| {
+        t.replacen("count = 3\nsubnets = [\"app-a\", \"app-b\"]", "count = 2\nsubnets = [\"app-a\", \"app-b\"]", 1)
+    });
     only(
         &d.plan(),
         &[
@@ -319,13 +327,16 @@ fn each_change_of_the_operator_trial_is_planned_applied_and_done() {
     let plan = d.plan();
     let puppet = plan["objects"].as_array().unwrap().iter().find(|o| o["address"] == "instance.puppet").unwrap();
     assert_eq!(puppet["action"], "replace");
-    let attrs: Vec<&str> = puppet["changes"].as_array().unwrap().iter().map(|c| c["attribute"].as_str().unwrap()).collect();
+    let attrs: Vec<&str> =
+        puppet["changes"].as_array().unwrap().iter().map(|c| c["attribute"].as_str().unwrap()).collect();
     assert!(attrs.contains(&"private_ip"), "{attrs:?}");
     let ei = plan["objects"].as_array().unwrap().iter().find(|o| o["address"] == "instance.ei-1").unwrap();
     assert_eq!(ei["action"], "replace");
     assert_eq!(ei["rolling"], true);
     assert_eq!(ei["replace_because"], json!(["user_data"]));
-    assert!(changes(&plan).iter().all(|(a, action, _)| action == "replace" && (a.starts_with("instance.") || a.contains(".target["))));
+    assert!(changes(&plan)
+        .iter()
+        .all(|(a, action, _)| action == "replace" && (a.starts_with("instance.") || a.contains(".target["))));
     d.apply();
     assert_eq!(instance(&sdk, &d.id("instance.puppet")).private_ip_address(), Some("10.0.30.20"));
     let ud = user_data(&sdk, &d.id("instance.ei-1"));
@@ -355,11 +366,20 @@ fn a_rolling_replacement_keeps_every_target_group_in_service() {
         let out = ec2.describe_images().owners("amazon").send().await.unwrap();
         out.images().iter().filter_map(|i| i.image_id()).find(|id| *id != current).unwrap().to_string()
     });
-    d.edit(|t| t.replacen("type = \"t2.large\"\nimage = \"al2023\"", &format!("type = \"t2.large\"\nimage = \"{other}\""), 1));
+    d.edit(|t| {
+        t.replacen("type = \"t2.large\"\nimage = \"al2023\"", &format!("type = \"t2.large\"\nimage = \"{other}\""), 1)
+    });
     let plan = d.plan();
     let rolling: Vec<(String, String, Vec<String>)> = changes(&plan);
-    assert!(rolling.iter().any(|(a, action, attrs)| a == "instance.apim-1" && action == "replace" && attrs == &vec!["image".to_string()]));
-    assert!(plan["objects"].as_array().unwrap().iter().filter(|o| o["action"] == "replace").all(|o| o["rolling"] == true && o["downtime"] == false));
+    assert!(rolling.iter().any(|(a, action, attrs)| a == "instance.apim-1"
+        && action == "replace"
+        && attrs == &vec!["image".to_string()]));
+    assert!(plan["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["action"] == "replace")
+        .all(|o| o["rolling"] == true && o["downtime"] == false));
 
     // Sample every group's health while the replacement runs.
     let done = Arc::new(AtomicBool::new(false));
@@ -396,7 +416,8 @@ fn a_rolling_replacement_keeps_every_target_group_in_service() {
     // The replacement went one node at a time: some sample saw a new node healthy next to an
     // old one still serving.
     assert!(samples.iter().any(|(_, t)| {
-        t.iter().any(|(id, s)| old.contains(id) && s == "healthy") && t.iter().any(|(id, s)| !old.contains(id) && s == "healthy")
+        t.iter().any(|(id, s)| old.contains(id) && s == "healthy")
+            && t.iter().any(|(id, s)| !old.contains(id) && s == "healthy")
     }));
     let new: Vec<String> = ["instance.apim-1", "instance.apim-2"].iter().map(|a| d.id(a)).collect();
     for (n, o) in new.iter().zip(&old) {
@@ -492,7 +513,8 @@ fn wait_available(sdk: &aws_config::SdkConfig, ident: &str) {
         let available = runtime().block_on(async {
             let out = rds.describe_db_instances().db_instance_identifier(ident).send().await.unwrap();
             let i = &out.db_instances()[0];
-            i.db_instance_status() == Some("available") && i.pending_modified_values().is_none_or(|p| p.db_instance_class().is_none())
+            i.db_instance_status() == Some("available")
+                && i.pending_modified_values().is_none_or(|p| p.db_instance_class().is_none())
         });
         if available {
             return;
@@ -507,7 +529,9 @@ fn wait_available(sdk: &aws_config::SdkConfig, ident: &str) {
 #[test]
 fn targets_limit_plan_provision_and_destroy() {
     let d = Live::new("target", 94);
-    d.edit(|t| t.replace("type = \"t2.large\"", "type = \"m5.xlarge\"").replace("ports = [2049]", "ports = [2049, 2999]"));
+    d.edit(|t| {
+        t.replace("type = \"t2.large\"", "type = \"m5.xlarge\"").replace("ports = [2049]", "ports = [2049, 2999]")
+    });
     let out = d.run(&["plan", "--output", "json", "--target", "instance.apim-1"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     only(&json_out(&out), &[("instance.apim-1", "update", &["instance_type"])]);

@@ -10,7 +10,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{all_rules, base64_decode, json_out, mutating, reference_copy, runtime, spec_copy, stderr, temp_dir, Session};
+use common::{
+    all_rules, base64_decode, json_out, mutating, reference_copy, runtime, spec_copy, stderr, temp_dir, Session,
+};
 use serde_json::{json, Value};
 
 const REFERENCE: &str = "deploy-specs/wso2-apim-ei.toml";
@@ -34,7 +36,6 @@ fn live(s: &Session) -> BTreeMap<String, u64> {
 fn rds(s: &Session) -> aws_sdk_rds::Client {
     aws_sdk_rds::Client::new(&runtime().block_on(s.sdk()))
 }
-
 
 /// A database made by hand under the name strato would give its own: provision refuses
 /// before creating anything and names it; destroy leaves it alone.

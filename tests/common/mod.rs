@@ -252,7 +252,6 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
@@ -276,4 +275,3 @@ pub fn base64_decode(s: &str) -> Vec<u8> {
         })
         .collect()
 }
-

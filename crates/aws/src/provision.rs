@@ -40,19 +40,10 @@ pub struct Deployment {
 /// "Eventual consistency in the Amazon EC2 API"; TF's `ec2PropagationTimeout`).
 const FRESH: Duration = crate::drivers::PROPAGATION;
 
-/// The concurrency class of a kind: AWS throttles some calls much harder than others.
+/// The concurrency class of a kind: AWS throttles some calls much harder than others
+/// ([`Kind::service`]).
 pub fn service(kind: Kind) -> &'static str {
-    match kind {
-        Kind::NatGateway => "nat",
-        Kind::DbInstance | Kind::DbSubnetGroup => "rds",
-        Kind::FileSystem | Kind::MountTarget => "efs",
-        Kind::LoadBalancer | Kind::TargetGroup | Kind::Listener | Kind::ListenerRule | Kind::TargetRegistration => {
-            "elb"
-        }
-        Kind::Certificate => "acm",
-        Kind::InstanceRole => "iam",
-        _ => "ec2",
-    }
+    kind.service()
 }
 
 /// Per-service concurrency limits, from the token buckets AWS documents: a burst that
@@ -249,10 +240,8 @@ impl Provisioner {
                     }
                 })
                 .map_err(|e| TaskError(format!("{address}: {e}")))?;
-            progress.status(&format!(
-                "replacing ({}); the old one stays in service until this one is ready",
-                p.replace_because.join(", ")
-            ));
+            let why = p.replace_because.join(", ");
+            progress.status(&format!("replacing ({why}); the old one stays in service until this one is ready"));
         }
         let fail = |e: AwsError| TaskError(format!("{address}: {e}"));
         let Some(driver) = driver(node.kind) else {
@@ -556,18 +545,11 @@ pub fn destroy_tasks(state: &State) -> (Vec<Task>, Vec<String>) {
         .iter()
         .zip(&kinds)
         .map(|(a, k)| {
-            let estimate = match k {
-                Some(Kind::NatGateway) => 60,
-                Some(Kind::DbInstance) => 420,
-                Some(Kind::LoadBalancer) => 60,
-                Some(Kind::Instance) => 45,
-                Some(Kind::MountTarget) => 45,
-                _ => 2,
-            };
+            let estimate = k.map_or(2, |k| k.destroy_secs());
             Task {
                 name: a.clone(),
                 service: k.map_or("ec2", service),
-                estimate: Duration::from_secs(estimate),
+                estimate: Duration::from_secs(u64::from(estimate)),
                 deps: Vec::new(),
             }
         })

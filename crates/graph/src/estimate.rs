@@ -11,53 +11,25 @@ use strato_spec::Stage;
 
 use crate::{Graph, Kind, Node, NodeId};
 
-/// Seconds until created and until ready, per kind.
+/// Seconds until created and until ready: each kind's [`KindInfo::secs`](crate::KindInfo),
+/// except where the spec changes them.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Durations {
-    table: Vec<(Kind, u32, u32)>,
     /// Ready time of a Multi-AZ database, which replaces the single-AZ one.
     pub multi_az_db_ready: u32,
 }
 
 impl Default for Durations {
     fn default() -> Durations {
-        use Kind::*;
-        Durations {
-            table: vec![
-                (Vpc, 2, 2),
-                (Subnet, 2, 2),
-                (InternetGateway, 4, 4),
-                (ElasticIp, 1, 1),
-                (NatGateway, 2, 100),
-                (RouteTable, 2, 2),
-                (Route, 2, 2),
-                (RouteTableAssociation, 1, 1),
-                (SecurityGroup, 2, 2),
-                (SecurityGroupRules, 2, 2),
-                (KeyPair, 1, 1),
-                (Certificate, 2, 2),
-                (InstanceRole, 3, 10),
-                (DbSubnetGroup, 2, 2),
-                (DbInstance, 2, 360),
-                (FileSystem, 2, 10),
-                (MountTarget, 2, 85),
-                (Instance, 3, 30),
-                (LoadBalancer, 2, 135),
-                (TargetGroup, 2, 2),
-                (Listener, 2, 2),
-                (ListenerRule, 2, 2),
-                (TargetRegistration, 2, 2),
-            ],
-            multi_az_db_ready: 720,
-        }
+        Durations { multi_az_db_ready: 720 }
     }
 }
 
 impl Durations {
     /// Seconds from start until `stage` for this node.
     pub fn until(&self, node: &Node, stage: Stage) -> u32 {
-        let (_, created, ready) =
-            self.table.iter().find(|(k, _, _)| *k == node.kind).copied().unwrap_or((node.kind, 2, 2));
+        let (created, ready) = node.kind.info().secs;
         match stage {
             Stage::Created => created,
             Stage::Ready if node.kind == Kind::DbInstance && node.multi_az => self.multi_az_db_ready,

@@ -9,158 +9,26 @@
 //! Architecture invariant: this crate knows nothing of AWS APIs or the terminal. It turns a
 //! validated [`Document`] into a graph, orders it, estimates it and draws it.
 
-mod build;
+mod address;
 pub mod change;
 mod desired;
 mod estimate;
+mod kinds;
+mod lower;
 pub mod plan;
 mod render;
+mod user_data;
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt;
 
 use strato_spec::{Diagnostic, Document, Span, Stage};
 
-pub use desired::{DbInstance, Desired, Image, InstanceSpec, ListenerAction, Permission, TargetGroupSpec, UserData};
+pub use address::{Address, Part};
+pub use desired::{DbInstance, Desired, Image, InstanceSpec, ListenerAction, Permission, TargetGroupSpec};
 pub use estimate::{minutes, Durations, Estimate};
+pub use kinds::{Kind, KindInfo, KINDS};
 pub use render::{to_dot, to_json, to_mermaid};
-
-/// The kinds of AWS object strato creates, in the order a plan lists them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    Vpc,
-    Subnet,
-    InternetGateway,
-    ElasticIp,
-    NatGateway,
-    RouteTable,
-    Route,
-    RouteTableAssociation,
-    SecurityGroup,
-    SecurityGroupRules,
-    KeyPair,
-    Certificate,
-    InstanceRole,
-    DbSubnetGroup,
-    DbInstance,
-    FileSystem,
-    MountTarget,
-    Instance,
-    LoadBalancer,
-    TargetGroup,
-    Listener,
-    ListenerRule,
-    TargetRegistration,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 23] = [
-        Kind::Vpc,
-        Kind::Subnet,
-        Kind::InternetGateway,
-        Kind::ElasticIp,
-        Kind::NatGateway,
-        Kind::RouteTable,
-        Kind::Route,
-        Kind::RouteTableAssociation,
-        Kind::SecurityGroup,
-        Kind::SecurityGroupRules,
-        Kind::KeyPair,
-        Kind::Certificate,
-        Kind::InstanceRole,
-        Kind::DbSubnetGroup,
-        Kind::DbInstance,
-        Kind::FileSystem,
-        Kind::MountTarget,
-        Kind::Instance,
-        Kind::LoadBalancer,
-        Kind::TargetGroup,
-        Kind::Listener,
-        Kind::ListenerRule,
-        Kind::TargetRegistration,
-    ];
-
-    /// The stable name used in plans, JSON and state.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Vpc => "vpc",
-            Kind::Subnet => "subnet",
-            Kind::InternetGateway => "internet_gateway",
-            Kind::ElasticIp => "elastic_ip",
-            Kind::NatGateway => "nat_gateway",
-            Kind::RouteTable => "route_table",
-            Kind::Route => "route",
-            Kind::RouteTableAssociation => "route_table_association",
-            Kind::SecurityGroup => "security_group",
-            Kind::SecurityGroupRules => "security_group_rules",
-            Kind::KeyPair => "key_pair",
-            Kind::Certificate => "certificate",
-            Kind::InstanceRole => "instance_role",
-            Kind::DbSubnetGroup => "db_subnet_group",
-            Kind::DbInstance => "db_instance",
-            Kind::FileSystem => "file_system",
-            Kind::MountTarget => "mount_target",
-            Kind::Instance => "instance",
-            Kind::LoadBalancer => "load_balancer",
-            Kind::TargetGroup => "target_group",
-            Kind::Listener => "listener",
-            Kind::ListenerRule => "listener_rule",
-            Kind::TargetRegistration => "target_registration",
-        }
-    }
-}
-
-impl Kind {
-    /// Whether AWS knows objects of this kind by the name strato gives them (an ALB, an RDS
-    /// identifier, an IAM role), rather than by an id AWS assigns; for the others the name is
-    /// only their `Name` tag.
-    pub fn known_by_name(self) -> bool {
-        matches!(
-            self,
-            Kind::LoadBalancer
-                | Kind::TargetGroup
-                | Kind::DbInstance
-                | Kind::DbSubnetGroup
-                | Kind::KeyPair
-                | Kind::InstanceRole
-        )
-    }
-}
-
-impl std::str::FromStr for Kind {
-    type Err = String;
-
-    /// The kind of a stable name, as written in plans and state files.
-    fn from_str(s: &str) -> Result<Kind, String> {
-        Kind::ALL.iter().copied().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown kind `{s}`"))
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The logical address of an object: `subnet.app-a`, `route_table.public.route[0.0.0.0/0]`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Address(String);
-
-impl Address {
-    pub fn new(s: impl Into<String>) -> Address {
-        Address(s.into())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use user_data::UserData;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub usize);
@@ -211,9 +79,7 @@ impl Graph {
     /// Builds the graph of a document. The document should have passed validation; names
     /// that do not resolve are skipped rather than guessed.
     pub fn from_document(doc: &Document) -> Graph {
-        let mut g = build::build(doc);
-        desired::attach(doc, &mut g);
-        g
+        lower::lower(doc)
     }
 
     pub fn nodes(&self) -> &[Node] {
@@ -228,8 +94,13 @@ impl Graph {
         &self.edges
     }
 
+    /// The node at the address written as `address`.
     pub fn find(&self, address: &str) -> Option<NodeId> {
-        self.by_address.get(&Address::new(address)).copied()
+        self.by_address.get(address).copied()
+    }
+
+    pub fn find_address(&self, address: &Address) -> Option<NodeId> {
+        self.by_address.get(address).copied()
     }
 
     /// The edges from `id` to what it depends on, in the order they were added.
@@ -237,12 +108,13 @@ impl Graph {
         self.deps[id.0].iter().map(|&e| &self.edges[e])
     }
 
-    fn add_node(&mut self, address: String, kind: Kind, span: Span) -> NodeId {
-        let address = Address::new(address);
+    /// The node at `address`, added unless an entry of the same name already made it.
+    fn add_node(&mut self, address: Address, span: Span) -> NodeId {
         if let Some(id) = self.by_address.get(&address) {
             return *id;
         }
         let id = NodeId(self.nodes.len());
+        let kind = address.kind();
         self.by_address.insert(address.clone(), id);
         self.nodes.push(Node { address, kind, span, multi_az: false, desired: None, aws_name: String::new() });
         self.deps.push(Vec::new());

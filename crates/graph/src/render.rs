@@ -19,16 +19,7 @@ fn stage_name(s: Stage) -> &'static str {
 
 /// A fill colour per tier, so the picture reads as network, data, compute and load balancing.
 fn colour(kind: Kind) -> &'static str {
-    use Kind::*;
-    match kind {
-        Vpc | Subnet | InternetGateway | ElasticIp | NatGateway | RouteTable | Route | RouteTableAssociation => {
-            "#dbeafe"
-        }
-        SecurityGroup | SecurityGroupRules | KeyPair | Certificate | InstanceRole => "#fde68a",
-        DbSubnetGroup | DbInstance | FileSystem | MountTarget => "#fecaca",
-        Instance => "#bbf7d0",
-        LoadBalancer | TargetGroup | Listener | ListenerRule | TargetRegistration => "#e9d5ff",
-    }
+    kind.info().colour
 }
 
 fn dot_escape(s: &str) -> String {

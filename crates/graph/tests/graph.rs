@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use strato_graph::{check, Desired, Durations, Graph, Kind};
+use strato_graph::{check, Address, Desired, Durations, Graph, Kind};
 use strato_spec::Stage;
 
 const BASE: &str = r#"
@@ -465,4 +465,35 @@ fn a_role_waits_for_its_secrets_only_to_create() {
     let to_role = g.dependencies(puppet).find(|e| e.dependency == role).unwrap();
     assert_eq!(to_role.needs, Stage::Ready);
     assert!(!to_role.value_only, "the instance holds the profile: it goes first");
+}
+
+/// Every address of every valid spec reads back as the same kind, name and part, and the
+/// graph finds its node by the address and by the text.
+#[test]
+fn every_address_of_the_valid_specs_reads_back_as_itself() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut specs = 0;
+    for dir in ["tests/specs/valid", "deploy-specs"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            specs += 1;
+            let doc = strato_spec::load(&path).unwrap();
+            let g = Graph::from_document(&doc);
+            assert!(!g.nodes().is_empty(), "{}", path.display());
+            for (i, n) in g.nodes().iter().enumerate() {
+                let back: Address = n.address.to_string().parse().unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!((back.kind(), back.name(), back.part()), (n.kind, n.address.name(), n.address.part()));
+                assert_eq!(back.as_str(), n.address.as_str());
+                assert_eq!(g.find_address(&back).map(|id| id.0), Some(i));
+                assert_eq!(g.find(n.address.as_str()).map(|id| id.0), Some(i));
+                if let Some(parent) = n.address.parent() {
+                    assert!(g.find_address(&parent).is_some(), "{} has no {parent}", n.address);
+                }
+            }
+        }
+    }
+    assert!(specs >= 4);
 }
