@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -29,8 +28,13 @@ struct Live {
 
 impl Live {
     fn new(name: &str, seed: u64) -> Live {
+        Live::with(name, seed, |t| t)
+    }
+
+    /// A live deployment of the reference spec as `edit` changes it.
+    fn with(name: &str, seed: u64, edit: impl Fn(String) -> String) -> Live {
         let s = session(seed);
-        let (dir, spec) = reference_copy(name, |t| t);
+        let (dir, spec) = reference_copy(name, edit);
         let state = dir.join("state");
         let live = Live { s, spec, state, _dir: dir };
         let out = live.run(&["provision", "--output", "json"]);
@@ -256,7 +260,7 @@ fn each_change_of_the_operator_trial_is_planned_applied_and_done() {
     assert!(tagged.iter().all(|(_, action, attrs)| action == "update"
         && attrs == &vec!["tag:Environment".to_string(), "tag:Owner".to_string()]));
     assert!(tagged.iter().any(|(a, _, _)| a == "database.apim-db"));
-    assert!(tagged.iter().any(|(a, _, _)| a == "load_balancer.public"));
+    assert!(tagged.iter().any(|(a, _, _)| a == "load_balancer.apim-public"));
     assert!(!tagged.iter().any(|(a, _, _)| a.contains(".target[") || a.contains(".route[")), "untaggable kinds");
     d.apply();
     let i = instance(&sdk, &d.id("instance.apim-1"));
@@ -265,7 +269,7 @@ fn each_change_of_the_operator_trial_is_planned_applied_and_done() {
     assert_eq!(tag("Owner").as_deref(), Some("team-blue"));
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
     let lb_tags = runtime().block_on(async {
-        let out = elb.describe_tags().resource_arns(d.id("load_balancer.public")).send().await.unwrap();
+        let out = elb.describe_tags().resource_arns(d.id("load_balancer.apim-public")).send().await.unwrap();
         out.tag_descriptions()[0]
             .tags()
             .iter()
@@ -350,7 +354,7 @@ fn each_change_of_the_operator_trial_is_planned_applied_and_done() {
 /// A new image for the API Manager pair: each node is replaced by a new one that is
 /// healthy in all its target groups before the old one is deregistered, drained and
 /// terminated, one node at a time. Sampled through `DescribeTargetHealth` throughout: every
-/// group always has a healthy target.
+/// group always has two healthy targets (the pair never loses a serving member).
 #[test]
 fn a_rolling_replacement_keeps_every_target_group_in_service() {
     let d = Live::new("rolling", 92);
@@ -366,8 +370,14 @@ fn a_rolling_replacement_keeps_every_target_group_in_service() {
         let out = ec2.describe_images().owners("amazon").send().await.unwrap();
         out.images().iter().filter_map(|i| i.image_id()).find(|id| *id != current).unwrap().to_string()
     });
+    // A second alias for the same OS on another AMI, for the API Manager entry only.
     d.edit(|t| {
-        t.replacen("type = \"t2.large\"\nimage = \"al2023\"", &format!("type = \"t2.large\"\nimage = \"{other}\""), 1)
+        let alias = format!("[image]\nal2023-next = {{ ami = \"{other}\", os = \"amazon-2023\" }}\n");
+        t.replacen("[image]\n", &alias, 1).replacen(
+            "type = \"t2.large\"\nimage = \"al2023\"",
+            "type = \"t2.large\"\nimage = \"al2023-next\"",
+            1,
+        )
     });
     let plan = d.plan();
     let rolling: Vec<(String, String, Vec<String>)> = changes(&plan);
@@ -388,11 +398,27 @@ fn a_rolling_replacement_keeps_every_target_group_in_service() {
         std::thread::spawn(move || {
             let mut samples: Vec<(usize, Vec<(String, String)>)> = Vec::new();
             let mut i = 0;
+            let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+            let rt = runtime();
             while !done.load(Ordering::SeqCst) {
                 let g = i % groups.len();
-                samples.push((g, target_ids(&sdk, &groups[g])));
-                i += 1;
-                std::thread::sleep(std::time::Duration::from_millis(150));
+                // The account's ELB bucket is shared with strato: a throttled sample is
+                // skipped, not a failure.
+                let answer = rt.block_on(elb.describe_target_health().target_group_arn(&groups[g]).send());
+                if let Ok(out) = answer {
+                    let targets = out
+                        .target_health_descriptions()
+                        .iter()
+                        .map(|d| {
+                            let id = d.target().and_then(|t| t.id()).unwrap_or_default().to_string();
+                            let state = d.target_health().and_then(|h| h.state()).map_or("", |s| s.as_str());
+                            (id, state.to_string())
+                        })
+                        .collect();
+                    samples.push((g, targets));
+                    i += 1;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(250));
             }
             samples
         })
@@ -401,18 +427,13 @@ fn a_rolling_replacement_keeps_every_target_group_in_service() {
     done.store(true, Ordering::SeqCst);
     let samples = sampler.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(samples.len() > 30, "sampled throughout: {}", samples.len());
-    let mut both_old_gone_early = false;
+    assert!(samples.len() > 10, "sampled throughout: {}", samples.len());
     for (g, targets) in &samples {
+        // Both nodes of the pair serve at every instant: a node leaves its group only once
+        // its successor is healthy in it, and only one node is replaced at a time.
         let healthy = targets.iter().filter(|(_, s)| s == "healthy").count();
-        assert!(healthy >= 1, "target group {} had no healthy target: {targets:?}", groups[*g]);
-        // Never both old nodes out of service while no new one serves.
-        let old_serving = targets.iter().filter(|(id, s)| old.contains(id) && s == "healthy").count();
-        if old_serving == 0 && healthy == 0 {
-            both_old_gone_early = true;
-        }
+        assert!(healthy >= 2, "target group {} had {healthy} healthy target(s): {targets:?}", groups[*g]);
     }
-    assert!(!both_old_gone_early);
     // The replacement went one node at a time: some sample saw a new node healthy next to an
     // old one still serving.
     assert!(samples.iter().any(|(_, t)| {
@@ -441,7 +462,10 @@ fn a_rolling_replacement_keeps_every_target_group_in_service() {
 /// `provision` repairs all three, and `status` is then in sync.
 #[test]
 fn drift_is_named_by_status_and_repaired_by_provision() {
-    let d = Live::new("drift", 93);
+    // Applied now, not in the maintenance window: the repair is seen at once.
+    let d = Live::with("drift", 93, |t| {
+        t.replacen("instance_class = \"db.m5.large\"", "instance_class = \"db.m5.large\"\napply_immediately = true", 1)
+    });
     let sdk = d.sdk();
     let out = d.run(&["status", "--output", "json"]);
     assert_eq!(out.status.code(), Some(0), "in sync after provisioning:\n{}", String::from_utf8_lossy(&out.stdout));
@@ -556,5 +580,4 @@ fn targets_limit_plan_provision_and_destroy() {
     assert!(state["objects"].get("instance.puppet").is_some());
     let out = d.run(&["destroy", "--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let _ = Path::new("");
 }

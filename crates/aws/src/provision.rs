@@ -241,7 +241,7 @@ impl Provisioner {
                 })
                 .map_err(|e| TaskError(format!("{address}: {e}")))?;
             let why = p.replace_because.join(", ");
-            progress.status(&format!("replacing ({why}); the old one stays in service until this one is ready"));
+            progress.status(format!("replacing ({why}); the old one stays in service until this one is ready"));
         }
         let fail = |e: AwsError| TaskError(format!("{address}: {e}"));
         let Some(driver) = driver(node.kind) else {
