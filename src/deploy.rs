@@ -359,9 +359,9 @@ pub fn provision(
         }
         // Creating is what a provision is for; changing or deleting what exists is shown
         // first and confirmed, as destroy is.
-        let changes_existing = plan.items.iter().any(|p| {
-            matches!(p.action, Action::Update | Action::Replace | Action::Delete) || (p.action == Action::Create && p.missing)
-        });
+        // (An object gone from AWS is only made again, as a resumed run would.)
+        let changes_existing =
+            plan.items.iter().any(|p| matches!(p.action, Action::Update | Action::Replace | Action::Delete));
         if changes_existing && !yes {
             eprint!("{}", crate::plan::to_text(&plan, &d.name, &target.connection.region, !live.is_empty()));
             if !confirm_changes(&d.name) {

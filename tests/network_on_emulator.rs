@@ -316,21 +316,20 @@ async fn network_tier_round_trip() {
     assert_eq!(summary["unchanged"], 57);
     verify_network(&c).await;
 
-    let status = strato(&["status", spec, "--output", "json"], &endpoint_free(), &state);
-    assert_eq!(status.status.code(), Some(0));
+    // status reads every recorded object back: all in sync.
+    let status = strato(&["status", spec, "--output", "json"], &endpoint, &state);
+    assert_eq!(status.status.code(), Some(0), "{}", String::from_utf8_lossy(&status.stdout));
     let objects = json(&status)["objects"].as_array().unwrap().clone();
-    assert!(objects.iter().all(|o| o["status"] == "ready"), "{objects:?}");
+    assert_eq!(objects.len(), 57);
+    assert!(objects.iter().all(|o| o["status"] == "in sync"), "{objects:?}");
+    let plan = strato(&["plan", spec, "--detailed-exitcode"], &endpoint, &state);
+    assert_eq!(plan.status.code(), Some(0), "no changes: {}", String::from_utf8_lossy(&plan.stdout));
 
     let down = strato(&["destroy", spec, "--yes", "--output", "json"], &endpoint, &state);
     assert_eq!(down.status.code(), Some(0), "{}", String::from_utf8_lossy(&down.stderr));
     assert_eq!(json(&down)["deleted"], 57);
     assert_nothing_left(&c, DEPLOYMENT).await;
     assert!(!state_file.exists(), "no state is left");
-}
-
-/// `status` reads the state only and takes no endpoint.
-fn endpoint_free() -> String {
-    String::new()
 }
 
 /// A copy of the network spec under another deployment name, with one line changed.

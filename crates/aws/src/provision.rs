@@ -423,6 +423,24 @@ impl Provisioner {
                 obj.id = Some(id);
             }
             obj.attributes.extend(updated.attributes);
+            if kind == Kind::Instance && rest.iter().any(|c| c.attribute == "instance_type") {
+                // Started again: back in service only once its targets pass their health
+                // checks, before the next node of its group is stopped.
+                let id = obj.id.clone().unwrap_or_default();
+                let registrations: Vec<Object> = self.shared.with_store(|s| {
+                    s.state()
+                        .objects
+                        .values()
+                        .filter(|o| {
+                            o.kind == Kind::TargetRegistration.as_str() && o.attribute("instance_id") == Some(&id)
+                        })
+                        .cloned()
+                        .collect()
+                });
+                for r in &registrations {
+                    crate::drivers::target_registration::wait_healthy(cx, r).await?;
+                }
+            }
         }
         let set: Vec<(String, String)> =
             tags.iter().filter_map(|c| Some((c.attribute.strip_prefix("tag:")?.to_string(), c.new.clone()?))).collect();

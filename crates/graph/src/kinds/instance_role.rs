@@ -36,11 +36,11 @@ fn inputs(d: &Desired, r: &mut Recorder<'_>) {
     if let Desired::InstanceRole { name, secrets, csr_challenge } = d {
         r.put("name", name);
         r.nodes("secrets", secrets);
-        r.put("csr_challenge", csr_challenge);
+        r.put("reads_challenge", csr_challenge);
     }
 }
 
 /// `PutRolePolicy` rewrites the inline policy; the role's name is fixed.
 fn in_place(_kind: Kind, attribute: &str) -> bool {
-    matches!(attribute, "secrets" | "csr_challenge")
+    matches!(attribute, "secrets" | "reads_challenge")
 }
