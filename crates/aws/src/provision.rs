@@ -283,7 +283,9 @@ impl Provisioner {
         let mut token = None;
         if let Some(obj) = own {
             if obj.id.is_some() {
-                if driver.exists(&cx, &obj).await.map_err(fail)? {
+                // A refresh just read it: no need to ask AWS again.
+                let seen = planned.is_some_and(|p| p.seen);
+                if seen || driver.exists(&cx, &obj).await.map_err(fail)? {
                     let mut obj = Object { depends_on: depends_on.clone(), ..obj };
                     let changes: Vec<Change> =
                         planned.filter(|p| p.action == Action::Update).map(|p| p.changes.clone()).unwrap_or_default();

@@ -94,6 +94,8 @@ pub struct Planned {
     pub group: Option<String>,
     /// In the state before this run (also for `Create` after `missing`).
     pub recorded: bool,
+    /// A refresh read it, and AWS has it: the run need not ask again.
+    pub seen: bool,
 }
 
 impl Planned {
@@ -201,6 +203,7 @@ pub fn plan(
             refused: None,
             group: groups.get(&id).cloned(),
             recorded: false,
+            seen: false,
         };
         let rec = recorded.get(&address).filter(|r| r.complete);
         let seen = live.get(&address);
@@ -213,6 +216,7 @@ pub fn plan(
             continue;
         }
         p.recorded = true;
+        p.seen = seen.is_some_and(|l| l.exists);
         let rec = rec.expect("checked above");
         let lookup = |n: NodeId, attr: &str| -> Option<String> {
             if renewed.contains(&n) {
@@ -316,6 +320,7 @@ pub fn plan(
             refused: None,
             group: None,
             recorded: true,
+            seen: false,
         });
     }
     Plan { items }

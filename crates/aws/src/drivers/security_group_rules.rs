@@ -251,18 +251,9 @@ fn ports(from: i32, to: i32) -> String {
 /// `DescribeSecurityGroupRules` leaves out (some emulators do, for rules that name a group)
 /// takes it from the group's `IpPermissions`, which AWS and emulators both fill.
 async fn ingress_rules(cx: &Cx<'_>, group_id: &str) -> Result<Vec<LiveRule>, AwsError> {
-    let out = cx
-        .clients
-        .ec2
-        .describe_security_group_rules()
-        .filters(group_filter(group_id))
-        .send()
-        .await
-        .map_err(|e| from_sdk("DescribeSecurityGroupRules", e))?;
-    let mut rules: Vec<LiveRule> = out
-        .security_group_rules()
+    let mut rules: Vec<LiveRule> = ingress(cx, group_id)
+        .await?
         .iter()
-        .filter(|r| r.is_egress() != Some(true))
         .filter_map(|r| {
             let source = r
                 .cidr_ipv4()
@@ -304,8 +295,8 @@ async fn ingress_rules(cx: &Cx<'_>, group_id: &str) -> Result<Vec<LiveRule>, Aws
     Ok(rules)
 }
 
-/// The ids of a group's ingress rules.
-async fn ingress_rule_ids(cx: &Cx<'_>, group_id: &str) -> Result<Vec<String>, AwsError> {
+/// The group's ingress rules as `DescribeSecurityGroupRules` lists them.
+async fn ingress(cx: &Cx<'_>, group_id: &str) -> Result<Vec<aws_sdk_ec2::types::SecurityGroupRule>, AwsError> {
     let out = cx
         .clients
         .ec2
@@ -314,11 +305,10 @@ async fn ingress_rule_ids(cx: &Cx<'_>, group_id: &str) -> Result<Vec<String>, Aw
         .send()
         .await
         .map_err(|e| from_sdk("DescribeSecurityGroupRules", e))?;
-    Ok(out
-        .security_group_rules()
-        .iter()
-        .filter(|r| r.is_egress() != Some(true))
-        .filter_map(|r| r.security_group_rule_id())
-        .map(str::to_string)
-        .collect())
+    Ok(out.security_group_rules().iter().filter(|r| r.is_egress() != Some(true)).cloned().collect())
+}
+
+/// The ids of a group's ingress rules.
+async fn ingress_rule_ids(cx: &Cx<'_>, group_id: &str) -> Result<Vec<String>, AwsError> {
+    Ok(ingress(cx, group_id).await?.iter().filter_map(|r| r.security_group_rule_id()).map(str::to_string).collect())
 }

@@ -12,6 +12,22 @@ use strato_graph::plan::Change;
 use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver, Updated};
 use crate::error::{from_sdk, AwsError};
 
+/// The group's health check as the spec says, on a `CreateTargetGroup` or
+/// `ModifyTargetGroup` call (the same setters on two builder types).
+macro_rules! health_check {
+    ($call:expr, $tg:expr) => {
+        $call
+            .health_check_protocol(ProtocolEnum::from($tg.health_protocol.as_str()))
+            .health_check_path(&$tg.health_path)
+            .health_check_port($tg.health_port.map_or_else(|| "traffic-port".to_string(), |p| p.to_string()))
+            .health_check_interval_seconds($tg.health_interval as i32)
+            .health_check_timeout_seconds($tg.health_timeout as i32)
+            .healthy_threshold_count($tg.healthy_threshold as i32)
+            .unhealthy_threshold_count($tg.unhealthy_threshold as i32)
+            .matcher(Matcher::builder().http_code(&$tg.matcher).build())
+    };
+}
+
 pub struct TargetGroup;
 
 /// See [`TargetGroup::delete`].
@@ -27,7 +43,8 @@ impl Driver for TargetGroup {
         let vpc_lag = |e: &AwsError| e.code_is(&["ValidationError"]) && e.message.contains("not found");
         let result = cx
             .retry_fresh_when(vpc_lag, || async {
-                cx.clients
+                let call = cx
+                    .clients
                     .elb
                     .create_target_group()
                     .name(&tg.name)
@@ -35,15 +52,8 @@ impl Driver for TargetGroup {
                     .port(tg.port as i32)
                     .vpc_id(vpc_id)
                     .target_type(TargetTypeEnum::Instance)
-                    .health_check_enabled(true)
-                    .health_check_protocol(ProtocolEnum::from(tg.health_protocol.as_str()))
-                    .health_check_path(&tg.health_path)
-                    .health_check_port(tg.health_port.map_or_else(|| "traffic-port".to_string(), |p| p.to_string()))
-                    .health_check_interval_seconds(tg.health_interval as i32)
-                    .health_check_timeout_seconds(tg.health_timeout as i32)
-                    .healthy_threshold_count(tg.healthy_threshold as i32)
-                    .unhealthy_threshold_count(tg.unhealthy_threshold as i32)
-                    .matcher(Matcher::builder().http_code(&tg.matcher).build())
+                    .health_check_enabled(true);
+                health_check!(call, tg)
                     .set_tags(Some(elb_tags(cx)))
                     .send()
                     .await
@@ -92,18 +102,8 @@ impl Driver for TargetGroup {
         if changes.iter().any(|c| {
             c.attribute.starts_with("health_") || c.attribute.ends_with("_threshold") || c.attribute == "matcher"
         }) {
-            cx.clients
-                .elb
-                .modify_target_group()
-                .target_group_arn(arn)
-                .health_check_protocol(ProtocolEnum::from(tg.health_protocol.as_str()))
-                .health_check_path(&tg.health_path)
-                .health_check_port(tg.health_port.map_or_else(|| "traffic-port".to_string(), |p| p.to_string()))
-                .health_check_interval_seconds(tg.health_interval as i32)
-                .health_check_timeout_seconds(tg.health_timeout as i32)
-                .healthy_threshold_count(tg.healthy_threshold as i32)
-                .unhealthy_threshold_count(tg.unhealthy_threshold as i32)
-                .matcher(Matcher::builder().http_code(&tg.matcher).build())
+            let call = cx.clients.elb.modify_target_group().target_group_arn(arn);
+            health_check!(call, tg)
                 .send()
                 .await
                 .map_err(|e| from_sdk("ModifyTargetGroup", e))?;
