@@ -32,7 +32,10 @@ pub fn render(spec: &Spec, state: &State) -> Vec<(String, Result<String, String>
 fn resolve(spec: &Spec, state: &State, reference: &str) -> Option<String> {
     match reference.split('.').collect::<Vec<_>>()[..] {
         ["deployment", _] => spec.deployment_value(reference),
-        [ns, name, attr] => state.objects.get(&format!("{ns}.{name}"))?.value(attr).map(str::to_string),
+        [ns, name, attr] => {
+            let address = strato_graph::Address::of_namespace(ns, name)?;
+            state.objects.get(address.as_str())?.value(attr).map(str::to_string)
+        }
         _ => None,
     }
 }

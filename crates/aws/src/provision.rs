@@ -806,7 +806,9 @@ fn random_hex(bytes: usize) -> Result<String, AwsError> {
 /// before names were recorded, `<deployment>-<name>`.
 pub(crate) fn recorded_name(deployment: &str, address: &str, obj: &Object) -> String {
     obj.attribute("name").map(str::to_string).unwrap_or_else(|| {
-        let rest = address.split_once('.').map_or(address, |(_, r)| r);
+        let address = address.strip_suffix("~retiring").unwrap_or(address);
+        let parsed = address.parse::<strato_graph::Address>();
+        let rest = parsed.as_ref().map_or(address, |a| a.path());
         format!("{deployment}-{rest}")
     })
 }

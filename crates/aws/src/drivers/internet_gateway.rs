@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType};
-use strato_graph::Desired;
+use strato_graph::{Desired, Kind};
 use strato_state::Object;
 
 use super::{ec2_once, exists_from, gone_ok, id, mismatch, Created, Cx, Driver, INTERFACES_GONE};
@@ -72,7 +72,7 @@ impl Driver for InternetGateway {
 
     async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
         let Some((igw_id, attached)) = tagged(cx).await? else { return Ok(None) };
-        let vpc_id = match (attached, obj.attribute("vpc_id").or(cx.dependency_id(obj, "vpc."))) {
+        let vpc_id = match (attached, obj.attribute("vpc_id").or(cx.dependency_id(obj, Kind::Vpc))) {
             (Some(v), _) => v,
             (None, Some(v)) => {
                 attach(cx, &igw_id, v).await?;

@@ -6,7 +6,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
 };
 use strato_graph::plan::Change;
-use strato_graph::{Desired, ListenerAction};
+use strato_graph::{Desired, Kind, ListenerAction, Part};
 use strato_state::Object;
 
 use super::load_balancer::elb_tags;
@@ -60,10 +60,13 @@ impl Driver for Listener {
     }
 
     async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
-        let (Some(lb_arn), Some(port)) = (cx.dependency_id(obj, "load_balancer."), cx.address_key()) else {
+        let (Some(lb_arn), Some(Part::Listener { port })) = (cx.dependency_id(obj, Kind::LoadBalancer), cx.part())
+        else {
             return Ok(None);
         };
-        Ok(listener_on(cx, lb_arn, port).await?.map(|arn| Created::new(arn).with("load_balancer_arn", lb_arn)))
+        Ok(listener_on(cx, lb_arn, &port.to_string())
+            .await?
+            .map(|arn| Created::new(arn).with("load_balancer_arn", lb_arn)))
     }
 
     /// `ModifyListener`: protocol, certificate, TLS policy and default action, on the live

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, HostHeaderConditionConfig, PathPatternConditionConfig, RuleCondition,
 };
-use strato_graph::Desired;
+use strato_graph::{Desired, Kind, Part};
 use strato_state::Object;
 
 use super::load_balancer::elb_tags;
@@ -82,10 +82,12 @@ impl Driver for ListenerRule {
     }
 
     async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
-        let (Some(listener_arn), Some(priority)) = (cx.dependency_id(obj, "load_balancer."), cx.address_key()) else {
+        let (Some(listener_arn), Some(Part::Rule { priority, .. })) =
+            (cx.dependency_id(obj, Kind::Listener), cx.part())
+        else {
             return Ok(None);
         };
-        Ok(rule_at(cx, listener_arn, priority)
+        Ok(rule_at(cx, listener_arn, &priority.to_string())
             .await?
             .map(|(arn, _)| Created::new(arn).with("listener_arn", listener_arn)))
     }

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use strato_engine::{Cancel, Progress};
 use strato_graph::plan::{Change, Live};
-use strato_graph::{Desired, Graph, Kind, NodeId};
+use strato_graph::{Address, Desired, Graph, Kind, NodeId, Part};
 use strato_state::Object;
 
 use crate::client::Clients;
@@ -195,18 +195,17 @@ impl Cx<'_> {
         self.objects.get(address)?.value(attribute).map(str::to_string)
     }
 
-    /// The recorded id of the dependency of `obj` whose address starts with `prefix`
-    /// (`"file_system."`): how `find` reaches the parents of an object recorded only as an
-    /// intent, in provision and destroy alike.
-    pub fn dependency_id(&self, obj: &Object, prefix: &str) -> Option<&str> {
-        let address = obj.depends_on.iter().find(|a| a.starts_with(prefix))?;
+    /// The recorded id of the dependency of `obj` of kind `kind`: how `find` reaches the
+    /// parents of an object recorded only as an intent, in provision and destroy alike.
+    pub fn dependency_id(&self, obj: &Object, kind: Kind) -> Option<&str> {
+        let address = obj.depends_on.iter().find(|a| a.parse::<Address>().is_ok_and(|a| a.kind() == kind))?;
         self.objects.get(address)?.id.as_deref()
     }
 
-    /// The text between the last `[` and `]` of this object's address: the port of a
-    /// listener, the priority of a rule.
-    pub fn address_key(&self) -> Option<&str> {
-        self.address.rsplit_once('[')?.1.strip_suffix(']')
+    /// What picks this object out of its owner: a route's destination, a listener's port,
+    /// a rule's priority.
+    pub fn part(&self) -> Option<Part> {
+        self.address.parse::<Address>().ok().map(|a| a.part().clone())
     }
 
     /// When a dependency was recorded as created (seconds since the Unix epoch).

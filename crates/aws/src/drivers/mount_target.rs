@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_efs::types::LifeCycleState;
-use strato_graph::Desired;
+use strato_graph::{Desired, Kind};
 use strato_state::Object;
 
 use super::file_system::{wait_for, Until};
@@ -63,7 +63,8 @@ impl Driver for MountTarget {
     }
 
     async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
-        let (Some(fs_id), Some(subnet_id)) = (cx.dependency_id(obj, "file_system."), cx.dependency_id(obj, "subnet."))
+        let (Some(fs_id), Some(subnet_id)) =
+            (cx.dependency_id(obj, Kind::FileSystem), cx.dependency_id(obj, Kind::Subnet))
         else {
             return Ok(None);
         };

@@ -3,7 +3,7 @@
 //! adopted.
 
 use async_trait::async_trait;
-use strato_graph::{Desired, Kind};
+use strato_graph::{Desired, Kind, Part};
 use strato_state::Object;
 
 use super::{gone_ok, id, mismatch, Created, Cx, Driver};
@@ -51,9 +51,11 @@ impl Driver for Route {
     }
 
     async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
-        let (Some(rtb), Some(dest)) = (cx.dependency_id(obj, "route_table."), cx.address_key()) else {
+        let (Some(rtb), Some(Part::Route(dest))) = (cx.dependency_id(obj, Kind::RouteTable), cx.part()) else {
             return Ok(None);
         };
+        let dest = dest.to_string();
+        let dest = dest.as_str();
         let out = cx.clients.ec2.describe_route_tables().route_table_ids(rtb).send().await;
         let Some(out) = super::found(out.map_err(|e| from_sdk("DescribeRouteTables", e)))? else { return Ok(None) };
         let route =

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::Filter;
-use strato_graph::Desired;
+use strato_graph::{Desired, Kind};
 use strato_state::Object;
 
 use super::{gone_ok, id, mismatch, Created, Cx, Driver};
@@ -49,7 +49,8 @@ impl Driver for RouteTableAssociation {
     }
 
     async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
-        let (Some(rtb), Some(subnet_id)) = (cx.dependency_id(obj, "route_table."), cx.dependency_id(obj, "subnet."))
+        let (Some(rtb), Some(subnet_id)) =
+            (cx.dependency_id(obj, Kind::RouteTable), cx.dependency_id(obj, Kind::Subnet))
         else {
             return Ok(None);
         };

@@ -75,8 +75,10 @@ impl Driver for SecurityGroupRules {
 
     async fn find(&self, cx: &Cx<'_>, _obj: &Object) -> Result<Option<Created>, AwsError> {
         // `security_group.<name>.rules` belongs to `security_group.<name>`, a dependency.
-        let own = cx.address.trim_end_matches(".rules");
-        let Some(group_id) = cx.objects.get(own).and_then(|o| o.id.as_deref()) else { return Ok(None) };
+        let own = cx.address.parse::<strato_graph::Address>().ok().and_then(|a| a.parent());
+        let Some(group_id) = own.and_then(|a| cx.objects.get(a.as_str())).and_then(|o| o.id.as_deref()) else {
+            return Ok(None);
+        };
         let Some(ids) = super::found(ingress_rule_ids(cx, group_id).await)? else { return Ok(None) };
         Ok((!ids.is_empty()).then(|| Created::new(ids.join(",")).with("group_id", group_id)))
     }

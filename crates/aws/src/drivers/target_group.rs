@@ -103,10 +103,7 @@ impl Driver for TargetGroup {
             c.attribute.starts_with("health_") || c.attribute.ends_with("_threshold") || c.attribute == "matcher"
         }) {
             let call = cx.clients.elb.modify_target_group().target_group_arn(arn);
-            health_check!(call, tg)
-                .send()
-                .await
-                .map_err(|e| from_sdk("ModifyTargetGroup", e))?;
+            health_check!(call, tg).send().await.map_err(|e| from_sdk("ModifyTargetGroup", e))?;
         }
         if changes.iter().any(|c| c.attribute == "stickiness_seconds") {
             set_stickiness(cx, arn, tg.stickiness_seconds).await?;

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthReasonEnum, TargetHealthStateEnum};
-use strato_graph::Desired;
+use strato_graph::{Desired, Kind};
 use strato_state::Object;
 
 use super::{gone_ok, mismatch, Created, Cx, Driver};
@@ -45,7 +45,8 @@ impl Driver for TargetRegistration {
     }
 
     async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
-        let (Some(tg), Some(instance)) = (cx.dependency_id(obj, "target_group."), cx.dependency_id(obj, "instance."))
+        let (Some(tg), Some(instance)) =
+            (cx.dependency_id(obj, Kind::TargetGroup), cx.dependency_id(obj, Kind::Instance))
         else {
             return Ok(None);
         };
