@@ -217,12 +217,7 @@ impl Driver for Instance {
             groups.sort();
             inputs.insert("security_groups".into(), groups.join(","));
         }
-        for t in i.tags() {
-            let (Some(k), Some(v)) = (t.key(), t.value()) else { continue };
-            if k != "Name" && !k.starts_with("strato:") && !k.starts_with("aws:") {
-                inputs.insert(format!("tag:{k}"), v.to_string());
-            }
-        }
+        inputs.extend(super::spec_tags(&super::ec2_pairs(i.tags())));
         let transition = match state {
             Some(InstanceStateName::Running) => None,
             Some(s) => Some(s.as_str().to_string()),

@@ -10,7 +10,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use strato_graph::Desired;
 use strato_state::Object;
 
-use strato_graph::plan::Change;
+use strato_graph::plan::{Change, Live};
 
 use super::{id, mismatch, Attributes, Created, Cx, Driver, Updated, SLOW};
 use crate::error::{from_sdk, AwsError, Class};
@@ -156,6 +156,46 @@ impl Driver for LoadBalancer {
 
     /// A load balancer that ended `failed` counts as gone: the next provision deletes it
     /// and creates it again, instead of waiting on it for ever.
+    /// Groups, subnets, deletion protection, idle timeout and the spec's tags, as ELB
+    /// reports them. An input the spec leaves to AWS's default (no idle timeout) is not
+    /// compared.
+    async fn read(&self, cx: &Cx<'_>, obj: &Object) -> Result<Live, AwsError> {
+        let arn = id(obj)?;
+        let Some(lb) = describe(cx, arn).await? else { return Ok(Live::default()) };
+        let mut live = Live { exists: true, sets: vec!["tag:"], ..Live::default() };
+        let addresses = |ids: Vec<&str>| -> Option<String> {
+            let mut v: Vec<String> = ids.iter().map(|id| cx.address_of_id(id)).collect::<Option<_>>()?;
+            v.sort();
+            Some(v.join(","))
+        };
+        if let Some(groups) = addresses(lb.security_groups().iter().map(String::as_str).collect()) {
+            live.inputs.insert("security_groups".into(), groups);
+        }
+        if let Some(subnets) = addresses(lb.availability_zones().iter().filter_map(|z| z.subnet_id()).collect()) {
+            live.inputs.insert("subnets".into(), subnets);
+        }
+        let out = cx.clients.elb.describe_load_balancer_attributes().load_balancer_arn(arn).send().await;
+        let out = out.map_err(|e| from_sdk("DescribeLoadBalancerAttributes", e))?;
+        for a in out.attributes() {
+            match (a.key(), a.value()) {
+                (Some("deletion_protection.enabled"), Some(v)) => {
+                    live.inputs.insert("deletion_protection".into(), v.to_string());
+                }
+                (Some("idle_timeout.timeout_seconds"), Some(v))
+                    if obj.inputs.get("idle_timeout").is_some_and(|t| !t.is_empty()) =>
+                {
+                    live.inputs.insert("idle_timeout".into(), v.to_string());
+                }
+                _ => {}
+            }
+        }
+        live.inputs.extend(super::spec_tags(&elb_tags_of(cx, arn).await?));
+        if lb.state().and_then(|s| s.code()) != Some(&LoadBalancerStateEnum::Active) {
+            live.transition = lb.state().and_then(|s| s.code()).map(|c| c.as_str().to_string());
+        }
+        Ok(live)
+    }
+
     /// `SetSecurityGroups`, `SetSubnets` and `ModifyLoadBalancerAttributes` (deletion
     /// protection, idle timeout): all on the live load balancer, which keeps serving.
     async fn update(

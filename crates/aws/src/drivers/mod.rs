@@ -133,6 +133,15 @@ pub fn ec2_pairs(tags: &[Tag]) -> Vec<(String, String)> {
     tags.iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect()
 }
 
+/// The spec's tags among an object's tags, as inputs (`tag:<key>`): strato's own (`Name`,
+/// `strato:*`) and AWS's (`aws:*`) are not the spec's.
+pub fn spec_tags(tags: &[(String, String)]) -> Vec<(String, String)> {
+    tags.iter()
+        .filter(|(k, _)| k != "Name" && !k.starts_with("strato:") && !k.starts_with("aws:"))
+        .map(|(k, v)| (format!("tag:{k}"), v.clone()))
+        .collect()
+}
+
 /// Whose an object is, as its tags say: `deployment `wso2` (id 3f2a...)`, or `nobody known
 /// to strato (no strato tags; Name=...)`.
 pub fn owner_of(tags: &[(String, String)]) -> String {

@@ -7,7 +7,7 @@ use strato_graph::Desired;
 use strato_state::Object;
 
 use super::load_balancer::{adoptable, elb_tags, elb_tags_of};
-use strato_graph::plan::Change;
+use strato_graph::plan::{Change, Live};
 
 use super::{exists_from, gone_ok, id, mismatch, Created, Cx, Driver, Updated};
 use crate::error::{from_sdk, AwsError};
@@ -109,6 +109,44 @@ impl Driver for TargetGroup {
             set_stickiness(cx, arn, tg.stickiness_seconds).await?;
         }
         Ok(Updated::default())
+    }
+
+    /// The health check, stickiness and the spec's tags, as ELB reports them. A health-check
+    /// port the spec leaves to AWS (`traffic-port`) reads as none.
+    async fn read(&self, cx: &Cx<'_>, obj: &Object) -> Result<Live, AwsError> {
+        let arn = id(obj)?;
+        let r = cx.clients.elb.describe_target_groups().target_group_arns(arn).send().await;
+        let Some(out) = super::found(r.map_err(|e| from_sdk("DescribeTargetGroups", e)))? else {
+            return Ok(Live::default());
+        };
+        let Some(g) = out.target_groups().first() else { return Ok(Live::default()) };
+        let mut live = Live { exists: true, sets: vec!["tag:"], ..Live::default() };
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                live.inputs.insert(k.to_string(), v);
+            }
+        };
+        put("health_protocol", g.health_check_protocol().map(|p| p.as_str().to_string()));
+        put("health_path", g.health_check_path().map(str::to_string));
+        put(
+            "health_port",
+            g.health_check_port().map(|p| if p == "traffic-port" { String::new() } else { p.to_string() }),
+        );
+        put("health_interval", g.health_check_interval_seconds().map(|v| v.to_string()));
+        put("health_timeout", g.health_check_timeout_seconds().map(|v| v.to_string()));
+        put("healthy_threshold", g.healthy_threshold_count().map(|v| v.to_string()));
+        put("unhealthy_threshold", g.unhealthy_threshold_count().map(|v| v.to_string()));
+        put("matcher", g.matcher().and_then(|m| m.http_code()).map(str::to_string));
+        let out = cx.clients.elb.describe_target_group_attributes().target_group_arn(arn).send().await;
+        let out = out.map_err(|e| from_sdk("DescribeTargetGroupAttributes", e))?;
+        let attr = |k: &str| out.attributes().iter().find(|a| a.key() == Some(k)).and_then(|a| a.value());
+        let sticky = match (attr("stickiness.enabled"), attr("stickiness.lb_cookie.duration_seconds")) {
+            (Some("true"), Some(secs)) => secs.to_string(),
+            _ => String::new(),
+        };
+        live.inputs.insert("stickiness_seconds".into(), sticky);
+        live.inputs.extend(super::spec_tags(&elb_tags_of(cx, arn).await?));
+        Ok(live)
     }
 
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
