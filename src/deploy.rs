@@ -363,8 +363,20 @@ pub fn provision(
         let changes_existing =
             plan.items.iter().any(|p| matches!(p.action, Action::Update | Action::Replace | Action::Delete));
         if changes_existing && !yes {
-            eprint!("{}", crate::plan::to_text(&plan, &d.name, &target.connection.region, !live.is_empty()));
+            let refreshed = !live.is_empty();
+            if output == Output::Text {
+                eprint!("{}", crate::plan::to_text(&plan, &d.name, &target.connection.region, refreshed));
+            }
             if !confirm_changes(&d.name) {
+                if output == Output::Json {
+                    let v = serde_json::json!({
+                        "success": false,
+                        "deployment": d.name,
+                        "confirmation_needed": true,
+                        "plan": crate::plan::to_json(&plan, &graph, refreshed),
+                    });
+                    println!("{}", pretty(&v));
+                }
                 return ExitCode::from(exit::INVALID_INPUT);
             }
         }

@@ -108,9 +108,16 @@ impl Apply {
         for (k, address) in addresses.iter().enumerate() {
             let me = n + k;
             if let Some(base) = address.strip_suffix("~retiring") {
-                // Retired only once its successor is ready (a registration: healthy).
+                // Retired only once its successor is ready (a registration: healthy), and
+                // what uses it has moved to the successor (a listener to a new certificate).
                 if let Some(t) = node_task(base) {
                     tasks[me].deps.push((TaskId(t), Need::Ready));
+                    for (user, _) in graph.nodes().iter().enumerate() {
+                        let uses = graph.dependencies(NodeId(user)).any(|e| e.dependency.0 == t && !e.value_only);
+                        if uses {
+                            tasks[me].deps.push((TaskId(user), Need::Ready));
+                        }
+                    }
                 }
             } else if let Some(t) = node_task(address) {
                 // Replaced without rolling: the new object waits for the old one to go.

@@ -379,12 +379,40 @@ fn rolling(g: &Graph, items: &mut [Planned]) {
                 items[i].rolling = rolls;
                 items[i].downtime = !rolls;
             }
+            // ACM certificates have no unique name: the new one is imported beside the old,
+            // the listeners move to it in place, and the old one goes after them.
+            (_, Kind::Certificate) => items[i].rolling = true,
             (_, kind) => {
                 items[i].downtime = matches!(
                     kind,
                     Kind::LoadBalancer | Kind::Listener | Kind::NatGateway | Kind::FileSystem | Kind::MountTarget
                 );
             }
+        }
+    }
+    // An object deleted before it is made again cannot go while objects that are kept use
+    // it: AWS refuses to delete a security group an instance or a rule still names, a target
+    // group a listener forwards to (`DependencyViolation`, `ResourceInUse`).
+    for i in 0..items.len() {
+        let p = &items[i];
+        let (Some(id), Action::Replace, false) = (p.node, p.action, p.rolling) else { continue };
+        let users: Vec<String> = g
+            .nodes()
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| g.dependencies(NodeId(*n)).any(|e| e.dependency == id && !e.value_only))
+            .map(|(_, n)| n.address.to_string())
+            .filter(|a| index.get(a).is_some_and(|&j| matches!(items[j].action, Action::NoChange | Action::Update)))
+            .collect();
+        if !users.is_empty() && items[i].refused.is_none() {
+            let shown: Vec<&str> = users.iter().take(5).map(String::as_str).collect();
+            let more = if users.len() > 5 { format!(" and {} more", users.len() - 5) } else { String::new() };
+            items[i].refused = Some(format!(
+                "replacing `{}` (because of {}) means deleting it first, and AWS refuses that while {}{more} use it; change it back, or replace what uses it too",
+                p.address,
+                p.replace_because.join(", "),
+                shown.join(", ")
+            ));
         }
     }
 }

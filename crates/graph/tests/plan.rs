@@ -204,3 +204,38 @@ fn tags_change_in_place_on_every_taggable_object() {
     assert!(p.get("route_table.public.route[0.0.0.0/0]").is_some_and(|r| r.action == Action::NoChange));
     assert_eq!(p.changes().count(), 82);
 }
+
+#[test]
+fn a_group_that_kept_objects_use_is_not_deleted_under_them() {
+    let (_, text) = reference();
+    // AWS cannot change a group's description: a new group, under the same name, which
+    // means deleting the old one first, while the databases (updated in place to the new
+    // group) still use it.
+    let after = text.replace("description = \"RDS MySQL databases\"", "description = \"MySQL\"");
+    let p = plan_of(&text, &after, &BTreeMap::new());
+    let sg = p.get("security_group.rds").unwrap();
+    assert_eq!(sg.action, Action::Replace);
+    let why = sg.refused.as_deref().expect("refused");
+    assert!(why.contains("database.apim-db"), "{why}");
+    // A group only its own rules and parts use is replaced with them.
+    let after = text.replace("description = \"EFS mount targets\"", "description = \"NFS\"");
+    let p = plan_of(&text, &after, &BTreeMap::new());
+    assert!(p.get("security_group.efs").unwrap().refused.is_none());
+    assert_eq!(p.get("security_group.efs.rules").unwrap().action, Action::Replace);
+}
+
+#[test]
+fn a_certificate_is_replaced_beside_the_old_one() {
+    let (_, text) = reference();
+    let after = text.replace(
+        "domains = [\"wso2.example.com\", \"*.wso2.example.com\"]",
+        "domains = [\"wso2.example.org\", \"*.wso2.example.org\"]",
+    );
+    let p = plan_of(&text, &after, &BTreeMap::new());
+    let c = p.get("certificate.wso2").unwrap();
+    assert_eq!((c.action, c.rolling, c.downtime), (Action::Replace, true, false));
+    assert!(c.refused.is_none());
+    // Its listeners move to the new one in place.
+    let https = p.changes().filter(|x| x.kind == strato_graph::Kind::Listener).collect::<Vec<_>>();
+    assert!(!https.is_empty() && https.iter().all(|l| l.action == Action::Update), "{https:?}");
+}
