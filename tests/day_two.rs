@@ -347,6 +347,64 @@ fn each_change_of_the_operator_trial_is_planned_applied_and_done() {
     assert!(ud.contains("10.0.30.20") && !ud.contains("10.0.30.10"), "the agents point at the new address");
     assert_ne!(d.id("instance.apim-1"), apim_1, "replaced");
 
+    // A route's target, a listener rule's host, a health check and the mount targets'
+    // groups: each changed in place (ReplaceRoute, ModifyRule, ModifyTargetGroup,
+    // ModifyMountTargetSecurityGroups), nothing replaced.
+    d.edit(|t| {
+        t.replace(
+            "route = [{ destination = \"0.0.0.0/0\", nat_gateway = \"nat-b\" }]",
+            "route = [{ destination = \"0.0.0.0/0\", nat_gateway = \"nat-a\" }]",
+        )
+        .replace("hosts = [\"devportal.${deployment.domain}\"]", "hosts = [\"portal.${deployment.domain}\"]")
+        .replace("path = \"/services/Version\"", "path = \"/services/Version2\"")
+        .replacen("security_groups = [\"efs\"]\n", "security_groups = [\"efs\", \"apim\"]\n", 1)
+    });
+    only(
+        &d.plan(),
+        &[
+            ("route_table.private-b.route[0.0.0.0/0]", "update", &["target"]),
+            ("load_balancer.apim-public.listener[443].rule[10]", "update", &["hosts"]),
+            ("target_group.apim-gateway", "update", &["health_path"]),
+            ("file_system.apim-shared.mount_target[app-a]", "update", &["security_groups"]),
+            ("file_system.apim-shared.mount_target[app-b]", "update", &["security_groups"]),
+            ("file_system.apim-shared.mount_target[app-c]", "update", &["security_groups"]),
+        ],
+    );
+    let rule = d.id("load_balancer.apim-public.listener[443].rule[10]");
+    d.apply();
+    assert_eq!(d.id("load_balancer.apim-public.listener[443].rule[10]"), rule, "the same rule");
+    runtime().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let rtb = d.id("route_table.private-b");
+        let out = ec2.describe_route_tables().route_table_ids(&rtb).send().await.unwrap();
+        let route = out.route_tables()[0]
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .unwrap()
+            .clone();
+        assert_eq!(route.nat_gateway_id(), Some(d.id("nat_gateway.nat-a").as_str()));
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+        let out = elb.describe_rules().rule_arns(&rule).send().await.unwrap();
+        let hosts: Vec<String> = out.rules()[0]
+            .conditions()
+            .iter()
+            .filter_map(|c| c.host_header_config())
+            .flat_map(|h| h.values().to_vec())
+            .collect();
+        assert_eq!(hosts, vec!["portal.wso2.example.com".to_string()]);
+        let out = elb.describe_target_groups().target_group_arns(&gateway).send().await.unwrap();
+        assert_eq!(out.target_groups()[0].health_check_path(), Some("/services/Version2"));
+        let efs = aws_sdk_efs::Client::new(&sdk);
+        let mt = d.id("file_system.apim-shared.mount_target[app-a]");
+        let out = efs.describe_mount_target_security_groups().mount_target_id(&mt).send().await.unwrap();
+        let mut groups = out.security_groups().to_vec();
+        groups.sort();
+        let mut want = vec![d.id("security_group.efs"), d.id("security_group.apim")];
+        want.sort();
+        assert_eq!(groups, want);
+    });
+
     let out = d.run(&["destroy", "--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

@@ -217,11 +217,12 @@ fn a_group_that_kept_objects_use_is_not_deleted_under_them() {
     assert_eq!(sg.action, Action::Replace);
     let why = sg.refused.as_deref().expect("refused");
     assert!(why.contains("database.apim-db"), "{why}");
-    // A group only its own rules and parts use is replaced with them.
+    // The same for the file system's group: its mount targets change groups in place.
     let after = text.replace("description = \"EFS mount targets\"", "description = \"NFS\"");
     let p = plan_of(&text, &after, &BTreeMap::new());
-    assert!(p.get("security_group.efs").unwrap().refused.is_none());
-    assert_eq!(p.get("security_group.efs.rules").unwrap().action, Action::Replace);
+    let why = p.get("security_group.efs").unwrap().refused.clone().expect("refused");
+    assert!(why.contains("mount_target"), "{why}");
+    assert_eq!(p.get("security_group.efs.rules").unwrap().action, Action::Replace, "its own rules go with it");
 }
 
 #[test]

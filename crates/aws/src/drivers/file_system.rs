@@ -83,6 +83,43 @@ impl Driver for FileSystem {
         }))
     }
 
+    /// `UpdateFileSystem` for the throughput mode, `PutBackupPolicy` for AWS Backup's
+    /// automatic backups; both on the live file system.
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        obj: &Object,
+        desired: &Desired,
+        changes: &[strato_graph::plan::Change],
+    ) -> Result<super::Updated, AwsError> {
+        let Desired::FileSystem { throughput_mode, backup, .. } = desired else {
+            return Err(mismatch("UpdateFileSystem"));
+        };
+        let fs_id = id(obj)?;
+        if changes.iter().any(|c| c.attribute == "throughput_mode") {
+            let r = cx
+                .clients
+                .efs
+                .update_file_system()
+                .file_system_id(fs_id)
+                .throughput_mode(ThroughputMode::from(throughput_mode.as_str()))
+                .send()
+                .await;
+            r.map_err(|e| from_sdk("UpdateFileSystem", e))?;
+        }
+        if changes.iter().any(|c| c.attribute == "backup") {
+            let status =
+                if *backup { aws_sdk_efs::types::Status::Enabled } else { aws_sdk_efs::types::Status::Disabled };
+            let policy = aws_sdk_efs::types::BackupPolicy::builder()
+                .status(status)
+                .build()
+                .map_err(|e| AwsError::new("PutBackupPolicy", Class::Fatal, e.to_string()))?;
+            let r = cx.clients.efs.put_backup_policy().file_system_id(fs_id).backup_policy(policy).send().await;
+            r.map_err(|e| from_sdk("PutBackupPolicy", e))?;
+        }
+        Ok(super::Updated::default())
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         Ok(matches!(state(cx, id(obj)?).await?, Some(LifeCycleState::Available | LifeCycleState::Creating)))
     }

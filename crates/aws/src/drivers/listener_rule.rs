@@ -26,15 +26,7 @@ impl Driver for ListenerRule {
         };
         let listener_arn = cx.id_of(*listener)?;
         let tg_arn = cx.id_of(*forward)?;
-        let mut conditions = Vec::new();
-        if !hosts.is_empty() {
-            let config = HostHeaderConditionConfig::builder().set_values(Some(hosts.clone())).build();
-            conditions.push(RuleCondition::builder().field("host-header").host_header_config(config).build());
-        }
-        if !paths.is_empty() {
-            let config = PathPatternConditionConfig::builder().set_values(Some(paths.clone())).build();
-            conditions.push(RuleCondition::builder().field("path-pattern").path_pattern_config(config).build());
-        }
+        let conditions = conditions(hosts, paths);
         let action = Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(tg_arn).build();
         let key = priority.to_string();
         let create = || async {
@@ -81,6 +73,29 @@ impl Driver for ListenerRule {
         Ok(c)
     }
 
+    /// `ModifyRule`: the rule's conditions and target group, in place (its priority is its
+    /// address: another priority is another rule).
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        obj: &Object,
+        desired: &Desired,
+        _changes: &[strato_graph::plan::Change],
+    ) -> Result<super::Updated, AwsError> {
+        let Desired::ListenerRule { hosts, paths, forward, .. } = desired else { return Err(mismatch("ModifyRule")) };
+        let action = Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(cx.id_of(*forward)?).build();
+        cx.clients
+            .elb
+            .modify_rule()
+            .rule_arn(id(obj)?)
+            .set_conditions(Some(conditions(hosts, paths)))
+            .actions(action)
+            .send()
+            .await
+            .map_err(|e| from_sdk("ModifyRule", e))?;
+        Ok(super::Updated::default())
+    }
+
     async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
         let (Some(listener_arn), Some(Part::Rule { priority, .. })) =
             (cx.dependency_id(obj, Kind::Listener), cx.part())
@@ -119,4 +134,18 @@ async fn rule_at(cx: &Cx<'_>, listener_arn: &str, priority: &str) -> Result<Opti
                 .collect();
         (r.rule_arn().unwrap_or_default().to_string(), forwards)
     }))
+}
+
+/// A rule's conditions: its hosts and its paths.
+fn conditions(hosts: &[String], paths: &[String]) -> Vec<RuleCondition> {
+    let mut conditions = Vec::new();
+    if !hosts.is_empty() {
+        let config = HostHeaderConditionConfig::builder().set_values(Some(hosts.to_vec())).build();
+        conditions.push(RuleCondition::builder().field("host-header").host_header_config(config).build());
+    }
+    if !paths.is_empty() {
+        let config = PathPatternConditionConfig::builder().set_values(Some(paths.to_vec())).build();
+        conditions.push(RuleCondition::builder().field("path-pattern").path_pattern_config(config).build());
+    }
+    conditions
 }

@@ -77,6 +77,28 @@ impl Driver for MountTarget {
             .map(|m| Created::new(m.mount_target_id()).with("file_system_id", fs_id).with("subnet_id", subnet_id)))
     }
 
+    /// `ModifyMountTargetSecurityGroups`: the file system stays mounted throughout.
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        obj: &Object,
+        desired: &Desired,
+        _changes: &[strato_graph::plan::Change],
+    ) -> Result<super::Updated, AwsError> {
+        let Desired::MountTarget { security_groups, .. } = desired else {
+            return Err(mismatch("ModifyMountTargetSecurityGroups"));
+        };
+        cx.clients
+            .efs
+            .modify_mount_target_security_groups()
+            .mount_target_id(id(obj)?)
+            .set_security_groups(Some(cx.ids_of(security_groups)?))
+            .send()
+            .await
+            .map_err(|e| from_sdk("ModifyMountTargetSecurityGroups", e))?;
+        Ok(super::Updated::default())
+    }
+
     async fn exists(&self, cx: &Cx<'_>, obj: &Object) -> Result<bool, AwsError> {
         Ok(matches!(state(cx, id(obj)?).await?, Some(LifeCycleState::Available | LifeCycleState::Creating)))
     }

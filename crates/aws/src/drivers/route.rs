@@ -50,6 +50,28 @@ impl Driver for Route {
         Ok(c)
     }
 
+    /// `ReplaceRoute`: the route points at its new target at once, with no moment without
+    /// a route (a delete and a create would leave one).
+    async fn update(
+        &self,
+        cx: &Cx<'_>,
+        _obj: &Object,
+        desired: &Desired,
+        _changes: &[strato_graph::plan::Change],
+    ) -> Result<super::Updated, AwsError> {
+        let Desired::Route { table, destination, target } = desired else { return Err(mismatch("ReplaceRoute")) };
+        let rtb = cx.id_of(*table)?;
+        let target_id = cx.id_of(*target)?;
+        let call = cx.clients.ec2.replace_route().route_table_id(rtb).destination_cidr_block(destination.to_string());
+        let call = if cx.kind_of(*target) == Some(Kind::NatGateway) {
+            call.nat_gateway_id(target_id)
+        } else {
+            call.gateway_id(target_id)
+        };
+        call.send().await.map_err(|e| from_sdk("ReplaceRoute", e))?;
+        Ok(super::Updated { id: None, attributes: [("target_id".to_string(), target_id.to_string())].into() })
+    }
+
     async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
         let (Some(rtb), Some(Part::Route(dest))) = (cx.dependency_id(obj, Kind::RouteTable), cx.part()) else {
             return Ok(None);

@@ -56,8 +56,13 @@ fn inputs(d: &Desired, r: &mut Recorder<'_>) {
     }
 }
 
-/// strato replaces file systems and mount targets whose settings change (`UpdateFileSystem`
-/// and `ModifyMountTargetSecurityGroups` would do for some; not yet used).
-fn in_place(_kind: Kind, _attribute: &str) -> bool {
-    false
+/// `UpdateFileSystem` (throughput mode) and `PutBackupPolicy` on a file system,
+/// `ModifyMountTargetSecurityGroups` on a mount target; the performance mode, encryption and
+/// a mount target's subnet are fixed at creation.
+fn in_place(kind: Kind, attribute: &str) -> bool {
+    match kind {
+        Kind::FileSystem => matches!(attribute, "throughput_mode" | "backup"),
+        Kind::MountTarget => attribute == "security_groups",
+        _ => false,
+    }
 }

@@ -157,14 +157,15 @@ fn inputs(d: &Desired, r: &mut Recorder<'_>) {
 }
 
 /// `SetSecurityGroups`, `SetSubnets` and `ModifyLoadBalancerAttributes` on a load balancer,
-/// `ModifyListener` on a listener; the scheme is fixed at `CreateLoadBalancer`. strato
-/// replaces a listener rule whose conditions change.
+/// `ModifyListener` on a listener, `ModifyRule` on a rule; the scheme is fixed at
+/// `CreateLoadBalancer`, and a listener's port and a rule's priority are their addresses.
 fn in_place(kind: Kind, attribute: &str) -> bool {
     match kind {
         Kind::LoadBalancer => {
             matches!(attribute, "security_groups" | "subnets" | "idle_timeout" | "deletion_protection")
         }
         Kind::Listener => matches!(attribute, "protocol" | "certificate" | "ssl_policy" | "action"),
+        Kind::ListenerRule => matches!(attribute, "hosts" | "paths" | "forward"),
         _ => false,
     }
 }

@@ -86,8 +86,8 @@ fn inputs(d: &Desired, r: &mut Recorder<'_>) {
     }
 }
 
-/// strato replaces a route whose target changes (`DeleteRoute` then `CreateRoute`) and an
-/// association whose table changes; a table is fixed to its VPC.
-fn in_place(_kind: Kind, _attribute: &str) -> bool {
-    false
+/// `ReplaceRoute` points a route at another target in place; an association whose table
+/// changes is replaced, and a table is fixed to its VPC.
+fn in_place(kind: Kind, attribute: &str) -> bool {
+    kind == Kind::Route && attribute == "target"
 }
