@@ -792,12 +792,8 @@ fn targeted(
                 .unwrap_or_default();
             return Err(format!("--target {t}: the state records no object of that address{hint}"));
         }
-        let mut stack = vec![t.clone()];
-        while let Some(a) = stack.pop() {
-            if only.insert(a.clone()) {
-                stack.extend(state.objects.iter().filter(|(_, o)| o.depends_on.contains(&a)).map(|(k, _)| k.clone()));
-            }
-        }
+        only.insert(t.clone());
+        only.extend(crate::plan::dependents(state, t));
     }
     Ok(Some(only))
 }

@@ -60,17 +60,24 @@ pub fn restrict(mut plan: Plan, graph: &Graph, state: &State, targets: &[String]
             stack.extend(graph.dependencies(id).map(|e| e.dependency));
         }
         // What the state records as depending on a removed target is deleted with it, first.
-        let mut stack = vec![t.clone()];
-        while let Some(a) = stack.pop() {
-            for (other, o) in &state.objects {
-                if o.depends_on.contains(&a) && graph.find(other).is_none() && keep.insert(other.clone()) {
-                    stack.push(other.clone());
-                }
-            }
-        }
+        keep.extend(dependents(state, t).into_iter().filter(|a| graph.find(a).is_none()));
     }
     plan.items.retain(|p| keep.contains(&p.address));
     Ok(plan)
+}
+
+/// Everything the state records as depending on `address`, directly or through others.
+pub fn dependents(state: &State, address: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut stack = vec![address.to_string()];
+    while let Some(a) = stack.pop() {
+        for (other, o) in &state.objects {
+            if o.depends_on.contains(&a) && found.insert(other.clone()) {
+                stack.push(other.clone());
+            }
+        }
+    }
+    found
 }
 
 /// One line of an object's change, terraform-style: `instance_type: "t3.large" -> "m5.xlarge"`.
