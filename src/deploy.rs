@@ -354,7 +354,18 @@ pub fn provision(
         };
         let refused: Vec<String> = plan.items.iter().filter_map(|p| p.refused.clone()).collect();
         if !refused.is_empty() {
-            report_preflight(&refused, &[], output);
+            match output {
+                Output::Json => {
+                    let v = serde_json::json!({ "success": false, "deployment": d.name, "refused": refused });
+                    println!("{}", pretty(&v));
+                }
+                Output::Text => {
+                    for r in &refused {
+                        eprintln!("error: {r}");
+                    }
+                    eprintln!("The plan is refused: {} problem(s); nothing was changed.", refused.len());
+                }
+            }
             return ExitCode::from(exit::INVALID_INPUT);
         }
         // Creating is what a provision is for; changing or deleting what exists is shown
