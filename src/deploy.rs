@@ -33,8 +33,19 @@ pub struct AwsArgs {
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// Directory of the state files: <DIR>/<deployment>/state.json.
-    #[arg(long, value_name = "DIR", default_value = ".strato")]
+    #[arg(long, value_name = "DIR", default_value = ".strato", value_parser = local_dir)]
     pub state_dir: PathBuf,
+}
+
+/// A local directory; a URL (`s3://bucket/prefix`) is refused rather than taken for a
+/// directory named `s3:`.
+pub fn local_dir(s: &str) -> Result<PathBuf, String> {
+    match s.split_once("://") {
+        Some((scheme, _)) if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') => {
+            Err(format!("`{s}` is a URL; this strato keeps state in a local directory only (no `{scheme}://` state)"))
+        }
+        _ => Ok(PathBuf::from(s)),
+    }
 }
 
 /// How to run the engine.
@@ -142,19 +153,53 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime")
 }
 
-/// Ctrl-C: the first stops new work; a second one exits at once.
+/// The exit code of the signal that stopped the run: 128 + its number, as shells report it
+/// (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP).
+static STOPPED_BY: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(exit::INTERRUPTED);
+
+/// Ctrl-C, SIGTERM (what CI runners and `timeout` send) and SIGHUP (a closed terminal):
+/// the first stops new work, lets running calls finish and be recorded, and keeps the
+/// state; a second one exits at once.
 fn on_interrupt(cancel: Cancel, quiet: bool) {
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            if !quiet {
-                eprintln!("\ninterrupted: starting nothing new, letting running calls finish, keeping the state (Ctrl-C again to quit now)");
-            }
-            cancel.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
+        let Some(first) = next_signal().await else { return };
+        STOPPED_BY.store(first.code, std::sync::atomic::Ordering::SeqCst);
+        if !quiet {
+            eprintln!(
+                "\n{}: starting nothing new, letting running calls finish, keeping the state (again to quit now)",
+                first.name
+            );
+        }
+        cancel.cancel();
+        if let Some(second) = next_signal().await {
+            std::process::exit(i32::from(second.code));
         }
     });
+}
+
+struct Stop {
+    name: &'static str,
+    code: u8,
+}
+
+/// The next stop signal; `None` when none can be listened for.
+async fn next_signal() -> Option<Stop> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+            return tokio::signal::ctrl_c().await.ok().map(|()| Stop { name: "interrupted", code: 130 });
+        };
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.ok().map(|()| Stop { name: "interrupted", code: 130 }),
+            _ = term.recv() => Some(Stop { name: "terminated (SIGTERM)", code: 143 }),
+            _ = hup.recv() => Some(Stop { name: "hung up (SIGHUP)", code: 129 }),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.ok().map(|()| Stop { name: "interrupted", code: 130 })
+    }
 }
 
 /// Runs the engine with live progress.
@@ -195,7 +240,7 @@ async fn run_engine(
 /// The exit code of a finished run.
 fn exit_code(report: &Report) -> ExitCode {
     if report.interrupted {
-        ExitCode::from(exit::INTERRUPTED)
+        ExitCode::from(STOPPED_BY.load(std::sync::atomic::Ordering::SeqCst))
     } else if report.success() {
         ExitCode::SUCCESS
     } else {

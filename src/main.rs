@@ -96,7 +96,7 @@ enum Command {
         #[command(flatten)]
         spec: SpecArgs,
         /// Directory of the state files: <DIR>/<deployment>/state.json.
-        #[arg(long, value_name = "DIR", default_value = ".strato")]
+        #[arg(long, value_name = "DIR", default_value = ".strato", value_parser = deploy::local_dir)]
         state_dir: PathBuf,
     },
     /// Compare the live objects with the state (describe calls only): each recorded object

@@ -2,6 +2,7 @@
 //! `graph`: it must describe the reference architecture object for object.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
 use std::process::Command;
 
 const SPEC: &str = "deploy-specs/wso2-apim-ei.toml";
@@ -229,4 +230,24 @@ fn mermaid_output_is_well_formed() {
         assert!(declared.insert(id.to_string()), "node {id} declared twice");
     }
     assert_eq!(declared.len(), plan().len());
+}
+
+/// A state directory given as a URL is refused, never taken for a local directory named
+/// `s3:`; nothing is sent anywhere.
+#[test]
+fn a_state_url_is_refused_not_made_a_directory() {
+    let dir = std::env::temp_dir().join(format!("strato-state-url-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(SPEC);
+    for command in ["provision", "plan", "status", "destroy"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_strato"))
+            .args([command, spec.to_str().unwrap(), "--state-dir", "s3://bucket/strato"])
+            .args(["--endpoint-url", "http://127.0.0.1:9"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("is a URL"), "{command}");
+    }
+    assert!(!dir.join("s3:").exists(), "no local directory named after the URL");
 }
