@@ -4,8 +4,8 @@
 //! changed.
 //!
 //! The file (`<state dir>/<deployment>/state.json`) carries a format version and is
-//! rewritten atomically after every change: written to a temporary file in the same
-//! directory, flushed to disk, then renamed over the old one. A crash leaves either the old or
+//! rewritten atomically after every change: written to a temporary file of its own in the
+//! same directory, flushed to disk, then renamed over the old one. A crash leaves either the old or
 //! the new state, never half of one. An object is recorded as `pending` with the idempotency
 //! token of its create call *before* the call is made, so a run killed between the call and
 //! its answer can find the object again instead of creating a second one.
@@ -257,7 +257,11 @@ impl Store {
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io("create the directory of", &self.path))?;
-        let tmp = self.path.with_extension("json.tmp");
+        // A temporary file of this process's own: two runs writing at once never replace
+        // each other's half-written file.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let tmp = self.path.with_extension(format!("json.{}-{n}.tmp", std::process::id()));
         let mut text = serde_json::to_vec_pretty(&self.state).expect("state serialises");
         text.push(b'\n');
         {
@@ -305,7 +309,12 @@ mod tests {
         assert!(!store.path().exists(), "nothing written before the first change");
         store.put("vpc.main", object("vpc-1")).unwrap();
         store.put("subnet.a", object("subnet-1")).unwrap();
-        assert!(!store.path().with_extension("json.tmp").exists());
+        let leftovers: Vec<_> = std::fs::read_dir(store.path().parent().unwrap())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "no temporary file is left: {leftovers:?}");
         let again = Store::open(&dir, "d", "us-east-1").unwrap();
         assert_eq!(again.state(), store.state());
         assert_eq!(again.state().serial, 2);
