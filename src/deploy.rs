@@ -540,23 +540,14 @@ pub fn plan(
     }
     let d = target.deployment.clone();
     let live = if plan_args.refresh {
-        let r = runtime().block_on(async {
-            let clients = strato_aws::connect(&target.connection).await;
-            strato_aws::preflight::identity(&clients, &target.connection).await?;
-            let (live, errors) = strato_aws::apply::refresh(&clients, &state, &d).await;
-            Ok::<_, String>((live, errors, clients.calls.clone()))
-        });
-        match r {
-            Ok((live, errors, _calls)) => {
+        match read_live(&target, &state, args.output) {
+            Ok((live, errors)) => {
                 for e in &errors {
                     eprintln!("warning: {e}; its record is trusted");
                 }
                 live
             }
-            Err(e) => {
-                report_preflight(&[e], &[], args.output);
-                return error(ExitCode::from(exit::INVALID_INPUT));
-            }
+            Err(code) => return error(code),
         }
     } else {
         Default::default()
@@ -588,6 +579,25 @@ pub fn plan(
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Every recorded object as AWS reports it (describe calls only), after the identity check;
+/// the objects that could not be read are named in the errors. An identity problem is
+/// reported as the preflight reports it, with exit 2.
+fn read_live(
+    target: &Target,
+    state: &strato_state::State,
+    output: Output,
+) -> Result<(std::collections::BTreeMap<String, strato_graph::plan::Live>, Vec<String>), ExitCode> {
+    let r = runtime().block_on(async {
+        let clients = strato_aws::connect(&target.connection).await;
+        strato_aws::preflight::identity(&clients, &target.connection).await?;
+        Ok::<_, String>(strato_aws::apply::refresh(&clients, state, &target.deployment).await)
+    });
+    r.map_err(|e| {
+        report_preflight(&[e], &[], output);
+        ExitCode::from(exit::INVALID_INPUT)
+    })
 }
 
 /// Destroy flags beyond the common ones.
@@ -1098,17 +1108,9 @@ pub fn status(spec: &Path, aws: &AwsArgs, output: Output) -> ExitCode {
         }
         return ExitCode::from(exit::FAILURE);
     }
-    let r = runtime().block_on(async {
-        let clients = strato_aws::connect(&target.connection).await;
-        strato_aws::preflight::identity(&clients, &target.connection).await?;
-        Ok::<_, String>(strato_aws::apply::refresh(&clients, &state, &d).await)
-    });
-    let (live, errors) = match r {
+    let (live, errors) = match read_live(&target, &state, output) {
         Ok(r) => r,
-        Err(e) => {
-            report_preflight(&[e], &[], output);
-            return ExitCode::from(exit::INVALID_INPUT);
-        }
+        Err(code) => return code,
     };
     let mut rows: Vec<serde_json::Value> = Vec::new();
     let mut in_sync = true;

@@ -112,11 +112,8 @@ impl Apply {
                 // what uses it has moved to the successor (a listener to a new certificate).
                 if let Some(t) = node_task(base) {
                     tasks[me].deps.push((TaskId(t), Need::Ready));
-                    for (user, _) in graph.nodes().iter().enumerate() {
-                        let uses = graph.dependencies(NodeId(user)).any(|e| e.dependency.0 == t && !e.value_only);
-                        if uses {
-                            tasks[me].deps.push((TaskId(user), Need::Ready));
-                        }
+                    for user in graph.users(NodeId(t)) {
+                        tasks[me].deps.push((TaskId(user.0), Need::Ready));
                     }
                 }
             } else if let Some(t) = node_task(address) {

@@ -23,7 +23,9 @@ use strato_graph::{Durations, Graph, Kind, NodeId};
 use strato_state::{now, Object, State, Status, Store};
 
 use crate::client::Clients;
-use crate::drivers::{driver, owner_of, tag, Cx, DestroyOptions, RunContext, TAG_DEPLOYMENT, TAG_DEPLOYMENT_ID};
+use crate::drivers::{
+    driver, owner_of, tag, Cx, DestroyOptions, Driver, RunContext, TAG_DEPLOYMENT, TAG_DEPLOYMENT_ID,
+};
 use crate::error::AwsError;
 
 /// The deployment-wide facts every object needs.
@@ -139,6 +141,69 @@ impl Shared {
 
     fn save(&self, address: &str, object: Object) -> Result<(), TaskError> {
         self.with_store(|s| s.put(address, object)).map_err(|e| TaskError(format!("{address}: {e}")))
+    }
+
+    /// The recorded object at `address` with its kind and driver; `None` once the state no
+    /// longer has it.
+    fn recorded(&self, address: &str) -> Result<Option<(Object, Kind, &'static dyn Driver)>, TaskError> {
+        let Some(obj) = self.with_store(|s| s.get(address).cloned()) else { return Ok(None) };
+        let kind: Kind = obj.kind.parse().map_err(|e: String| TaskError(format!("{address}: {e}")))?;
+        let Some(driver) = driver(kind) else {
+            return Err(TaskError(format!("{address}: strato cannot delete `{kind}` objects yet")));
+        };
+        Ok(Some((obj, kind, driver)))
+    }
+
+    /// Everything a driver call about `address` may use.
+    fn cx<'a>(
+        &'a self,
+        address: &'a str,
+        aws_name: &'a str,
+        objects: &'a BTreeMap<String, Object>,
+        graph: Option<&'a Graph>,
+        progress: &'a Progress,
+    ) -> Cx<'a> {
+        Cx {
+            clients: &self.clients,
+            deployment: &self.deployment.name,
+            deployment_id: &self.deployment.id,
+            aws_name,
+            tags: &self.deployment.tags,
+            address,
+            objects,
+            graph,
+            cancel: &self.cancel,
+            progress,
+            fresh: false,
+            run: &self.run,
+        }
+    }
+
+    /// Deletes the recorded object `obj` (it has an id), waits until AWS agrees it is gone,
+    /// and forgets it. With `drain`, a deregistered target is also waited out through its
+    /// target group's deregistration delay ("Deregistration delay", ELB User Guide), so its
+    /// connections end before its instance does.
+    async fn delete_recorded(
+        &self,
+        address: &str,
+        driver: &dyn Driver,
+        obj: &Object,
+        graph: Option<&Graph>,
+        progress: &Progress,
+        drain: bool,
+    ) -> Result<(), TaskError> {
+        let fail = |e: AwsError| TaskError(format!("{address}: {e}"));
+        let objects = BTreeMap::from([(address.to_string(), obj.clone())]);
+        let aws_name = recorded_name(&self.deployment.name, address, obj);
+        let cx = self.cx(address, &aws_name, &objects, graph, progress);
+        progress.status("deleting");
+        driver.delete(&cx, obj).await.map_err(fail)?;
+        progress.created();
+        driver.wait_gone(&cx, obj).await.map_err(fail)?;
+        if drain {
+            crate::drivers::target_registration::wait_drained(&cx, obj).await.map_err(fail)?;
+        }
+        self.with_store(|s| s.remove(address)).map_err(|e| TaskError(format!("{address}: {e}")))
     }
 
     /// A token unique to this object and run, for APIs that take one.
@@ -265,20 +330,7 @@ impl Provisioner {
         let fresh_secs = self.shared.clients.scaled(FRESH).as_secs_f64();
         let fresh =
             objects.values().any(|o| o.created_at.is_some_and(|t| now().saturating_sub(t) as f64 <= fresh_secs));
-        let cx = Cx {
-            clients: &self.shared.clients,
-            deployment: &self.shared.deployment.name,
-            deployment_id: &self.shared.deployment.id,
-            aws_name: &node.aws_name,
-            tags: &self.shared.deployment.tags,
-            address,
-            objects: &objects,
-            graph: Some(&self.graph),
-            cancel: &self.shared.cancel,
-            progress: &progress,
-            fresh,
-            run: &self.shared.run,
-        };
+        let cx = Cx { fresh, ..self.shared.cx(address, &node.aws_name, &objects, Some(&self.graph), &progress) };
 
         let mut token = None;
         if let Some(obj) = own {
@@ -411,7 +463,7 @@ impl Provisioner {
     async fn update(
         &self,
         cx: &Cx<'_>,
-        driver: &dyn crate::drivers::Driver,
+        driver: &dyn Driver,
         kind: Kind,
         obj: &mut Object,
         desired: &strato_graph::Desired,
@@ -460,80 +512,28 @@ impl Provisioner {
     async fn retire(&self, extra: usize, progress: Progress) -> Result<(), TaskError> {
         let address = self.apply.extras[extra].as_str();
         let fail = |e: AwsError| TaskError(format!("{address}: {e}"));
-        let Some(obj) = self.shared.with_store(|s| s.get(address).cloned()) else {
-            return Ok(());
-        };
-        let kind: Kind = obj.kind.parse().map_err(|e: String| TaskError(format!("{address}: {e}")))?;
-        let Some(driver) = driver(kind) else {
-            return Err(TaskError(format!("{address}: strato cannot delete `{kind}` objects yet")));
-        };
+        let Some((mut obj, kind, driver)) = self.shared.recorded(address)? else { return Ok(()) };
         if obj.id.is_none() {
             // Never created: nothing to delete, but an unanswered create may have made it.
             let objects = self.shared.with_store(|s| s.state().objects.clone());
             let aws_name = recorded_name(&self.shared.deployment.name, address, &obj);
-            let cx = self.cx_for(address, &aws_name, &objects, &progress);
+            let cx = self.shared.cx(address, &aws_name, &objects, Some(&self.graph), &progress);
             match driver.find(&cx, &obj).await.map_err(fail)? {
+                Some(found) => obj.id = Some(found.id),
                 None => {
                     return self
                         .shared
                         .with_store(|s| s.remove(address))
                         .map_err(|e| TaskError(format!("{address}: {e}")))
                 }
-                Some(found) => {
-                    let obj = Object { id: Some(found.id), ..obj };
-                    return self.delete_found(address, driver, kind, obj, progress).await;
-                }
             }
         }
-        self.delete_found(address, driver, kind, obj, progress).await
-    }
-
-    async fn delete_found(
-        &self,
-        address: &str,
-        driver: &dyn crate::drivers::Driver,
-        kind: Kind,
-        obj: Object,
-        progress: Progress,
-    ) -> Result<(), TaskError> {
-        let fail = |e: AwsError| TaskError(format!("{address}: {e}"));
-        let objects = BTreeMap::from([(address.to_string(), obj.clone())]);
-        let aws_name = recorded_name(&self.shared.deployment.name, address, &obj);
-        let cx = self.cx_for(address, &aws_name, &objects, &progress);
-        progress.status("deleting");
-        driver.delete(&cx, &obj).await.map_err(fail)?;
-        progress.created();
-        driver.wait_gone(&cx, &obj).await.map_err(fail)?;
-        if kind == Kind::TargetRegistration {
-            crate::drivers::target_registration::wait_drained(&cx, &obj).await.map_err(fail)?;
-        }
+        let drain = kind == Kind::TargetRegistration;
+        self.shared.delete_recorded(address, driver, &obj, Some(&self.graph), &progress, drain).await?;
         if !crate::apply::is_retired(address) {
             self.shared.deleted.fetch_add(1, Ordering::SeqCst);
         }
-        self.shared.with_store(|s| s.remove(address)).map_err(|e| TaskError(format!("{address}: {e}")))
-    }
-
-    fn cx_for<'a>(
-        &'a self,
-        address: &'a str,
-        aws_name: &'a str,
-        objects: &'a BTreeMap<String, Object>,
-        progress: &'a Progress,
-    ) -> Cx<'a> {
-        Cx {
-            clients: &self.shared.clients,
-            deployment: &self.shared.deployment.name,
-            deployment_id: &self.shared.deployment.id,
-            aws_name,
-            tags: &self.shared.deployment.tags,
-            address,
-            objects,
-            graph: Some(&self.graph),
-            cancel: &self.shared.cancel,
-            progress,
-            fresh: false,
-            run: &self.shared.run,
-        }
+        Ok(())
     }
 }
 
@@ -662,43 +662,17 @@ impl Destroyer {
 
     async fn delete(&self, id: TaskId, progress: Progress) -> Result<(), TaskError> {
         let address = self.addresses[id.0].as_str();
-        let fail = |e: AwsError| TaskError(format!("{address}: {e}"));
-        let Some(obj) = self.shared.with_store(|s| s.get(address).cloned()) else {
-            return Ok(());
-        };
+        let Some((obj, _, driver)) = self.shared.recorded(address)? else { return Ok(()) };
         if let Some(why) = self.blocked.get(address) {
             return Err(TaskError(format!("{address}: {why}")));
         }
-        let kind: Kind = obj.kind.parse().map_err(|e: String| TaskError(format!("{address}: {e}")))?;
-        let Some(driver) = driver(kind) else {
-            return Err(TaskError(format!("{address}: strato cannot delete `{kind}` objects yet")));
-        };
         if obj.id.is_none() {
             // `resolve_intents` could not look for it: deleting its parents could orphan it.
             let msg = format!("{address}: recorded only as an intent, and AWS could not be asked whether it exists");
             return Err(TaskError(msg));
         }
-        let objects = BTreeMap::from([(address.to_string(), obj.clone())]);
-        let aws_name = recorded_name(&self.shared.deployment.name, address, &obj);
-        let cx = Cx {
-            clients: &self.shared.clients,
-            deployment: &self.shared.deployment.name,
-            deployment_id: &self.shared.deployment.id,
-            aws_name: &aws_name,
-            tags: &self.shared.deployment.tags,
-            address,
-            objects: &objects,
-            graph: None,
-            cancel: &self.shared.cancel,
-            progress: &progress,
-            fresh: false,
-            run: &self.shared.run,
-        };
-        progress.status("deleting");
-        driver.delete(&cx, &obj).await.map_err(fail)?;
-        progress.created();
-        driver.wait_gone(&cx, &obj).await.map_err(fail)?;
-        self.shared.with_store(|s| s.remove(address)).map_err(|e| TaskError(format!("{address}: {e}")))
+        // The whole deployment goes, its load balancers with it: no draining to wait for.
+        self.shared.delete_recorded(address, driver, &obj, None, &progress, false).await
     }
 }
 

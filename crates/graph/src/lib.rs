@@ -108,6 +108,12 @@ impl Graph {
         self.deps[id.0].iter().map(|&e| &self.edges[e])
     }
 
+    /// The nodes that depend on `id` in AWS (edges that only pass a value left out): what
+    /// must let go of it before it can be deleted.
+    pub fn users(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        self.edges.iter().filter(move |e| e.dependency == id && !e.value_only).map(|e| e.dependent)
+    }
+
     /// The node at `address`, added unless an entry of the same name already made it.
     fn add_node(&mut self, address: Address, span: Span) -> NodeId {
         if let Some(id) = self.by_address.get(&address) {

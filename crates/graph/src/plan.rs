@@ -397,11 +397,8 @@ fn rolling(g: &Graph, items: &mut [Planned]) {
         let p = &items[i];
         let (Some(id), Action::Replace, false) = (p.node, p.action, p.rolling) else { continue };
         let users: Vec<String> = g
-            .nodes()
-            .iter()
-            .enumerate()
-            .filter(|(n, _)| g.dependencies(NodeId(*n)).any(|e| e.dependency == id && !e.value_only))
-            .map(|(_, n)| n.address.to_string())
+            .users(id)
+            .map(|n| g.node(n).address.to_string())
             .filter(|a| index.get(a).is_some_and(|&j| matches!(items[j].action, Action::NoChange | Action::Update)))
             .collect();
         if !users.is_empty() && items[i].refused.is_none() {
