@@ -2,14 +2,17 @@
 //! that describes a whole AWS deployment by name.
 //!
 //! [`load`] reads a spec and returns a [`Document`]: the model, every source file read, and
-//! the diagnostics of reading and validation, all at once. Nothing here talks to AWS; a spec
-//! with errors never gets further than this crate (and the cycle check in `strato-graph`).
+//! the diagnostics of reading and validation, all at once. [`load_with`] does the same for a
+//! spec changed by an overlay file and `--set` overrides ([`overrides`]). Nothing here talks
+//! to AWS; a spec with errors never gets further than this crate (and the cycle check in
+//! `strato-graph`).
 
 pub mod decode;
 pub mod diag;
 pub mod model;
 pub mod names;
 pub mod net;
+pub mod overrides;
 pub mod template;
 pub mod validate;
 
@@ -20,6 +23,7 @@ use toml::de::DeTable;
 
 pub use diag::{Diagnostic, Diagnostics, FileId, Severity, SourceMap, Sp, Span};
 pub use model::Spec;
+pub use overrides::{Override, OverrideError};
 pub use template::{Known, Reference, Stage};
 
 /// A spec as read from disk, with everything known about it.
@@ -36,6 +40,11 @@ pub struct Document {
     pub diagnostics: Diagnostics,
     /// False when the TOML itself did not parse; the model is then empty.
     pub parsed: bool,
+    /// The overlay file merged into the spec, as given, if any ([`load_with`]).
+    pub overlay: Option<String>,
+    /// The `--set` overrides applied to the spec, as written (`vpc.main.cidr=10.1.0.0/16`),
+    /// in the order applied.
+    pub overrides: Vec<String>,
 }
 
 impl Document {
@@ -84,6 +93,66 @@ pub fn load(path: &Path) -> std::io::Result<Document> {
     Ok(load_str(&path.display().to_string(), path, text))
 }
 
+/// Why [`load_with`] has no document: a file could not be read, or the overrides could not
+/// be applied. Everything else wrong is in [`Document::diagnostics`], as with [`load`].
+#[derive(Debug)]
+pub enum LoadError {
+    /// The spec or the overlay file could not be read.
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    Override(OverrideError),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Io { path, error } => write!(f, "cannot read {}: {error}", path.display()),
+            LoadError::Override(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::Io { error, .. } => Some(error),
+            LoadError::Override(e) => Some(e),
+        }
+    }
+}
+
+/// Reads a spec, merges an overlay file into it, applies `--set` overrides in order, and
+/// validates the result as if it were the spec file (templates are found next to the spec,
+/// diagnostics point into the rewritten text under the spec's name). With no overlay and no
+/// overrides this is exactly [`load`].
+pub fn load_with(path: &Path, overlay: Option<&Path>, overrides: &[Override]) -> Result<Document, LoadError> {
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|error| LoadError::Io { path: p.to_path_buf(), error });
+    if overlay.is_none() && overrides.is_empty() {
+        return load(path).map_err(|error| LoadError::Io { path: path.to_path_buf(), error });
+    }
+    let text = read(path)?;
+    let overlay_text = overlay.map(read).transpose()?;
+    let overlay_name = overlay.map(|p| p.display().to_string());
+    let name = path.display().to_string();
+    let given = overlay_name.as_deref().zip(overlay_text.as_deref());
+    let rewritten = match overrides::apply(&text, given, overrides) {
+        Ok(rewritten) => rewritten,
+        Err(e @ OverrideError::Spec { .. }) => {
+            // A spec that is not TOML gets its usual syntax diagnostics, overrides or not.
+            // Should the two parsers ever disagree, the overrides are not silently dropped.
+            let doc = load_str(&name, path, text);
+            return if doc.parsed { Err(LoadError::Override(e)) } else { Ok(doc) };
+        }
+        Err(e) => return Err(LoadError::Override(e)),
+    };
+    let mut doc = load_str(&name, path, rewritten);
+    doc.overlay = overlay_name;
+    doc.overrides = overrides.iter().map(|o| o.text.clone()).collect();
+    Ok(doc)
+}
+
 /// Reads and validates spec text as if it were the file at `path` (templates and key files
 /// are looked up next to it).
 pub fn load_str(name: &str, path: &Path, text: String) -> Document {
@@ -109,6 +178,8 @@ pub fn load_str(name: &str, path: &Path, text: String) -> Document {
         files: BTreeMap::new(),
         diagnostics,
         parsed: errors.is_empty(),
+        overlay: None,
+        overrides: Vec::new(),
     };
     if !doc.parsed {
         return doc;
