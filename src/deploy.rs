@@ -6,7 +6,7 @@
 //! finish, keeps the state, and exits with 130.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
@@ -32,20 +32,8 @@ pub struct AwsArgs {
     /// Without it, AWS_ENDPOINT_URL and then the real AWS endpoints apply.
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// Directory of the state files: <DIR>/<deployment>/state.json.
-    #[arg(long, value_name = "DIR", default_value = ".strato", value_parser = local_dir)]
-    pub state_dir: PathBuf,
-}
-
-/// A local directory; a URL (`s3://bucket/prefix`) is refused rather than taken for a
-/// directory named `s3:`.
-pub fn local_dir(s: &str) -> Result<PathBuf, String> {
-    match s.split_once("://") {
-        Some((scheme, _)) if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') => {
-            Err(format!("`{s}` is a URL; this strato keeps state in a local directory only (no `{scheme}://` state)"))
-        }
-        _ => Ok(PathBuf::from(s)),
-    }
+    #[command(flatten)]
+    pub state: crate::state::StateArgs,
 }
 
 /// How to run the engine.
@@ -65,11 +53,16 @@ struct Target {
     deployment: Deployment,
     connection: Connection,
     store: Store,
+    /// The deployment's lock, held for the whole run (provision, destroy); released when
+    /// dropped.
+    _lock: Option<Box<dyn strato_state::Held>>,
 }
 
-/// Validates the spec and opens the deployment's state.
-fn target(spec: &Path, aws: &AwsArgs, output: Output) -> Result<(crate::Checked, Target), ExitCode> {
-    let checked = check(spec, output)?;
+/// Validates the spec and opens the deployment's state; with `lock`, takes the
+/// deployment's lock first.
+fn target(spec: &crate::SpecArgs, aws: &AwsArgs, lock: bool) -> Result<(crate::Checked, Target), ExitCode> {
+    let output = spec.output;
+    let checked = check(spec)?;
     let d = &checked.doc.spec.deployment;
     if let Some(r) = &aws.region {
         if *r != d.region.value {
@@ -77,17 +70,27 @@ fn target(spec: &Path, aws: &AwsArgs, output: Output) -> Result<(crate::Checked,
             return Err(ExitCode::from(exit::INVALID_INPUT));
         }
     }
-    let store = match Store::open(&aws.state_dir, &d.name.value, &d.region.value) {
+    let (location, kms) = aws.state.resolve(Some(&checked.doc.spec)).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(exit::INVALID_INPUT)
+    })?;
+    let connection = connection(aws, d.region.value.clone())?;
+    let backend = crate::state::backend(&location, kms, &connection, &d.name.value);
+    let held = if lock { Some(crate::state::lock(backend.as_ref(), &d.name.value, output)?) } else { None };
+    let store = match Store::open(backend, &d.name.value, &d.region.value) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
+            if matches!(e, strato_state::Error::Corrupt { .. }) {
+                eprintln!("help: `strato state recover` restores the previous good state, kept beside it");
+            }
             return Err(ExitCode::from(exit::FAILURE));
         }
     };
     if store.state().region != d.region.value {
         eprintln!(
             "error: the state at {} is for region {}, the spec says {}",
-            store.path().display(),
+            store.location(),
             store.state().region,
             d.region.value
         );
@@ -98,8 +101,7 @@ fn target(spec: &Path, aws: &AwsArgs, output: Output) -> Result<(crate::Checked,
         id: store.state().deployment_id.clone().unwrap_or_default(),
         tags: spec_tags(&checked.doc),
     };
-    let connection = connection(aws, d.region.value.clone())?;
-    Ok((checked, Target { deployment, connection, store }))
+    Ok((checked, Target { deployment, connection, store, _lock: held }))
 }
 
 /// The spec's tags, which every object carries.
@@ -108,7 +110,7 @@ pub fn spec_tags(doc: &strato_spec::Document) -> Vec<(String, String)> {
 }
 
 /// Where and as whom to reach AWS for `region`, from the command line and the environment.
-fn connection(aws: &AwsArgs, region: String) -> Result<Connection, ExitCode> {
+pub(crate) fn connection(aws: &AwsArgs, region: String) -> Result<Connection, ExitCode> {
     Ok(Connection {
         region,
         profile: aws.profile.clone(),
@@ -149,7 +151,7 @@ fn api_limits(on_aws: bool) -> Result<bool, ExitCode> {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime")
 }
 
@@ -334,17 +336,18 @@ fn print_problems(report: &Report, verb_not: &str) {
 }
 
 pub fn provision(
-    spec: &Path,
+    spec: &crate::SpecArgs,
     aws: &AwsArgs,
     run: &RunArgs,
     plan_args: &crate::plan::PlanArgs,
     yes: bool,
-    output: Output,
 ) -> ExitCode {
-    let (checked, mut target) = match target(spec, aws, output) {
+    let output = spec.output;
+    let (checked, mut target) = match target(spec, aws, true) {
         Ok(t) => t,
         Err(code) => return code,
     };
+    crate::state::note_unfinished(&target.store, output == Output::Json);
     // A deployment gets its id on its first provision; it is written with the first intent.
     let had_state = target.store.state().deployment_id.is_some() || !target.store.state().objects.is_empty();
     // A state written before deployment ids existed: its objects carry the name only.
@@ -450,13 +453,17 @@ pub fn provision(
                 p.count(Action::Update),
                 p.count(Action::Replace),
                 p.count(Action::Delete),
-                target.store.path().display()
+                target.store.location()
             );
         }
         // Write-ahead: the deployment's id is on disk before the first mutating call, so that
         // whatever a run stopped at any instant made is found as this deployment's.
         let mut store = target.store;
-        if let Err(e) = store.update(|_| ()) {
+        let location = store.location();
+        // The calls a run that died left open were reconciled by the refresh and the plan
+        // (and, for creates, are looked for by their token, name and tags before anything
+        // is created again): they are closed with this write.
+        if let Err(e) = store.forget_intents(|_| true).and_then(|()| store.update(|_| ())) {
             eprintln!("error: {e}");
             return ExitCode::from(exit::FAILURE);
         }
@@ -498,7 +505,7 @@ pub fn provision(
                     counts.replaced,
                     counts.deleted,
                     state.objects.len(),
-                    aws.state_dir.join(&d.name).join("state.json").display(),
+                    location,
                     calls.total()
                 );
                 if !report.success() && !state.objects.is_empty() {
@@ -525,7 +532,7 @@ pub fn plan(
 ) -> ExitCode {
     // With --detailed-exitcode, 2 means "changes": every error is 1 (terraform's convention).
     let error = |code: ExitCode| if detailed_exitcode { ExitCode::from(exit::FAILURE) } else { code };
-    let (checked, target) = match target(&args.spec, aws, args.output) {
+    let (checked, target) = match target(args, aws, false) {
         Ok(t) => t,
         Err(code) => return error(code),
     };
@@ -613,56 +620,71 @@ pub struct DestroyArgs {
     /// refusing.
     #[arg(long)]
     pub lift_deletion_protection: bool,
+    /// Also find, by their tags and names, the spec's objects the state does not record
+    /// (a state lost or damaged, a run killed before it recorded them), and delete them
+    /// with the rest. Only objects tagged with this deployment's id are touched. Needs the
+    /// spec.
+    #[arg(long)]
+    pub sweep: bool,
+    /// With --sweep and no state: the deployment id to sweep, when AWS holds objects of
+    /// more than one deployment of the same name.
+    #[arg(long, value_name = "ID", requires = "sweep")]
+    pub deployment_id: Option<String>,
 }
 
-/// What a destroy is told to destroy: a spec (only its `[deployment]` name and region are
-/// read, so a spec whose templates or key files are gone still names its deployment), or a
-/// deployment name and the state directory.
+/// What a destroy is told to destroy: a spec (only its `[deployment]` name, region and
+/// `[state]` are read, so a spec whose templates or key files are gone still names its
+/// deployment), or a deployment name and the state store.
 pub struct DestroyTarget<'a> {
     pub spec: Option<&'a Path>,
-    pub deployment: Option<&'a str>,
+    pub overrides: &'a crate::Overrides,
 }
 
-/// The deployment a destroy is about, and the state it works from.
+/// The deployment a destroy is about, and the state it works from, locked.
 fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs, output: Output) -> Result<Target, ExitCode> {
     let invalid = |msg: String| {
         eprintln!("error: {msg}");
         ExitCode::from(exit::INVALID_INPUT)
     };
-    let (name, region) = match what.spec {
+    let (name, region, spec) = match what.spec {
         Some(path) => {
-            let (name, region) = crate::deployment_of(path, output)?;
-            if what.deployment.is_some_and(|n| n != name) {
-                return Err(invalid(format!("--deployment disagrees with the spec, which names `{name}`")));
-            }
-            (name, Some(region))
+            let doc = crate::deployment_of(path, what.overrides, output)?;
+            let d = &doc.spec.deployment;
+            (Some(d.name.value.clone()), Some(d.region.value.clone()), Some(doc.spec))
         }
-        None => match what.deployment {
-            Some(n) => (n.to_string(), None),
-            None => match strato_state::deployments(&aws.state_dir).as_slice() {
-                [one] => (one.clone(), None),
-                [] => {
-                    return Err(invalid(format!(
-                        "no spec given, and {} holds no state: pass a spec or --deployment",
-                        aws.state_dir.display()
-                    )))
-                }
+        None => (what.overrides.deployment.clone(), None, None),
+    };
+    let (location, kms) = aws.state.resolve(spec.as_ref()).map_err(invalid)?;
+    // Listing an S3 store needs a region before the state says which.
+    let listing_region = region.clone().or_else(|| aws.region.clone()).unwrap_or_else(|| "us-east-1".into());
+    let name = match name {
+        Some(n) => n,
+        None => {
+            let listed = crate::state::deployments(&location, &connection(aws, listing_region.clone())?)
+                .map_err(|e| invalid(format!("{location}: {e}")))?;
+            match listed.as_slice() {
+                [one] => one.clone(),
+                [] => return Err(invalid(format!("no spec given, and {location} holds no state: pass a spec or --deployment"))),
                 many => {
                     return Err(invalid(format!(
-                        "no spec given, and {} holds the state of {} deployments ({}): pass a spec or --deployment",
-                        aws.state_dir.display(),
+                        "no spec given, and {location} holds the state of {} deployments ({}): pass a spec or --deployment",
                         many.len(),
                         many.join(", ")
                     )))
                 }
-            },
-        },
+            }
+        }
     };
-    let path = strato_state::state_path(&aws.state_dir, &name);
-    let store = match Store::load(&path) {
-        Ok(s) => s,
+    let backend = crate::state::backend(&location, kms.clone(), &connection(aws, listing_region.clone())?, &name);
+    let held = crate::state::lock(backend.as_ref(), &name, output)?;
+    let store = match Store::load(backend) {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(_)) => None,
         Err(e) => {
             eprintln!("error: {e}");
+            if matches!(e, strato_state::Error::Corrupt { .. }) {
+                eprintln!("help: `strato state recover` restores the previous good state, kept beside it");
+            }
             return Err(ExitCode::from(exit::FAILURE));
         }
     };
@@ -670,7 +692,7 @@ fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs, output: Output) -> Re
         if s.state().region != *r {
             return Err(invalid(format!(
                 "the state at {} is for region {}, the spec says {r}",
-                path.display(),
+                s.location(),
                 s.state().region
             )));
         }
@@ -684,15 +706,19 @@ fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs, output: Output) -> Re
     if let Some(r) = aws.region.as_ref().filter(|r| !region.is_empty() && **r != region) {
         return Err(invalid(format!("--region {r} disagrees with the deployment, which is in {region}")));
     }
+    let connection = connection(aws, region.clone())?;
     let store = match store {
         Some(s) => s,
-        None => Store::open(&aws.state_dir, &name, &region).map_err(|e| {
-            eprintln!("error: {e}");
-            ExitCode::from(exit::FAILURE)
-        })?,
+        None => {
+            let backend = crate::state::backend(&location, kms, &connection, &name);
+            Store::open(backend, &name, &region).map_err(|e| {
+                eprintln!("error: {e}");
+                ExitCode::from(exit::FAILURE)
+            })?
+        }
     };
     let deployment = Deployment { name, id: store.state().deployment_id.clone().unwrap_or_default(), tags: Vec::new() };
-    Ok(Target { deployment, connection: connection(aws, region)?, store })
+    Ok(Target { deployment, connection, store, _lock: Some(held) })
 }
 
 /// Final snapshots the destroy took, from its notices.
@@ -719,10 +745,19 @@ pub fn destroy(
         skip_final_snapshot: args.skip_final_snapshot,
         lift_deletion_protection: args.lift_deletion_protection,
     };
-    let target = match destroy_target(what, aws, output) {
+    let mut target = match destroy_target(what, aws, output) {
         Ok(t) => t,
         Err(code) => return code,
     };
+    crate::state::note_unfinished(&target.store, output == Output::Json);
+    let mut swept = false;
+    if args.sweep {
+        match sweep(what, args, &mut target, output) {
+            Ok(true) => swept = true,
+            Ok(false) => {}
+            Err(code) => return code,
+        }
+    }
     let d = target.deployment.clone();
     let only = match targeted(target.store.state(), targets) {
         Ok(only) => only,
@@ -733,7 +768,7 @@ pub fn destroy(
     };
     let count = only.as_ref().map_or(target.store.state().objects.len(), |o| o.len());
     if count == 0 {
-        return nothing_recorded(target, aws, output);
+        return nothing_recorded(target, output);
     }
     if !yes && !confirm(&d.name, &target.connection.region, count) {
         return ExitCode::from(exit::INVALID_INPUT);
@@ -764,6 +799,12 @@ pub fn destroy(
                     return ExitCode::from(exit::FAILURE);
                 }
             }
+        }
+        // Deletes are idempotent (already gone is success) and an unanswered create was
+        // just looked for: what a run that died left open is reconciled.
+        if let Err(e) = store.forget_intents(|_| true) {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::FAILURE);
         }
         // Nothing is deleted unless the whole destroy can proceed: nothing recorded belongs
         // to someone else, nothing is protected (unless that is to be lifted).
@@ -798,6 +839,7 @@ pub fn destroy(
                 eprintln!("warning: the deployment's CSR challenge parameter was not deleted: {e}");
             }
         }
+        let leftovers = if swept && removed { sweep_leftovers(&clients, &d).await } else { Vec::new() };
         let left = match &only {
             Some(only) => destroyer.state().objects.keys().filter(|a| only.contains(*a)).count(),
             None => destroyer.state().objects.len(),
@@ -811,6 +853,8 @@ pub fn destroy(
                 v["deleted"] = (count - left).into();
                 v["remaining"] = left.into();
                 v["final_snapshots"] = final_snapshots(&notices).into();
+                v["swept"] = swept.into();
+                v["leftovers"] = leftovers.clone().into();
                 v["notices"] = notices_json(&notices);
                 println!("{}", pretty(&v));
             }
@@ -835,10 +879,87 @@ pub fn destroy(
                         "The state still records the {left} objects not deleted; run `strato destroy` again to resume."
                     );
                 }
+                if !leftovers.is_empty() {
+                    eprintln!(
+                        "warning: {} object(s) tagged with this deployment remain, which the spec does not describe:",
+                        leftovers.len()
+                    );
+                    for o in leftovers.iter().take(20) {
+                        eprintln!("  {o}");
+                    }
+                }
             }
+        }
+        if !leftovers.is_empty() {
+            return ExitCode::from(exit::FAILURE);
         }
         exit_code(&report)
     })
+}
+
+/// `destroy --sweep`: adds to the state an intent for every object of the spec it does not
+/// record, under the deployment's id (from the state, `--deployment-id`, or the tags AWS
+/// holds), so that the destroy's resolution finds each by its tags and names. `false` when
+/// nothing is tagged with the deployment.
+fn sweep(what: &DestroyTarget<'_>, args: &DestroyArgs, target: &mut Target, output: Output) -> Result<bool, ExitCode> {
+    let invalid = |msg: String| {
+        eprintln!("error: {msg}");
+        ExitCode::from(exit::INVALID_INPUT)
+    };
+    let Some(path) = what.spec else {
+        return Err(invalid("--sweep needs the spec: it says which objects to look for".into()));
+    };
+    let checked = crate::check(&crate::SpecArgs { spec: path.to_path_buf(), output, overrides: what.overrides.clone() })?;
+    let name = target.deployment.name.clone();
+    let recorded_id = target.store.state().deployment_id.clone();
+    let connection = target.connection.clone();
+    let ids = runtime().block_on(async {
+        let clients = strato_aws::connect(&connection).await;
+        strato_aws::preflight::identity(&clients, &connection).await?;
+        strato_aws::ownership::tagged_deployments(&clients, Some(&name)).await.map_err(|e| e.to_string())
+    });
+    let tagged = match ids {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(ExitCode::from(exit::FAILURE));
+        }
+    };
+    let ids: std::collections::BTreeSet<String> = tagged.iter().filter_map(|t| t.id.clone()).collect();
+    let id = match (recorded_id.or_else(|| args.deployment_id.clone()), ids.len()) {
+        (Some(id), _) => id,
+        (None, 0) => return Ok(false),
+        (None, 1) => ids.into_iter().next().unwrap_or_default(),
+        (None, _) => {
+            return Err(invalid(format!(
+                "AWS holds objects of {} deployments named `{name}` (ids {}): pass --deployment-id to say which to sweep",
+                ids.len(),
+                ids.into_iter().collect::<Vec<_>>().join(", ")
+            )))
+        }
+    };
+    target.store.assign_id(id.clone());
+    target.deployment.id = id;
+    match strato_aws::sweep_intents(&checked.graph, &mut target.store) {
+        Ok(n) => {
+            if output == Output::Text {
+                eprintln!("Sweeping `{name}` ({}): looking for {n} objects the state does not record", target.deployment.id);
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(exit::FAILURE))
+        }
+    }
+}
+
+/// What a sweep left tagged with the deployment: objects the spec does not describe.
+async fn sweep_leftovers(clients: &strato_aws::Clients, d: &Deployment) -> Vec<String> {
+    match strato_aws::ownership::tagged_deployments(clients, Some(&d.name)).await {
+        Ok(tagged) => tagged.into_iter().filter(|t| t.id.as_deref() == Some(d.id.as_str())).flat_map(|t| t.objects).collect(),
+        Err(e) => vec![format!("(cannot look for what is left: {e})")],
+    }
 }
 
 /// The recorded objects a targeted destroy deletes: each target and everything the state
@@ -883,7 +1004,7 @@ fn report_refusal(name: &str, problems: &[String], output: Output) {
 /// No state records any object: unless AWS holds objects tagged with the deployment's name
 /// (a lost state), there is nothing to do but remove the deployment's CSR challenge, which a
 /// provision stopped before its first create may have made.
-fn nothing_recorded(target: Target, aws: &AwsArgs, output: Output) -> ExitCode {
+fn nothing_recorded(mut target: Target, output: Output) -> ExitCode {
     let d = target.deployment.clone();
     let found = if target.connection.region.is_empty() {
         Vec::new()
@@ -915,12 +1036,12 @@ fn nothing_recorded(target: Target, aws: &AwsArgs, output: Output) -> ExitCode {
         let mut problems = vec![format!(
             "no object of `{}` is recorded in {}, but AWS holds {} object(s) tagged with its name:",
             d.name,
-            aws.state_dir.display(),
+            target.store.location(),
             found.len()
         )];
         problems.extend(found.iter().take(12).map(|s| format!("  {s}")));
         problems.push(
-            "strato deletes only what its state records: restore the state file of this deployment, or remove those objects by their owner".into(),
+            "strato deletes only what its state records: restore the state of this deployment (`strato state recover`), or, if they are this deployment's, remove them with `strato destroy SPEC --sweep`".into(),
         );
         report_refusal(&d.name, &problems, output);
         return ExitCode::from(exit::FAILURE);
@@ -930,7 +1051,7 @@ fn nothing_recorded(target: Target, aws: &AwsArgs, output: Output) -> ExitCode {
             println!("{}", pretty(&serde_json::json!({ "deployment": d.name, "success": true, "deleted": 0 })))
         }
         Output::Text => {
-            eprintln!("Nothing to destroy: no object of `{}` is recorded in {}", d.name, aws.state_dir.display())
+            eprintln!("Nothing to destroy: no object of `{}` is recorded in {}", d.name, target.store.location())
         }
     }
     let _ = target.store.delete_file();
@@ -1086,8 +1207,9 @@ fn confirm(name: &str, region: &str, count: usize) -> bool {
 /// `strato status`: the live objects against the state. Each recorded object is in sync,
 /// missing, changed (attribute, expected, actual) or in transition; the spec's objects not
 /// recorded are absent. Exits 0 only when every recorded object is in sync.
-pub fn status(spec: &Path, aws: &AwsArgs, output: Output) -> ExitCode {
-    let (checked, target) = match target(spec, aws, output) {
+pub fn status(spec: &crate::SpecArgs, aws: &AwsArgs) -> ExitCode {
+    let output = spec.output;
+    let (checked, target) = match target(spec, aws, false) {
         Ok(t) => t,
         Err(code) => return code,
     };
@@ -1103,7 +1225,7 @@ pub fn status(spec: &Path, aws: &AwsArgs, output: Output) -> ExitCode {
             Output::Text => eprintln!(
                 "Deployment `{}` has no state at {}: nothing is provisioned (run `strato provision`)",
                 d.name,
-                target.store.path().display()
+                target.store.location()
             ),
         }
         return ExitCode::from(exit::FAILURE);
@@ -1161,7 +1283,7 @@ pub fn status(spec: &Path, aws: &AwsArgs, output: Output) -> ExitCode {
                 d.name,
                 target.connection.region,
                 rows.len(),
-                target.store.path().display()
+                target.store.location()
             );
             for r in &rows {
                 let address = r["address"].as_str().unwrap_or_default();
@@ -1197,24 +1319,18 @@ pub fn status(spec: &Path, aws: &AwsArgs, output: Output) -> ExitCode {
     }
 }
 
-pub fn outputs(spec: &Path, state_dir: &Path, output: Output) -> ExitCode {
-    let checked = match check(spec, output) {
-        Ok(c) => c,
+pub fn outputs(spec: &crate::SpecArgs, aws: &AwsArgs) -> ExitCode {
+    let output = spec.output;
+    let (checked, target) = match target(spec, aws, false) {
+        Ok(t) => t,
         Err(code) => return code,
     };
-    let name = &checked.doc.spec.deployment.name.value;
-    let path = strato_state::state_path(state_dir, name);
-    let store = match Store::load(&path) {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            eprintln!("error: deployment `{name}` has no state at {}; provision it first", path.display());
-            return ExitCode::from(exit::FAILURE);
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::FAILURE);
-        }
-    };
+    let store = target.store;
+    if store.state().objects.is_empty() {
+        let name = &target.deployment.name;
+        eprintln!("error: deployment `{name}` has no state at {}; provision it first", store.location());
+        return ExitCode::from(exit::FAILURE);
+    }
     let rendered = crate::outputs::render(&checked.doc.spec, store.state());
     match output {
         Output::Json => println!("{}", pretty(&crate::outputs::to_json(&rendered))),

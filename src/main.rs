@@ -6,6 +6,7 @@ mod deploy;
 mod outputs;
 mod plan;
 mod progress;
+mod state;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -72,12 +73,12 @@ enum Command {
     /// Delete every AWS object recorded for the deployment, in the order AWS requires. Works
     /// from the state alone: the spec only names the deployment, and may be left out.
     Destroy {
-        /// Path of the deploy spec (TOML); only its `[deployment]` name and region are read.
+        /// Path of the deploy spec (TOML); only its `[deployment]` name and region and its
+        /// `[state]` are read (all of it with --sweep). Without a spec, --deployment names
+        /// the deployment (by default the only one in the state store).
         spec: Option<PathBuf>,
-        /// The deployment to destroy when no spec is given (its directory under --state-dir;
-        /// the only one there by default).
-        #[arg(long, value_name = "NAME")]
-        deployment: Option<String>,
+        #[command(flatten)]
+        overrides: Overrides,
         /// Output for people (text) or scripts (json).
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
@@ -95,9 +96,8 @@ enum Command {
     Outputs {
         #[command(flatten)]
         spec: SpecArgs,
-        /// Directory of the state files: <DIR>/<deployment>/state.json.
-        #[arg(long, value_name = "DIR", default_value = ".strato", value_parser = deploy::local_dir)]
-        state_dir: PathBuf,
+        #[command(flatten)]
+        aws: deploy::AwsArgs,
     },
     /// Compare the live objects with the state (describe calls only): each recorded object
     /// in sync, missing, changed (which attribute, expected and actual) or in transition.
@@ -108,15 +108,79 @@ enum Command {
         #[command(flatten)]
         aws: deploy::AwsArgs,
     },
+    /// The deployments in a state store, with their status (settled, interrupted, locked);
+    /// with --tagged, also every deployment whose objects carry strato's tags in the region.
+    List {
+        #[command(flatten)]
+        aws: deploy::AwsArgs,
+        /// Also look in the region for objects tagged by strato (describe calls only).
+        #[arg(long)]
+        tagged: bool,
+        /// Output for people (text) or scripts (json).
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// Inspect a deployment's state, or recover the previous good one.
+    #[command(subcommand)]
+    State(state::StateCommand),
+    /// Break the lock of a run that is gone: its process is not running on this host, or
+    /// its lease expired. A lock whose holder may still run is never broken.
+    Unlock {
+        #[command(flatten)]
+        which: state::Which,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Output for people (text) or scripts (json).
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
 }
 
-#[derive(clap::Args)]
-struct SpecArgs {
+#[derive(clap::Args, Clone)]
+pub(crate) struct SpecArgs {
     /// Path of the deploy spec (TOML).
-    spec: PathBuf,
+    pub(crate) spec: PathBuf,
     /// Output for people (text) or scripts (json).
     #[arg(long, value_enum, default_value = "text")]
-    output: Output,
+    pub(crate) output: Output,
+    #[command(flatten)]
+    pub(crate) overrides: Overrides,
+}
+
+/// Many deployments from one spec: each name has its own state, lock and id.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub(crate) struct Overrides {
+    /// The deployment's name, instead of the spec's: the same as
+    /// `--set deployment.name=NAME`.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) deployment: Option<String>,
+    /// Change one value of the spec: PATH=VALUE, e.g. `vpc.main.cidr=10.1.0.0/16`,
+    /// `instance.apim.count=3`, `deployment.tags.Owner=team-a`. Repeatable; applied in
+    /// order, after --overlay.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub(crate) set: Vec<strato_spec::Override>,
+    /// A TOML file merged into the spec (tables key by key, `[[...]]` entries by name).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) overlay: Option<PathBuf>,
+}
+
+impl Overrides {
+    fn all(&self) -> Vec<strato_spec::Override> {
+        let mut all = self.set.clone();
+        if let Some(name) = &self.deployment {
+            all.push(strato_spec::Override::deployment_name(name));
+        }
+        all
+    }
+
+    /// Reads the spec with the overlay and overrides applied.
+    fn load(&self, path: &Path) -> Result<Document, String> {
+        if self.overlay.is_none() && self.set.is_empty() && self.deployment.is_none() {
+            return strato_spec::load(path).map_err(|e| format!("cannot read spec `{}`: {e}", path.display()));
+        }
+        strato_spec::load_with(path, self.overlay.as_deref(), &self.all()).map_err(|e| e.to_string())
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -145,15 +209,16 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate(&args),
         Command::Plan { spec, aws, plan, detailed_exitcode } => deploy::plan(&spec, &aws, &plan, detailed_exitcode),
         Command::Graph { spec, format } => graph(&spec, format),
-        Command::Provision { spec, aws, run, plan, yes } => {
-            deploy::provision(&spec.spec, &aws, &run, &plan, yes, spec.output)
-        }
-        Command::Destroy { spec, deployment, output, aws, run, destroy, targets } => {
-            let what = deploy::DestroyTarget { spec: spec.as_deref(), deployment: deployment.as_deref() };
+        Command::Provision { spec, aws, run, plan, yes } => deploy::provision(&spec, &aws, &run, &plan, yes),
+        Command::Destroy { spec, overrides, output, aws, run, destroy, targets } => {
+            let what = deploy::DestroyTarget { spec: spec.as_deref(), overrides: &overrides };
             deploy::destroy(&what, &aws, &run, &destroy, &targets, output)
         }
-        Command::Outputs { spec, state_dir } => deploy::outputs(&spec.spec, &state_dir, spec.output),
-        Command::Status { spec, aws } => deploy::status(&spec.spec, &aws, spec.output),
+        Command::Outputs { spec, aws } => deploy::outputs(&spec, &aws),
+        Command::Status { spec, aws } => deploy::status(&spec, &aws),
+        Command::List { aws, tagged, output } => state::list(&aws, tagged, output),
+        Command::State(command) => state::state(&command),
+        Command::Unlock { which, yes, output } => state::unlock(&which, yes, output),
     }
 }
 
@@ -166,8 +231,8 @@ pub(crate) struct Checked {
 /// Loads, validates and builds the graph; on any error prints the diagnostics (text to
 /// stderr, or the JSON report to stdout) and returns the exit code. Warnings alone do not
 /// stop the command: they go to stderr as text.
-pub(crate) fn check(path: &Path, output: Output) -> Result<Checked, ExitCode> {
-    let (checked, warnings) = check_with_warnings(path, output)?;
+pub(crate) fn check(args: &SpecArgs) -> Result<Checked, ExitCode> {
+    let (checked, warnings) = check_with_warnings(args)?;
     if !warnings.is_empty() {
         eprint!("{}", render_human(&checked.doc.sources, &warnings));
     }
@@ -175,8 +240,8 @@ pub(crate) fn check(path: &Path, output: Output) -> Result<Checked, ExitCode> {
 }
 
 /// Reads a spec and builds its graph; every diagnostic of both, sorted.
-fn diagnose(path: &Path) -> Result<(Checked, Vec<Diagnostic>), std::io::Error> {
-    let doc = strato_spec::load(path)?;
+fn diagnose(path: &Path, overrides: &Overrides) -> Result<(Checked, Vec<Diagnostic>), String> {
+    let doc = overrides.load(path)?;
     let graph = if doc.parsed { Graph::from_document(&doc) } else { Graph::default() };
     let mut diags: Vec<Diagnostic> = doc.diagnostics.iter().cloned().collect();
     diags.extend(strato_graph::check(&graph));
@@ -195,23 +260,23 @@ fn report_invalid(checked: &Checked, diags: &[Diagnostic], output: Output) -> Ex
 }
 
 /// [`check`], handing back the warnings of a spec without errors instead of printing them.
-fn check_with_warnings(path: &Path, output: Output) -> Result<(Checked, Vec<Diagnostic>), ExitCode> {
-    let (checked, diags) = diagnose(path).map_err(|e| {
-        eprintln!("error: cannot read spec `{}`: {e}", path.display());
+fn check_with_warnings(args: &SpecArgs) -> Result<(Checked, Vec<Diagnostic>), ExitCode> {
+    let (checked, diags) = diagnose(&args.spec, &args.overrides).map_err(|e| {
+        eprintln!("error: {e}");
         ExitCode::from(exit::INVALID_INPUT)
     })?;
     if diags.iter().all(|d| d.severity == Severity::Warning) {
         return Ok((checked, diags));
     }
-    Err(report_invalid(&checked, &diags, output))
+    Err(report_invalid(&checked, &diags, args.output))
 }
 
 /// The deployment a spec names, for `destroy`, which works from the state: a spec whose
 /// user-data templates or key files are gone still names its deployment, so missing files
 /// are only noted; any other problem is reported as `check` reports it.
-pub(crate) fn deployment_of(path: &Path, output: Output) -> Result<(String, String), ExitCode> {
-    let (checked, diags) = diagnose(path).map_err(|e| {
-        eprintln!("error: cannot read spec `{}`: {e}", path.display());
+pub(crate) fn deployment_of(path: &Path, overrides: &Overrides, output: Output) -> Result<Document, ExitCode> {
+    let (checked, diags) = diagnose(path, overrides).map_err(|e| {
+        eprintln!("error: {e}");
         eprintln!("help: destroy works from the state alone: leave the spec out and pass --deployment NAME");
         ExitCode::from(exit::INVALID_INPUT)
     })?;
@@ -222,8 +287,7 @@ pub(crate) fn deployment_of(path: &Path, output: Output) -> Result<(String, Stri
     if !errors.is_empty() && output == Output::Text {
         eprintln!("note: some files the spec names are missing; destroy needs only the state, so it goes on");
     }
-    let d = &checked.doc.spec.deployment;
-    Ok((d.name.value.clone(), d.region.value.clone()))
+    Ok(checked.doc)
 }
 
 pub(crate) fn pretty(v: &serde_json::Value) -> String {
@@ -231,7 +295,7 @@ pub(crate) fn pretty(v: &serde_json::Value) -> String {
 }
 
 fn validate(args: &SpecArgs) -> ExitCode {
-    let (checked, warnings) = match check_with_warnings(&args.spec, args.output) {
+    let (checked, warnings) = match check_with_warnings(args) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -318,7 +382,8 @@ pub(crate) fn creation_plan(args: &SpecArgs, doc: &Document, graph: &Graph, targ
 }
 
 fn graph(spec: &Path, format: GraphFormat) -> ExitCode {
-    let Checked { doc, graph } = match check(spec, Output::Text) {
+    let args = SpecArgs { spec: spec.to_path_buf(), output: Output::Text, overrides: Overrides::default() };
+    let Checked { doc, graph } = match check(&args) {
         Ok(c) => c,
         Err(code) => return code,
     };

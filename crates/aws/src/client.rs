@@ -176,6 +176,7 @@ pub async fn connect(c: &Connection) -> Clients {
     }
     let shared = loader.load().await;
     let calls = Arc::new(CallCounter::default());
+    let mutating = Arc::new(AtomicU64::new(0));
     macro_rules! client {
         ($sdk:ident, $partition:literal) => {
             $sdk::Client::from_conf(
@@ -183,6 +184,7 @@ pub async fn connect(c: &Connection) -> Clients {
                     .retry_partition(retry_partition($partition))
                     .interceptor(Counting(calls.clone()))
                     .interceptor(Tagging)
+                    .interceptor(crate::journal::Journaling::new(mutating.clone()))
                     .build(),
             )
         };

@@ -111,29 +111,7 @@ async fn ec2_tagged(
     recorded: &BTreeSet<&str>,
     found: &mut Vec<Stranger>,
 ) -> Result<(), AwsError> {
-    let by_name = Filter::builder().name("key").values(TAG_DEPLOYMENT).build();
-    let value = Filter::builder().name("value").values(name).build();
-    let mut tagged: BTreeMap<String, String> = BTreeMap::new();
-    let mut pages = clients.ec2.describe_tags().filters(by_name).filters(value).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        for t in page.map_err(|e| from_sdk("DescribeTags", e))?.tags() {
-            if let (Some(r), Some(kind)) = (t.resource_id(), t.resource_type()) {
-                if !recorded.contains(r) {
-                    tagged.insert(r.to_string(), kind.as_str().to_string());
-                }
-            }
-        }
-    }
-    if tagged.is_empty() {
-        return Ok(());
-    }
-    // Those that still exist, and all their tags, to tell whose they are.
-    let live = live_ec2(clients, &tagged).await?;
-    tagged.retain(|r, _| live.contains(r));
-    let ids: Vec<String> = tagged.keys().cloned().collect();
-    let tags = ec2_tags(clients, &ids).await?;
-    for (resource, kind) in &tagged {
-        let t = tags.get(resource).cloned().unwrap_or_default();
+    for (resource, (kind, t)) in live_tagged(clients, Some(name), recorded).await? {
         if owner.owns(&t) {
             continue;
         }
@@ -144,6 +122,69 @@ async fn ec2_tagged(
         found.push(Stranger { what, owner: owner_of(&t) });
     }
     Ok(())
+}
+
+/// The live EC2 objects tagged `strato:deployment` (with the value `name`, or any), less
+/// those `recorded`, with their kind and all their tags.
+async fn live_tagged(
+    clients: &Clients,
+    name: Option<&str>,
+    recorded: &BTreeSet<&str>,
+) -> Result<BTreeMap<String, (String, Vec<(String, String)>)>, AwsError> {
+    let by_name = Filter::builder().name("key").values(TAG_DEPLOYMENT).build();
+    let mut call = clients.ec2.describe_tags().filters(by_name);
+    if let Some(name) = name {
+        call = call.filters(Filter::builder().name("value").values(name).build());
+    }
+    let mut tagged: BTreeMap<String, String> = BTreeMap::new();
+    let mut pages = call.into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for t in page.map_err(|e| from_sdk("DescribeTags", e))?.tags() {
+            if let (Some(r), Some(kind)) = (t.resource_id(), t.resource_type()) {
+                if !recorded.contains(r) {
+                    tagged.insert(r.to_string(), kind.as_str().to_string());
+                }
+            }
+        }
+    }
+    if tagged.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    // Those that still exist, and all their tags, to tell whose they are.
+    let live = live_ec2(clients, &tagged).await?;
+    tagged.retain(|r, _| live.contains(r));
+    let ids: Vec<String> = tagged.keys().cloned().collect();
+    let mut tags = ec2_tags(clients, &ids).await?;
+    Ok(tagged.into_iter().map(|(r, kind)| {
+        let t = tags.remove(&r).unwrap_or_default();
+        (r, (kind, t))
+    }).collect())
+}
+
+/// A deployment whose objects carry strato's tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tagged {
+    pub name: String,
+    /// `None` for objects of a deployment made before deployment ids.
+    pub id: Option<String>,
+    /// Its live EC2 objects, as `kind id (address)`.
+    pub objects: Vec<String>,
+}
+
+/// Every deployment with live EC2 objects tagged in the region (`DescribeTags`; every
+/// deployment strato makes has at least its VPC there), by name and id. With `name`, only
+/// that deployment's.
+pub async fn tagged_deployments(clients: &Clients, name: Option<&str>) -> Result<Vec<Tagged>, AwsError> {
+    let mut by: BTreeMap<(String, Option<String>), Vec<String>> = BTreeMap::new();
+    for (resource, (kind, t)) in live_tagged(clients, name, &BTreeSet::new()).await? {
+        let Some(n) = tag(&t, TAG_DEPLOYMENT) else { continue };
+        let what = match tag(&t, TAG_ADDRESS) {
+            Some(a) => format!("{kind} {resource} ({a})"),
+            None => format!("{kind} {resource}"),
+        };
+        by.entry((n.to_string(), tag(&t, TAG_DEPLOYMENT_ID).map(str::to_string))).or_default().push(what);
+    }
+    Ok(by.into_iter().map(|((name, id), objects)| Tagged { name, id, objects }).collect())
 }
 
 /// Every tag of the EC2 resources `ids`, by resource (`DescribeTags`, 200 ids a call).

@@ -103,6 +103,26 @@ struct Shared {
     run: RunContext,
 }
 
+impl crate::journal::Journal for Shared {
+    fn intend(&self, address: &str, call: &str) -> Result<u64, String> {
+        self.with_store(|s| s.intend(address, call)).map_err(|e| e.to_string())
+    }
+
+    fn close(&self, seq: u64) {
+        self.with_store(|s| s.close(seq));
+    }
+}
+
+/// Runs `work` as the task of `address`: its mutating calls are journaled in the state.
+fn journaled<'a, T>(
+    shared: &Arc<Shared>,
+    address: &str,
+    work: impl std::future::Future<Output = T> + Send + 'a,
+) -> impl std::future::Future<Output = T> + Send + 'a {
+    let caller = crate::journal::Caller { address: address.to_string(), journal: shared.clone() };
+    crate::journal::CALLER.scope(caller, work)
+}
+
 /// What a provision did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -350,6 +370,11 @@ impl Provisioner {
                     }
                     progress.created();
                     if obj.status != Status::Ready {
+                        // Found by an earlier run, not made by this one: it may lack the
+                        // calls that complete it.
+                        if obj.status == Status::Created {
+                            driver.finish(&cx, desired, obj.id.as_deref().unwrap_or_default()).await.map_err(fail)?;
+                        }
                         let learnt = driver.wait_ready(&cx, &obj).await.map_err(fail)?;
                         obj.attributes.extend(learnt);
                         obj.status = Status::Ready;
@@ -385,6 +410,8 @@ impl Provisioner {
                         ..obj
                     };
                     self.shared.save(address, recorded.clone())?;
+                    // The run that created it may have died before the calls that complete it.
+                    driver.finish(&cx, desired, recorded.id.as_deref().unwrap_or_default()).await.map_err(fail)?;
                     progress.created();
                     let learnt = driver.wait_ready(&cx, &recorded).await.map_err(fail)?;
                     self.count_new(planned);
@@ -541,13 +568,19 @@ impl Work for Provisioner {
     fn run(&self, id: TaskId, progress: Progress) -> BoxFuture<Result<(), TaskError>> {
         let this = self.clone();
         let nodes = self.graph.nodes().len();
-        Box::pin(async move {
+        let address = if id.0 < nodes {
+            self.graph.node(NodeId(id.0)).address.to_string()
+        } else {
+            self.apply.extras[id.0 - nodes].clone()
+        };
+        let shared = self.shared.clone();
+        Box::pin(journaled(&shared, &address, async move {
             if id.0 < nodes {
                 this.ensure(NodeId(id.0), progress).await
             } else {
                 this.retire(id.0 - nodes, progress).await
             }
-        })
+        }))
     }
 }
 
@@ -679,7 +712,8 @@ impl Destroyer {
 impl Work for Destroyer {
     fn run(&self, id: TaskId, progress: Progress) -> BoxFuture<Result<(), TaskError>> {
         let this = self.clone();
-        Box::pin(async move { this.delete(id, progress).await })
+        let shared = self.shared.clone();
+        Box::pin(journaled(&shared, &self.addresses[id.0], async move { this.delete(id, progress).await }))
     }
 }
 
@@ -914,4 +948,29 @@ mod tests {
         let longest = tasks.iter().max_by_key(|t| t.estimate).unwrap();
         assert_eq!(longest.name, "database.db");
     }
+}
+
+/// For `destroy --sweep`, when the state is lost or incomplete: an intent for every object
+/// of the spec's graph that the state does not record, with the name it would have been
+/// created under, so that [`resolve_intents`] looks for each one by its tags and names (and
+/// only objects tagged with this deployment's id are found). Returns how many were added.
+pub fn sweep_intents(graph: &Graph, store: &mut Store) -> Result<usize, strato_state::Error> {
+    let mut added = Vec::new();
+    for (i, node) in graph.nodes().iter().enumerate() {
+        let address = node.address.to_string();
+        if store.get(&address).is_some() || driver(node.kind).is_none() {
+            continue;
+        }
+        let mut record = Object::new(node.kind.as_str());
+        record.depends_on = graph
+            .dependencies(NodeId(i))
+            .filter(|e| !e.value_only)
+            .map(|e| graph.node(e.dependency).address.to_string())
+            .collect();
+        record.attributes.insert("name".into(), node.aws_name.clone());
+        added.push((address, record));
+    }
+    let n = added.len();
+    store.update(|s| s.objects.extend(added))?;
+    Ok(n)
 }

@@ -20,6 +20,8 @@ pub type Name = Sp<String>;
 #[derive(Debug, Default)]
 pub struct Spec {
     pub deployment: Deployment,
+    /// Where the deployment's state is kept (`[state]`), when the spec says.
+    pub state: Option<StateStore>,
     /// Named lists of address blocks that rules can use as sources (`cidr_set.admin`).
     pub cidr_sets: Vec<CidrSet>,
     /// Image aliases (`al2023`) resolved at provision time.
@@ -512,6 +514,15 @@ pub struct Output {
 // Reading
 // ---------------------------------------------------------------------------------------------
 
+/// `[state]`: where the state of the spec's deployments is kept.
+#[derive(Clone, Debug, Default)]
+pub struct StateStore {
+    /// A local directory or `s3://bucket/prefix`.
+    pub location: Option<Sp<String>>,
+    /// The KMS key an S3 state is encrypted with.
+    pub kms_key: Option<Sp<String>>,
+}
+
 /// Reads a spec from its parsed top-level table.
 pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
     let mut spec = Spec::default();
@@ -522,6 +533,22 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
                 cx.error("missing-field", root.span, "the spec has no `[deployment]` table");
             }
         }
+    }
+    if let Some(mut t) = root.opt_table(cx, "state") {
+        t.set_what("[state]");
+        let location = t.opt_str(cx, "location");
+        if let Some(l) = &location {
+            let scheme = l.value.split_once("://").map(|(s, _)| s);
+            if scheme.is_some_and(|s| s != "s3") {
+                cx.error(
+                    "invalid-value",
+                    l.span,
+                    format!("`{}`: strato keeps state in a local directory or on S3 (`s3://bucket/prefix`)", l.value),
+                );
+            }
+        }
+        spec.state = Some(StateStore { location, kms_key: t.opt_str(cx, "kms_key") });
+        t.finish(cx);
     }
     if let Some(mut t) = root.opt_table(cx, "cidr_set") {
         for (key, value) in t.entries() {

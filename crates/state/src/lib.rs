@@ -3,22 +3,39 @@
 //! state alone, and what each object was asked to be, so that a later run can tell what
 //! changed.
 //!
-//! The file (`<state dir>/<deployment>/state.json`) carries a format version and is
-//! rewritten atomically after every change: written to a temporary file of its own in the
-//! same directory, flushed to disk, then renamed over the old one. A crash leaves either the old or
-//! the new state, never half of one. An object is recorded as `pending` with the idempotency
-//! token of its create call *before* the call is made, so a run killed between the call and
-//! its answer can find the object again instead of creating a second one.
+//! The state lives in a [`Backend`]: a local directory (`<dir>/<deployment>/state.json`) or
+//! an S3 prefix (`s3://bucket/prefix/<deployment>/state.json`, in the `strato-aws` crate). It
+//! carries a format version and is rewritten whole after every change, atomically (a
+//! temporary file renamed over the old one; an S3 PUT conditional on the ETag last read), so a
+//! crash leaves either the old or the new state, never half of one, and two writers can never
+//! interleave. The state as it was when the run began is kept beside it
+//! (`state.backup.json`), so a damaged file can be recovered (`strato state`).
+//!
+//! The state is also the run's write-ahead journal. Before every mutating AWS call its intent
+//! (object, call, time, process) is durable in [`State::journal`]; the call's result is
+//! recorded with the next write, which also closes the intent. An object is recorded as
+//! `pending`, with the idempotency token of its create call and the name it is created
+//! under, *before* the call is made, so a run killed between the call and its answer finds
+//! the object again instead of creating a second one; a later run reconciles every intent
+//! left open before it does anything else.
+//!
+//! One run at a time changes a deployment: [`Backend::lock`] takes its lock for the whole
+//! run ([`lock`]).
 //!
 //! No secret is ever stored here: strato never sees database passwords, and the state keeps
 //! only ids and non-secret attributes.
 
+mod local;
+pub mod lock;
+
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+
+pub use local::{deployments, state_path, LocalDir};
+pub use lock::{Held, LockError, LockInfo};
 
 /// The version of the file format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -102,6 +119,25 @@ pub struct State {
     /// Incremented on every write.
     pub serial: u64,
     pub objects: BTreeMap<String, Object>,
+    /// Mutating calls that were about to be made and whose result is not recorded yet: a
+    /// run that dies leaves them here for the next one to reconcile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journal: Vec<Intent>,
+}
+
+/// One mutating AWS call, recorded before it is made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    /// Unique within the state.
+    pub seq: u64,
+    /// The object the call is for.
+    pub address: String,
+    /// The API operation (`CreateInternetGateway`, `AttachInternetGateway`, ...).
+    pub call: String,
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    /// The process that made it, `user@host:pid`.
+    pub by: String,
 }
 
 impl State {
@@ -113,6 +149,7 @@ impl State {
             region: region.to_string(),
             serial: 0,
             objects: BTreeMap::new(),
+            journal: Vec::new(),
         }
     }
 }
@@ -120,19 +157,29 @@ impl State {
 #[derive(Debug)]
 pub enum Error {
     Io { path: PathBuf, action: &'static str, source: std::io::Error },
-    Corrupt { path: PathBuf, message: String },
-    Version { path: PathBuf, found: u32 },
+    Corrupt { path: String, message: String },
+    Version { path: String, found: u32 },
+    /// A remote store refused or failed a call (`s3://...`: `PutObject`: `AccessDenied`).
+    Remote { location: String, call: &'static str, message: String },
+    /// The state changed under this run: another writer, although the lock should make
+    /// that impossible (a lock broken while this run held it).
+    Conflict { location: String },
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Io { path, action, source } => write!(f, "cannot {action} state file {}: {source}", path.display()),
-            Error::Corrupt { path, message } => write!(f, "state file {} is damaged: {message}", path.display()),
+            Error::Corrupt { path, message } => write!(f, "state file {path} is damaged: {message}"),
             Error::Version { path, found } => write!(
                 f,
-                "state file {} has format version {found}; this strato reads version {FORMAT_VERSION}",
-                path.display()
+                "state file {path} has format version {found}; this strato reads version {FORMAT_VERSION}"
+            ),
+            Error::Remote { location, call, message } => write!(f, "state {location}: {call} failed: {message}"),
+            Error::Conflict { location } => write!(
+                f,
+                "state {location} was changed by another run while this one held its lock (was the lock broken?); \
+                 nothing more is written"
             ),
         }
     }
@@ -140,65 +187,121 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// A state file on disk and its contents.
+/// The bytes of a stored state and the version they were read at (an S3 ETag; `None` for a
+/// local file, whose writers the OS lock keeps apart).
+#[derive(Clone, Debug)]
+pub struct Stored {
+    pub bytes: Vec<u8>,
+    pub version: Option<String>,
+}
+
+/// Where the states of deployments are kept: a local directory or an S3 prefix. Every call
+/// is for one deployment, named at construction.
+pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// `s3://bucket/prefix/name/state.json` or the file's path: for messages.
+    fn location(&self) -> String;
+    /// The current state, `None` when there is none.
+    fn read(&self) -> Result<Option<Stored>, Error>;
+    /// Replaces the state; `expected` is the version read or last written (`None`: there
+    /// must be none yet). Returns the new version. A store that can check it refuses a write
+    /// over a version it was not given ([`Error::Conflict`]).
+    fn write(&self, bytes: &[u8], expected: Option<&str>) -> Result<Option<String>, Error>;
+    /// Removes the state (and its backup): the deployment has no object left.
+    fn delete(&self) -> Result<(), Error>;
+    /// Keeps `bytes` as the previous good state.
+    fn write_backup(&self, bytes: &[u8]) -> Result<(), Error>;
+    fn read_backup(&self) -> Result<Option<Vec<u8>>, Error>;
+    /// Takes the deployment's lock for `command`, or says who holds it.
+    fn lock(&self, command: &str) -> Result<Box<dyn Held>, LockError>;
+    /// Who holds the lock, if anyone.
+    fn lock_info(&self) -> Result<Option<LockInfo>, LockError>;
+    /// Removes a lock whose holder is gone; `info` is what was shown to the operator, and
+    /// the lock is removed only if it is still that one.
+    fn break_lock(&self, info: &LockInfo) -> Result<(), LockError>;
+}
+
+/// A deployment's state, and where it is kept.
 #[derive(Debug)]
 pub struct Store {
-    path: PathBuf,
+    backend: Box<dyn Backend>,
     state: State,
-}
-
-/// The deployments that have a state file under `dir`, by name.
-pub fn deployments(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter(|e| e.path().join("state.json").is_file())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    names.sort();
-    names
-}
-
-/// Where the state of `deployment` lives under `dir`.
-pub fn state_path(dir: &Path, deployment: &str) -> PathBuf {
-    dir.join(deployment).join("state.json")
+    /// The version of the stored state this run read or last wrote.
+    version: Option<String>,
+    /// The stored state as this run found it: kept as the backup at the first write.
+    found: Option<Vec<u8>>,
+    /// Something is stored (read or written by this run).
+    stored: bool,
+    backed_up: bool,
+    /// Set when a write failed: nothing more is written, so the journal cannot run ahead of
+    /// a state that did not land.
+    broken: bool,
+    next_seq: u64,
 }
 
 pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// `user@host:pid` of this process.
+pub fn this_process() -> String {
+    format!("{}@{}:{}", lock::user(), lock::host(), std::process::id())
+}
+
+/// Parses stored bytes as a state of this format.
+pub fn parse(location: &str, bytes: &[u8]) -> Result<State, Error> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Corrupt { path: location.to_string(), message: e.to_string() })?;
+    let found = value.get("version").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32;
+    if found != FORMAT_VERSION {
+        return Err(Error::Version { path: location.to_string(), found });
+    }
+    serde_json::from_value(value).map_err(|e| Error::Corrupt { path: location.to_string(), message: e.to_string() })
+}
+
 impl Store {
     /// Opens the state of a deployment, or an empty one if there is none yet (nothing is
     /// written until the first change).
-    pub fn open(dir: &Path, deployment: &str, region: &str) -> Result<Store, Error> {
-        let path = state_path(dir, deployment);
-        match Store::load(&path)? {
-            Some(store) => Ok(store),
-            None => Ok(Store { path, state: State::new(deployment, region) }),
+    pub fn open(backend: Box<dyn Backend>, deployment: &str, region: &str) -> Result<Store, Error> {
+        match Store::load(backend)? {
+            Ok(store) => Ok(store),
+            Err(backend) => Ok(Store::empty(backend, State::new(deployment, region))),
         }
     }
 
-    /// Loads an existing state file; `None` when there is none.
-    pub fn load(path: &Path) -> Result<Option<Store>, Error> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(Error::Io { path: path.to_path_buf(), action: "read", source }),
-        };
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::Corrupt { path: path.to_path_buf(), message: e.to_string() })?;
-        let found = value.get("version").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32;
-        if found != FORMAT_VERSION {
-            return Err(Error::Version { path: path.to_path_buf(), found });
+    fn empty(backend: Box<dyn Backend>, state: State) -> Store {
+        Store {
+            backend,
+            state,
+            version: None,
+            found: None,
+            stored: false,
+            backed_up: false,
+            broken: false,
+            next_seq: 1,
         }
-        let state: State = serde_json::from_value(value)
-            .map_err(|e| Error::Corrupt { path: path.to_path_buf(), message: e.to_string() })?;
-        Ok(Some(Store { path: path.to_path_buf(), state }))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Loads an existing state; hands the backend back when there is none.
+    pub fn load(backend: Box<dyn Backend>) -> Result<Result<Store, Box<dyn Backend>>, Error> {
+        let Some(stored) = backend.read()? else { return Ok(Err(backend)) };
+        let state = parse(&backend.location(), &stored.bytes)?;
+        let next_seq = state.journal.iter().map(|i| i.seq).max().unwrap_or(0) + 1;
+        Ok(Ok(Store {
+            version: stored.version,
+            found: Some(stored.bytes),
+            stored: true,
+            next_seq,
+            ..Store::empty(backend, state)
+        }))
+    }
+
+    /// `s3://...` or the file's path.
+    pub fn location(&self) -> String {
+        self.backend.location()
+    }
+
+    pub fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
     }
 
     pub fn state(&self) -> &State {
@@ -235,45 +338,66 @@ impl Store {
         })
     }
 
-    /// Removes the state file once a deployment has no object left, and its directory if
-    /// that is then empty.
-    pub fn delete_file(&self) -> Result<(), Error> {
-        match std::fs::remove_file(&self.path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(Error::Io { path: self.path.clone(), action: "remove", source }),
+    /// Records that `call` is about to be made for `address`, and writes: the call may be
+    /// made once this returns. The number closes the intent ([`Store::close`]).
+    pub fn intend(&mut self, address: &str, call: &str) -> Result<u64, Error> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let intent = Intent { seq, address: address.to_string(), call: call.to_string(), at: now(), by: this_process() };
+        self.update(|s| s.journal.push(intent))?;
+        Ok(seq)
+    }
+
+    /// The call of an intent was answered: it is closed with the next write, which records
+    /// what the call did (a kill before that write leaves it open, which is right: its
+    /// result is not recorded yet).
+    pub fn close(&mut self, seq: u64) {
+        self.state.journal.retain(|i| i.seq != seq);
+    }
+
+    /// Closes the intents a run that died left open, once the caller has reconciled them.
+    pub fn forget_intents(&mut self, of_others: impl Fn(&Intent) -> bool) -> Result<(), Error> {
+        let before = self.state.journal.len();
+        self.state.journal.retain(|i| !of_others(i));
+        if self.state.journal.len() == before {
+            return Ok(());
         }
-        if let Some(dir) = self.path.parent() {
-            let _ = std::fs::remove_dir(dir);
-        }
+        self.save()
+    }
+
+    /// Removes the stored state once a deployment has no object left.
+    pub fn delete_file(&mut self) -> Result<(), Error> {
+        self.backend.delete()?;
+        self.stored = false;
+        self.version = None;
         Ok(())
     }
 
     fn save(&mut self) -> Result<(), Error> {
+        if self.broken {
+            return Err(Error::Conflict { location: self.backend.location() });
+        }
         self.state.serial += 1;
-        let io = |action: &'static str, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| Error::Io { path, action, source }
-        };
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io("create the directory of", &self.path))?;
-        // A temporary file of this process's own: two runs writing at once never replace
-        // each other's half-written file.
-        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let tmp = self.path.with_extension(format!("json.{}-{n}.tmp", std::process::id()));
+        if !self.backed_up {
+            if let Some(found) = &self.found {
+                self.backend.write_backup(found)?;
+            }
+            self.backed_up = true;
+        }
         let mut text = serde_json::to_vec_pretty(&self.state).expect("state serialises");
         text.push(b'\n');
-        {
-            let mut file = std::fs::File::create(&tmp).map_err(io("write", &tmp))?;
-            file.write_all(&text).map_err(io("write", &tmp))?;
-            file.sync_all().map_err(io("flush", &tmp))?;
+        let expected = if self.stored { Some(self.version.clone().unwrap_or_default()) } else { None };
+        match self.backend.write(&text, expected.as_deref()) {
+            Ok(version) => {
+                self.version = version;
+                self.stored = true;
+                Ok(())
+            }
+            Err(e) => {
+                self.broken = matches!(e, Error::Conflict { .. });
+                Err(e)
+            }
         }
-        std::fs::rename(&tmp, &self.path).map_err(io("replace", &self.path))?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
     }
 }
 
@@ -305,21 +429,23 @@ mod tests {
     #[test]
     fn writes_atomically_and_reads_back() {
         let dir = temp_dir();
-        let mut store = Store::open(&dir, "d", "us-east-1").unwrap();
-        assert!(!store.path().exists(), "nothing written before the first change");
+        let open = || Store::open(Box::new(LocalDir::new(&dir, "d")), "d", "us-east-1").unwrap();
+        let mut store = open();
+        let path = state_path(&dir, "d");
+        assert!(!path.exists(), "nothing written before the first change");
         store.put("vpc.main", object("vpc-1")).unwrap();
         store.put("subnet.a", object("subnet-1")).unwrap();
-        let leftovers: Vec<_> = std::fs::read_dir(store.path().parent().unwrap())
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
             .unwrap()
             .filter_map(Result::ok)
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "no temporary file is left: {leftovers:?}");
-        let again = Store::open(&dir, "d", "us-east-1").unwrap();
+        let again = open();
         assert_eq!(again.state(), store.state());
         assert_eq!(again.state().serial, 2);
         store.remove("subnet.a").unwrap();
-        let again = Store::open(&dir, "d", "us-east-1").unwrap();
+        let again = open();
         assert_eq!(again.state().objects.len(), 1);
         store.delete_file().unwrap();
         assert!(!dir.join("d").exists());
@@ -331,9 +457,57 @@ mod tests {
         let path = state_path(&dir, "d");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, r#"{"version": 99}"#).unwrap();
-        assert!(matches!(Store::open(&dir, "d", "r"), Err(Error::Version { found: 99, .. })));
+        let open = || Store::open(Box::new(LocalDir::new(&dir, "d")), "d", "r");
+        assert!(matches!(open(), Err(Error::Version { found: 99, .. })));
         std::fs::write(&path, "{not json").unwrap();
-        let err = Store::open(&dir, "d", "r").unwrap_err();
+        let err = open().unwrap_err();
         assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn keeps_the_state_a_run_found_as_its_backup() {
+        let dir = temp_dir();
+        let open = || Store::open(Box::new(LocalDir::new(&dir, "d")), "d", "r").unwrap();
+        let mut first = open();
+        first.put("vpc.main", object("vpc-1")).unwrap();
+        assert!(first.backend().read_backup().unwrap().is_none(), "a new state has nothing before it");
+        drop(first);
+        let mut second = open();
+        second.put("subnet.a", object("subnet-1")).unwrap();
+        second.put("subnet.b", object("subnet-2")).unwrap();
+        let backup = parse("backup", &second.backend().read_backup().unwrap().unwrap()).unwrap();
+        assert_eq!(backup.objects.keys().collect::<Vec<_>>(), ["vpc.main"], "the state as the run found it");
+    }
+
+    #[test]
+    fn an_intent_is_durable_before_the_call_and_closed_by_the_next_write() {
+        let dir = temp_dir();
+        let open = || Store::open(Box::new(LocalDir::new(&dir, "d")), "d", "r").unwrap();
+        let mut store = open();
+        let seq = store.intend("vpc.main", "CreateVpc").unwrap();
+        assert_eq!(open().state().journal.len(), 1, "on disk before the call");
+        store.close(seq);
+        assert_eq!(open().state().journal.len(), 1, "still open until its result is written");
+        store.put("vpc.main", object("vpc-1")).unwrap();
+        assert!(open().state().journal.is_empty());
+        let again = open();
+        assert!(again.state().journal.is_empty());
+    }
+
+    #[test]
+    fn one_local_lock_per_deployment_released_with_its_holder() {
+        let dir = temp_dir();
+        let backend = LocalDir::new(&dir, "d");
+        let held = backend.lock("strato provision").unwrap();
+        match LocalDir::new(&dir, "d").lock("strato destroy") {
+            Err(LockError::Held(info)) => {
+                assert_eq!(info.pid, std::process::id());
+                assert_eq!(info.command, "strato provision");
+            }
+            other => panic!("a second lock must be refused, got {other:?}"),
+        }
+        assert!(LocalDir::new(&dir, "other").lock("x").is_ok(), "another deployment has its own lock");
+        drop(held);
+        assert!(backend.lock("strato destroy").is_ok(), "free once released");
     }
 }

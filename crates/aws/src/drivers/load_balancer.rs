@@ -51,8 +51,32 @@ pub(super) async fn adoptable(cx: &Cx<'_>, call: &str, what: &str, arn: &str) ->
 
 #[async_trait]
 impl Driver for LoadBalancer {
+    async fn finish(&self, cx: &Cx<'_>, desired: &Desired, arn: &str) -> Result<(), AwsError> {
+        let Desired::LoadBalancer { deletion_protection, idle_timeout, .. } = desired else {
+            return Err(mismatch("ModifyLoadBalancerAttributes"));
+        };
+        let mut attributes = Vec::new();
+        if *deletion_protection {
+            attributes.push(attribute("deletion_protection.enabled", "true"));
+        }
+        if let Some(t) = idle_timeout {
+            attributes.push(attribute("idle_timeout.timeout_seconds", &t.to_string()));
+        }
+        if !attributes.is_empty() {
+            cx.clients
+                .elb
+                .modify_load_balancer_attributes()
+                .load_balancer_arn(arn)
+                .set_attributes(Some(attributes))
+                .send()
+                .await
+                .map_err(|e| from_sdk("ModifyLoadBalancerAttributes", e))?;
+        }
+        Ok(())
+    }
+
     async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
-        let Desired::LoadBalancer { internet_facing, subnets, security_groups, idle_timeout, deletion_protection } =
+        let Desired::LoadBalancer { internet_facing, subnets, security_groups, deletion_protection, .. } =
             desired
         else {
             return Err(mismatch("CreateLoadBalancer"));
@@ -99,23 +123,7 @@ impl Driver for LoadBalancer {
         let lb =
             lb.ok_or_else(|| AwsError::new("CreateLoadBalancer", Class::Fatal, "no load balancer in the answer"))?;
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-        let mut attributes = Vec::new();
-        if *deletion_protection {
-            attributes.push(attribute("deletion_protection.enabled", "true"));
-        }
-        if let Some(t) = idle_timeout {
-            attributes.push(attribute("idle_timeout.timeout_seconds", &t.to_string()));
-        }
-        if !attributes.is_empty() {
-            cx.clients
-                .elb
-                .modify_load_balancer_attributes()
-                .load_balancer_arn(&arn)
-                .set_attributes(Some(attributes))
-                .send()
-                .await
-                .map_err(|e| from_sdk("ModifyLoadBalancerAttributes", e))?;
-        }
+        self.finish(cx, desired, &arn).await?;
         let mut c = Created::new(arn)
             .with("dns_name", lb.dns_name().unwrap_or_default())
             .with("zone_id", lb.canonical_hosted_zone_id().unwrap_or_default())

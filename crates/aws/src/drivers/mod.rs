@@ -502,6 +502,13 @@ pub trait Driver: Send + Sync {
     /// Creates the object as `desired` says; `token` is the run's idempotency token for it.
     async fn create(&self, cx: &Cx<'_>, desired: &Desired, token: &str) -> Result<Created, AwsError>;
 
+    /// The calls that complete an object after the one that creates it (a VPC's DNS
+    /// attributes, a target group's stickiness), idempotent: made after the create, and
+    /// again after an object an interrupted run created is found, which may lack them.
+    async fn finish(&self, _cx: &Cx<'_>, _desired: &Desired, _id: &str) -> Result<(), AwsError> {
+        Ok(())
+    }
+
     /// Waits until the object is usable; returns attributes learnt on the way (a database
     /// endpoint is known only once it is available).
     async fn wait_ready(&self, _cx: &Cx<'_>, _obj: &Object) -> Result<Attributes, AwsError> {

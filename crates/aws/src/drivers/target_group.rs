@@ -35,6 +35,14 @@ const IN_USE_WINDOW: std::time::Duration = std::time::Duration::from_secs(2 * 60
 
 #[async_trait]
 impl Driver for TargetGroup {
+    async fn finish(&self, cx: &Cx<'_>, desired: &Desired, arn: &str) -> Result<(), AwsError> {
+        let Desired::TargetGroup(tg) = desired else { return Err(mismatch("ModifyTargetGroupAttributes")) };
+        if tg.stickiness_seconds.is_some() {
+            set_stickiness(cx, arn, tg.stickiness_seconds).await?;
+        }
+        Ok(())
+    }
+
     async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
         let Desired::TargetGroup(tg) = desired else { return Err(mismatch("CreateTargetGroup")) };
         let vpc_id = cx.id_of(tg.vpc)?;
@@ -72,9 +80,7 @@ impl Driver for TargetGroup {
             }
             Err(e) => return Err(e),
         };
-        if tg.stickiness_seconds.is_some() {
-            set_stickiness(cx, &arn, tg.stickiness_seconds).await?;
-        }
+        self.finish(cx, desired, &arn).await?;
         let mut c = Created::new(arn).with("name", tg.name.as_str());
         c.ready = true;
         Ok(c)

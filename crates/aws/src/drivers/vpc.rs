@@ -17,8 +17,28 @@ pub struct Vpc;
 
 #[async_trait]
 impl Driver for Vpc {
+    async fn finish(&self, cx: &Cx<'_>, desired: &Desired, vpc_id: &str) -> Result<(), AwsError> {
+        let Desired::Vpc { dns_support, dns_hostnames, .. } = desired else {
+            return Err(mismatch("ModifyVpcAttribute"));
+        };
+        let attribute = |on: bool| AttributeBooleanValue::builder().value(on).build();
+        if !dns_support {
+            settle(cx, "ModifyVpcAttribute", || async {
+                cx.clients.ec2.modify_vpc_attribute().vpc_id(vpc_id).enable_dns_support(attribute(false)).send().await
+            })
+            .await?;
+        }
+        if *dns_hostnames {
+            settle(cx, "ModifyVpcAttribute", || async {
+                cx.clients.ec2.modify_vpc_attribute().vpc_id(vpc_id).enable_dns_hostnames(attribute(true)).send().await
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
-        let Desired::Vpc { cidr, dns_support, dns_hostnames } = desired else {
+        let Desired::Vpc { cidr, .. } = desired else {
             return Err(mismatch("CreateVpc"));
         };
         let create = || async {
@@ -40,20 +60,7 @@ impl Driver for Vpc {
         };
         let probe = Object::new("vpc");
         let created = super::create_untokened(cx, create, || self.find(cx, &probe)).await?;
-        let vpc_id = created.id.as_str();
-        let attribute = |on: bool| AttributeBooleanValue::builder().value(on).build();
-        if !dns_support {
-            settle(cx, "ModifyVpcAttribute", || async {
-                cx.clients.ec2.modify_vpc_attribute().vpc_id(vpc_id).enable_dns_support(attribute(false)).send().await
-            })
-            .await?;
-        }
-        if *dns_hostnames {
-            settle(cx, "ModifyVpcAttribute", || async {
-                cx.clients.ec2.modify_vpc_attribute().vpc_id(vpc_id).enable_dns_hostnames(attribute(true)).send().await
-            })
-            .await?;
-        }
+        self.finish(cx, desired, &created.id).await?;
         Ok(created)
     }
 
