@@ -75,15 +75,17 @@ impl StateArgs {
 }
 
 /// How long an S3 lock holds without renewal, on AWS's clock (scaled like every other
-/// wait on an emulator that scales time).
+/// wait on an emulator that scales time), but never less than `MIN_LEASE` of real time:
+/// it is renewed every third of it, and a renewal is a round trip to S3.
 const LEASE: Duration = Duration::from_secs(120);
+const MIN_LEASE: Duration = Duration::from_secs(10);
 
 /// The store of one deployment's state.
 pub fn backend(location: &Location, kms: Option<String>, connection: &Connection, deployment: &str) -> Box<dyn Backend> {
     match location {
         Location::Local(dir) => Box::new(LocalDir::new(dir, deployment)),
         Location::S3(url) => {
-            let lease = LEASE.div_f64(connection.time_scale.max(1.0));
+            let lease = LEASE.div_f64(connection.time_scale.max(1.0)).max(MIN_LEASE);
             Box::new(S3State::new(connection, url, deployment, kms, lease))
         }
     }

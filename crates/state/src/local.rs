@@ -74,6 +74,27 @@ fn remove_if_any(path: &Path) -> Result<(), Error> {
 }
 
 impl LocalDir {
+    /// Who holds the OS lock: the note its holder writes right after taking it. A note
+    /// missing, or left by a holder that is gone, is the moment before the new holder's is
+    /// written: read again for a little while.
+    fn holder(&self) -> Result<LockInfo, LockError> {
+        for _ in 0..100 {
+            if let Some(info) = self.lock_info()?.filter(|i| crate::lock::alive(i.pid) || i.host != crate::lock::host()) {
+                return Ok(info);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Ok(LockInfo {
+            user: "unknown".into(),
+            host: "unknown".into(),
+            pid: 0,
+            command: "(a run that has not said who it is)".into(),
+            since: crate::now(),
+            expires: None,
+            version: None,
+        })
+    }
+
     pub fn new(dir: &Path, deployment: &str) -> LocalDir {
         LocalDir { path: state_path(dir, deployment) }
     }
@@ -175,12 +196,7 @@ impl Backend for LocalDir {
                 .map_err(|e| failed("open the lock of", e))?;
             match file.try_lock() {
                 Ok(()) => {}
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(LockError::Held(self.lock_info()?.unwrap_or_else(|| LockInfo {
-                        command: "(a run that has not recorded its command yet)".into(),
-                        ..LockInfo::ours("", None)
-                    })))
-                }
+                Err(std::fs::TryLockError::WouldBlock) => return Err(LockError::Held(self.holder()?)),
                 Err(std::fs::TryLockError::Error(e)) => return Err(failed("lock", e)),
             }
             if same_file(&file, &path) {

@@ -68,19 +68,35 @@ impl Driver for FileSystem {
 
     /// By the creation token the interrupted run recorded with its intent.
     async fn find(&self, cx: &Cx<'_>, obj: &Object) -> Result<Option<Created>, AwsError> {
-        let Some(token) = obj.client_token.as_deref() else { return Ok(None) };
-        let out = cx
-            .clients
-            .efs
-            .describe_file_systems()
-            .creation_token(token)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeFileSystems", e))?;
-        Ok(out.file_systems().first().map(|fs| {
+        let found = |fs: &aws_sdk_efs::types::FileSystemDescription| {
             let dns = dns_name(fs.file_system_id(), &cx.clients.region);
             Created::new(fs.file_system_id()).with("dns_name", dns)
-        }))
+        };
+        if let Some(token) = obj.client_token.as_deref() {
+            let out = cx
+                .clients
+                .efs
+                .describe_file_systems()
+                .creation_token(token)
+                .send()
+                .await
+                .map_err(|e| from_sdk("DescribeFileSystems", e))?;
+            return Ok(out.file_systems().first().map(found));
+        }
+        // No token (a sweep after the state was lost): by its tags, which every file
+        // system description carries.
+        let mut pages = cx.clients.efs.describe_file_systems().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| from_sdk("DescribeFileSystems", e))?;
+            for fs in page.file_systems() {
+                let tags: Vec<(String, String)> =
+                    fs.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                if cx.is_this(&tags) {
+                    return Ok(Some(found(fs)));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// `UpdateFileSystem` for the throughput mode, `PutBackupPolicy` for AWS Backup's
