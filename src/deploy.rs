@@ -664,13 +664,17 @@ fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs, output: Output) -> Re
                 .map_err(|e| invalid(format!("{location}: {e}")))?;
             match listed.as_slice() {
                 [one] => one.clone(),
-                [] => return Err(invalid(format!("no spec given, and {location} holds no state: pass a spec or --deployment"))),
+                [] => {
+                    return Err(invalid(format!(
+                        "no spec given, and {location} holds no state: pass a spec or --deployment"
+                    )))
+                }
                 many => {
                     return Err(invalid(format!(
-                        "no spec given, and {location} holds the state of {} deployments ({}): pass a spec or --deployment",
-                        many.len(),
-                        many.join(", ")
-                    )))
+                    "no spec given, and {location} holds the state of {} deployments ({}): pass a spec or --deployment",
+                    many.len(),
+                    many.join(", ")
+                )))
                 }
             }
         }
@@ -909,7 +913,8 @@ fn sweep(what: &DestroyTarget<'_>, args: &DestroyArgs, target: &mut Target, outp
     let Some(path) = what.spec else {
         return Err(invalid("--sweep needs the spec: it says which objects to look for".into()));
     };
-    let checked = crate::check(&crate::SpecArgs { spec: path.to_path_buf(), output, overrides: what.overrides.clone() })?;
+    let checked =
+        crate::check(&crate::SpecArgs { spec: path.to_path_buf(), output, overrides: what.overrides.clone() })?;
     let name = target.deployment.name.clone();
     let recorded_id = target.store.state().deployment_id.clone();
     let connection = target.connection.clone();
@@ -932,10 +937,10 @@ fn sweep(what: &DestroyTarget<'_>, args: &DestroyArgs, target: &mut Target, outp
         (None, 1) => ids.into_iter().next().unwrap_or_default(),
         (None, _) => {
             return Err(invalid(format!(
-                "AWS holds objects of {} deployments named `{name}` (ids {}): pass --deployment-id to say which to sweep",
-                ids.len(),
-                ids.into_iter().collect::<Vec<_>>().join(", ")
-            )))
+            "AWS holds objects of {} deployments named `{name}` (ids {}): pass --deployment-id to say which to sweep",
+            ids.len(),
+            ids.into_iter().collect::<Vec<_>>().join(", ")
+        )))
         }
     };
     target.store.assign_id(id.clone());
@@ -943,7 +948,10 @@ fn sweep(what: &DestroyTarget<'_>, args: &DestroyArgs, target: &mut Target, outp
     match strato_aws::sweep_intents(&checked.graph, &mut target.store) {
         Ok(n) => {
             if output == Output::Text {
-                eprintln!("Sweeping `{name}` ({}): looking for {n} objects the state does not record", target.deployment.id);
+                eprintln!(
+                    "Sweeping `{name}` ({}): looking for {n} objects the state does not record",
+                    target.deployment.id
+                );
             }
             Ok(true)
         }
@@ -957,7 +965,9 @@ fn sweep(what: &DestroyTarget<'_>, args: &DestroyArgs, target: &mut Target, outp
 /// What a sweep left tagged with the deployment: objects the spec does not describe.
 async fn sweep_leftovers(clients: &strato_aws::Clients, d: &Deployment) -> Vec<String> {
     match strato_aws::ownership::tagged_deployments(clients, Some(&d.name)).await {
-        Ok(tagged) => tagged.into_iter().filter(|t| t.id.as_deref() == Some(d.id.as_str())).flat_map(|t| t.objects).collect(),
+        Ok(tagged) => {
+            tagged.into_iter().filter(|t| t.id.as_deref() == Some(d.id.as_str())).flat_map(|t| t.objects).collect()
+        }
         Err(e) => vec![format!("(cannot look for what is left: {e})")],
     }
 }
@@ -1142,8 +1152,9 @@ fn strangers_message(name: &str, had_state: bool, found: &[strato_aws::ownership
     }
     msg += &format!(
         "\n  strato adopts nothing that is not this deployment's. If they are this deployment's and its state was lost, \
-         restore the state file (or run from the directory that holds it); if another deployment uses the name `{name}`, \
-         give this one another name in `[deployment] name`; objects made by hand must be renamed or removed by their owner."
+         restore the state file (or run from the directory that holds it, or `strato state recover`) or remove them with \
+         `strato destroy SPEC --sweep`; if another deployment uses the name `{name}`, give this one another name \
+         (`[deployment] name` or `--deployment`); objects made by hand must be renamed or removed by their owner."
     );
     msg
 }

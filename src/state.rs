@@ -69,7 +69,8 @@ impl StateArgs {
             (None, Some(l)) => l.value.parse().map_err(|e| format!("[state] location: {e}"))?,
             (None, None) => Location::Local(PathBuf::from(".strato")),
         };
-        let kms = self.state_kms_key.clone().or_else(|| from_spec.and_then(|s| s.kms_key.as_ref()).map(|k| k.value.clone()));
+        let kms =
+            self.state_kms_key.clone().or_else(|| from_spec.and_then(|s| s.kms_key.as_ref()).map(|k| k.value.clone()));
         Ok((location, kms))
     }
 }
@@ -81,7 +82,12 @@ const LEASE: Duration = Duration::from_secs(120);
 const MIN_LEASE: Duration = Duration::from_secs(10);
 
 /// The store of one deployment's state.
-pub fn backend(location: &Location, kms: Option<String>, connection: &Connection, deployment: &str) -> Box<dyn Backend> {
+pub fn backend(
+    location: &Location,
+    kms: Option<String>,
+    connection: &Connection,
+    deployment: &str,
+) -> Box<dyn Backend> {
     match location {
         Location::Local(dir) => Box::new(LocalDir::new(dir, deployment)),
         Location::S3(url) => {
@@ -101,9 +107,8 @@ pub fn deployments(location: &Location, connection: &Connection) -> Result<Vec<S
 
 /// The command line of this run, for the lock's owner.
 fn command_line() -> String {
-    let args: Vec<String> = std::env::args()
-        .map(|a| if a.contains(' ') || a.is_empty() { format!("{a:?}") } else { a })
-        .collect();
+    let args: Vec<String> =
+        std::env::args().map(|a| if a.contains(' ') || a.is_empty() { format!("{a:?}") } else { a }).collect();
     args.join(" ")
 }
 
@@ -207,17 +212,19 @@ fn open(which: &Which, output: Output) -> Result<(String, Connection, Box<dyn Ba
     let connection = crate::deploy::connection(&which.aws, region)?;
     let name = match name {
         Some(n) => n,
-        None => match deployments(&location, &connection).map_err(|e| invalid(format!("{location}: {e}")))?.as_slice() {
-            [one] => one.clone(),
-            [] => return Err(invalid(format!("{location} holds no state: pass a spec or --deployment"))),
-            many => {
-                return Err(invalid(format!(
-                    "{location} holds the states of {} deployments ({}): pass a spec or --deployment",
-                    many.len(),
-                    many.join(", ")
-                )))
+        None => {
+            match deployments(&location, &connection).map_err(|e| invalid(format!("{location}: {e}")))?.as_slice() {
+                [one] => one.clone(),
+                [] => return Err(invalid(format!("{location} holds no state: pass a spec or --deployment"))),
+                many => {
+                    return Err(invalid(format!(
+                        "{location} holds the states of {} deployments ({}): pass a spec or --deployment",
+                        many.len(),
+                        many.join(", ")
+                    )))
+                }
             }
-        },
+        }
     };
     let backend = backend(&location, kms, &connection, &name);
     Ok((name, connection, backend))
@@ -544,8 +551,17 @@ pub fn list(aws: &crate::deploy::AwsArgs, tagged: bool, output: Output) -> ExitC
             if tagged {
                 println!("Tagged in {region}: {}", found.len());
                 for t in &found {
-                    let note = if names.contains(&t.name) { "" } else { "  (no state here: `strato destroy --sweep` removes it)" };
-                    println!("  {:<24} {:<4} objects  id {}{note}", t.name, t.objects.len(), t.id.as_deref().unwrap_or("none"));
+                    let note = if names.contains(&t.name) {
+                        ""
+                    } else {
+                        "  (no state here: `strato destroy --sweep` removes it)"
+                    };
+                    println!(
+                        "  {:<24} {:<4} objects  id {}{note}",
+                        t.name,
+                        t.objects.len(),
+                        t.id.as_deref().unwrap_or("none")
+                    );
                 }
             }
         }

@@ -160,6 +160,8 @@ fn with_its_state_lost_provision_refuses_and_names_what_it_found() {
     assert_eq!(refused.status.code(), Some(1), "not `Nothing to destroy`: {}", stderr(&refused));
     assert_eq!(live(&s), built);
 
+    // (A run that finds no state leaves no directory behind.)
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::rename(&aside, &file).unwrap();
     let down = s.strato(&["destroy", NETWORK, "--yes"], &state);
     assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));

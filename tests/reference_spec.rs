@@ -232,22 +232,30 @@ fn mermaid_output_is_well_formed() {
     assert_eq!(declared.len(), plan().len());
 }
 
-/// A state directory given as a URL is refused, never taken for a local directory named
-/// `s3:`; nothing is sent anywhere.
+/// A state location strato does not understand (a URL other than `s3://`, a bucket name
+/// S3 would refuse) is an error, never taken for a local directory named `gs:`; nothing is
+/// sent anywhere.
 #[test]
-fn a_state_url_is_refused_not_made_a_directory() {
+fn a_state_url_strato_does_not_understand_is_refused_not_made_a_directory() {
     let dir = std::env::temp_dir().join(format!("strato-state-url-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let spec = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(SPEC);
-    for command in ["provision", "plan", "status", "destroy"] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_strato"))
-            .args([command, spec.to_str().unwrap(), "--state-dir", "s3://bucket/strato"])
-            .args(["--endpoint-url", "http://127.0.0.1:9"])
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{command}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("is a URL"), "{command}");
+    for (url, says) in [("gs://bucket/strato", "not at `gs://` URLs"), ("s3://Bad_Bucket/x", "not an S3 bucket name")] {
+        for command in ["provision", "plan", "status", "destroy", "list"] {
+            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_strato"));
+            c.arg(command);
+            if command != "list" {
+                c.arg(spec.to_str().unwrap());
+            }
+            let out =
+                c.args(["--state", url, "--endpoint-url", "http://127.0.0.1:9"]).current_dir(&dir).output().unwrap();
+            assert_eq!(out.status.code(), Some(2), "{command} {url}");
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains(says),
+                "{command} {url}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
-    assert!(!dir.join("s3:").exists(), "no local directory named after the URL");
+    assert!(!dir.join("gs:").exists(), "no local directory named after the URL");
 }

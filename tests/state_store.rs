@@ -109,7 +109,10 @@ fn race(s: &Session, spec: &Path, state: &str, rounds: usize) {
             holder.is_some_and(|h| pids.contains(&(h as u32))),
             "round {round}: the loser names the other run ({pids:?}) as the holder: {said}"
         );
-        assert!(said["locked_by"]["command"].as_str().unwrap_or_default().contains("provision"), "round {round}: {said}");
+        assert!(
+            said["locked_by"]["command"].as_str().unwrap_or_default().contains("provision"),
+            "round {round}: {said}"
+        );
         // The loser made nothing: the one VPC is the winner's.
         assert_eq!(vpcs(s), 1, "round {round}: exactly one VPC");
         let out = strato(s, &["destroy", spec, "--yes"], state).output().unwrap();
@@ -153,7 +156,10 @@ fn a_killed_holders_s3_lock_is_refused_then_broken_and_an_expired_lease_too() {
     let refused = strato(&s, &["provision", spec, "--yes"], &url).output().unwrap();
     assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
     let text = stderr(&refused);
-    assert!(text.contains("is locked by") && text.contains("strato unlock"), "names the holder and the way out: {text}");
+    assert!(
+        text.contains("is locked by") && text.contains("strato unlock"),
+        "names the holder and the way out: {text}"
+    );
     // Its process is gone from this host: the lock may be broken at once.
     let unlock = strato(&s, &["unlock", spec, "--yes"], &url).output().unwrap();
     assert_eq!(unlock.status.code(), Some(0), "{}", stderr(&unlock));
@@ -294,7 +300,12 @@ fn a_sweep_after_the_state_is_deleted_removes_that_deployment_and_nothing_else()
         assert_eq!(counts.get(kind).copied().unwrap_or(0), *n, "{kind}: the other deployment is intact ({counts:?})");
     }
     let out = strato(&s, &["plan", &other, "--detailed-exitcode"], st).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "the other deployment is untouched: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the other deployment is untouched: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = strato(&s, &["destroy", &other, "--yes"], st).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let counts = s.counts();

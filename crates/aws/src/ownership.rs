@@ -155,10 +155,13 @@ async fn live_tagged(
     tagged.retain(|r, _| live.contains(r));
     let ids: Vec<String> = tagged.keys().cloned().collect();
     let mut tags = ec2_tags(clients, &ids).await?;
-    Ok(tagged.into_iter().map(|(r, kind)| {
-        let t = tags.remove(&r).unwrap_or_default();
-        (r, (kind, t))
-    }).collect())
+    Ok(tagged
+        .into_iter()
+        .map(|(r, kind)| {
+            let t = tags.remove(&r).unwrap_or_default();
+            (r, (kind, t))
+        })
+        .collect())
 }
 
 /// A deployment whose objects carry strato's tags.

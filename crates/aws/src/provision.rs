@@ -892,6 +892,31 @@ pub async fn resolve_intents(
     Ok((found, errors))
 }
 
+/// For `destroy --sweep`, when the state is lost or incomplete: an intent for every object
+/// of the spec's graph that the state does not record, with the name it would have been
+/// created under, so that [`resolve_intents`] looks for each one by its tags and names (and
+/// only objects tagged with this deployment's id are found). Returns how many were added.
+pub fn sweep_intents(graph: &Graph, store: &mut Store) -> Result<usize, strato_state::Error> {
+    let mut added = Vec::new();
+    for (i, node) in graph.nodes().iter().enumerate() {
+        let address = node.address.to_string();
+        if store.get(&address).is_some() || driver(node.kind).is_none() {
+            continue;
+        }
+        let mut record = Object::new(node.kind.as_str());
+        record.depends_on = graph
+            .dependencies(NodeId(i))
+            .filter(|e| !e.value_only)
+            .map(|e| graph.node(e.dependency).address.to_string())
+            .collect();
+        record.attributes.insert("name".into(), node.aws_name.clone());
+        added.push((address, record));
+    }
+    let n = added.len();
+    store.update(|s| s.objects.extend(added))?;
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -948,29 +973,4 @@ mod tests {
         let longest = tasks.iter().max_by_key(|t| t.estimate).unwrap();
         assert_eq!(longest.name, "database.db");
     }
-}
-
-/// For `destroy --sweep`, when the state is lost or incomplete: an intent for every object
-/// of the spec's graph that the state does not record, with the name it would have been
-/// created under, so that [`resolve_intents`] looks for each one by its tags and names (and
-/// only objects tagged with this deployment's id are found). Returns how many were added.
-pub fn sweep_intents(graph: &Graph, store: &mut Store) -> Result<usize, strato_state::Error> {
-    let mut added = Vec::new();
-    for (i, node) in graph.nodes().iter().enumerate() {
-        let address = node.address.to_string();
-        if store.get(&address).is_some() || driver(node.kind).is_none() {
-            continue;
-        }
-        let mut record = Object::new(node.kind.as_str());
-        record.depends_on = graph
-            .dependencies(NodeId(i))
-            .filter(|e| !e.value_only)
-            .map(|e| graph.node(e.dependency).address.to_string())
-            .collect();
-        record.attributes.insert("name".into(), node.aws_name.clone());
-        added.push((address, record));
-    }
-    let n = added.len();
-    store.update(|s| s.objects.extend(added))?;
-    Ok(n)
 }

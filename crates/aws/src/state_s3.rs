@@ -168,7 +168,13 @@ where
 
 impl S3State {
     /// `lease`: how long the lock holds without renewal ([`LockInfo::expires`]).
-    pub fn new(connection: &Connection, url: &S3Url, deployment: &str, kms_key: Option<String>, lease: Duration) -> S3State {
+    pub fn new(
+        connection: &Connection,
+        url: &S3Url,
+        deployment: &str,
+        kms_key: Option<String>,
+        lease: Duration,
+    ) -> S3State {
         S3State {
             url: url.clone(),
             deployment: deployment.to_string(),
@@ -209,12 +215,8 @@ impl S3State {
         let condition = condition.map(str::to_string);
         let kms = self.kms_key.clone();
         let put = self.worker.run(move |s3| async move {
-            let mut call = s3
-                .put_object()
-                .bucket(bucket)
-                .key(key)
-                .content_type("application/json")
-                .body(ByteStream::from(body));
+            let mut call =
+                s3.put_object().bucket(bucket).key(key).content_type("application/json").body(ByteStream::from(body));
             call = match &kms {
                 Some(k) => call.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(k),
                 None => call.server_side_encryption(ServerSideEncryption::Aes256),
@@ -340,11 +342,13 @@ impl Backend for S3State {
         match self.put("lock.json", &text, Some("*")) {
             Answer::Ok(etag) => Ok(Box::new(S3Lock::hold(self.clone(), info, etag.unwrap_or_default()))),
             Answer::Precondition | Answer::Missing => match self.lock_info()? {
-                Some(holder) => Err(LockError::Held(holder)),
+                Some(holder) => Err(LockError::Held(Box::new(holder))),
                 // Released between our attempt and our read: the caller may simply retry.
                 None => Err(LockError::Failed(format!("the lock of {} changed hands; try again", self.location()))),
             },
-            Answer::Failed(m) => Err(LockError::Failed(format!("cannot take the lock of {}: PutObject: {m}", self.location()))),
+            Answer::Failed(m) => {
+                Err(LockError::Failed(format!("cannot take the lock of {}: PutObject: {m}", self.location())))
+            }
         }
     }
 
@@ -358,7 +362,9 @@ impl Backend for S3State {
             }
             Answer::Missing => Ok(None),
             Answer::Precondition => Ok(None),
-            Answer::Failed(m) => Err(LockError::Failed(format!("cannot read the lock of {}: GetObject: {m}", self.location()))),
+            Answer::Failed(m) => {
+                Err(LockError::Failed(format!("cannot read the lock of {}: GetObject: {m}", self.location())))
+            }
         }
     }
 
@@ -366,7 +372,8 @@ impl Backend for S3State {
         match self.delete("lock.json", info.version.as_deref()) {
             Answer::Ok(()) | Answer::Missing => Ok(()),
             Answer::Precondition => Err(LockError::Failed(
-                "the lock changed since it was shown (its holder renewed it, or another run took it): not broken".into(),
+                "the lock changed since it was shown (its holder renewed it, or another run took it): not broken"
+                    .into(),
             )),
             Answer::Failed(m) => Err(LockError::Failed(format!("DeleteObject: {m}"))),
         }

@@ -156,14 +156,30 @@ impl State {
 
 #[derive(Debug)]
 pub enum Error {
-    Io { path: PathBuf, action: &'static str, source: std::io::Error },
-    Corrupt { path: String, message: String },
-    Version { path: String, found: u32 },
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: std::io::Error,
+    },
+    Corrupt {
+        path: String,
+        message: String,
+    },
+    Version {
+        path: String,
+        found: u32,
+    },
     /// A remote store refused or failed a call (`s3://...`: `PutObject`: `AccessDenied`).
-    Remote { location: String, call: &'static str, message: String },
+    Remote {
+        location: String,
+        call: &'static str,
+        message: String,
+    },
     /// The state changed under this run: another writer, although the lock should make
     /// that impossible (a lock broken while this run held it).
-    Conflict { location: String },
+    Conflict {
+        location: String,
+    },
 }
 
 impl std::fmt::Display for Error {
@@ -171,10 +187,9 @@ impl std::fmt::Display for Error {
         match self {
             Error::Io { path, action, source } => write!(f, "cannot {action} state file {}: {source}", path.display()),
             Error::Corrupt { path, message } => write!(f, "state file {path} is damaged: {message}"),
-            Error::Version { path, found } => write!(
-                f,
-                "state file {path} has format version {found}; this strato reads version {FORMAT_VERSION}"
-            ),
+            Error::Version { path, found } => {
+                write!(f, "state file {path} has format version {found}; this strato reads version {FORMAT_VERSION}")
+            }
             Error::Remote { location, call, message } => write!(f, "state {location}: {call} failed: {message}"),
             Error::Conflict { location } => write!(
                 f,
@@ -343,7 +358,8 @@ impl Store {
     pub fn intend(&mut self, address: &str, call: &str) -> Result<u64, Error> {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let intent = Intent { seq, address: address.to_string(), call: call.to_string(), at: now(), by: this_process() };
+        let intent =
+            Intent { seq, address: address.to_string(), call: call.to_string(), at: now(), by: this_process() };
         self.update(|s| s.journal.push(intent))?;
         Ok(seq)
     }

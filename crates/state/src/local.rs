@@ -79,7 +79,8 @@ impl LocalDir {
     /// written: read again for a little while.
     fn holder(&self) -> Result<LockInfo, LockError> {
         for _ in 0..100 {
-            if let Some(info) = self.lock_info()?.filter(|i| crate::lock::alive(i.pid) || i.host != crate::lock::host()) {
+            if let Some(info) = self.lock_info()?.filter(|i| crate::lock::alive(i.pid) || i.host != crate::lock::host())
+            {
                 return Ok(info);
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -181,7 +182,8 @@ impl Backend for LocalDir {
     }
 
     fn lock(&self, command: &str) -> Result<Box<dyn Held>, LockError> {
-        let failed = |what: &str, e: std::io::Error| LockError::Failed(format!("cannot {what} {}: {e}", self.location()));
+        let failed =
+            |what: &str, e: std::io::Error| LockError::Failed(format!("cannot {what} {}: {e}", self.location()));
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| failed("create the directory of", e))?;
         let path = self.sibling("lock");
@@ -196,7 +198,7 @@ impl Backend for LocalDir {
                 .map_err(|e| failed("open the lock of", e))?;
             match file.try_lock() {
                 Ok(()) => {}
-                Err(std::fs::TryLockError::WouldBlock) => return Err(LockError::Held(self.holder()?)),
+                Err(std::fs::TryLockError::WouldBlock) => return Err(LockError::Held(Box::new(self.holder()?))),
                 Err(std::fs::TryLockError::Error(e)) => return Err(failed("lock", e)),
             }
             if same_file(&file, &path) {
@@ -220,7 +222,7 @@ impl Backend for LocalDir {
         let path = self.sibling("lock");
         if let Ok(file) = File::options().write(true).open(&path) {
             if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
-                return Err(LockError::Held(info.clone()));
+                return Err(LockError::Held(Box::new(info.clone())));
             }
             let _ = file.unlock();
         }

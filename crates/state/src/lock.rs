@@ -82,7 +82,7 @@ pub trait Held: Send + Sync + std::fmt::Debug {
 #[derive(Debug)]
 pub enum LockError {
     /// Another run holds it.
-    Held(LockInfo),
+    Held(Box<LockInfo>),
     /// Taking, reading or breaking the lock failed.
     Failed(String),
 }
@@ -99,7 +99,10 @@ impl std::fmt::Display for LockError {
 impl std::error::Error for LockError {}
 
 pub fn user() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into())
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 pub fn host() -> String {

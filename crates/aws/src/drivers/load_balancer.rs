@@ -76,8 +76,7 @@ impl Driver for LoadBalancer {
     }
 
     async fn create(&self, cx: &Cx<'_>, desired: &Desired, _token: &str) -> Result<Created, AwsError> {
-        let Desired::LoadBalancer { internet_facing, subnets, security_groups, deletion_protection, .. } =
-            desired
+        let Desired::LoadBalancer { internet_facing, subnets, security_groups, deletion_protection, .. } = desired
         else {
             return Err(mismatch("CreateLoadBalancer"));
         };
