@@ -1187,14 +1187,23 @@ fn confirm_changes(name: &str) -> bool {
         eprintln!("error: refusing to change existing objects of `{name}` without confirmation; pass --yes (standard input is not a terminal)");
         return false;
     }
-    eprint!("Apply these changes to `{name}`? Only `yes` is accepted: ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() || answer.trim() != "yes" {
+    if !typed_yes(&format!("Apply these changes to `{name}`? Only `yes` is accepted: ")) {
         eprintln!("Not confirmed; nothing was changed.");
         return false;
     }
     true
+}
+
+/// Asks on the terminal; true only when the answer is `yes` (never when standard input is
+/// not a terminal).
+pub(crate) fn typed_yes(prompt: &str) -> bool {
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).is_ok() && answer.trim() == "yes"
 }
 
 /// Asks the operator to type the deployment name; never assumes consent without a terminal.

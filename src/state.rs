@@ -2,7 +2,6 @@
 //! holds on it, and the commands that look after them: `strato state`, `strato unlock` and
 //! `strato list`.
 
-use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -258,12 +257,9 @@ pub fn unlock(which: &Which, yes: bool, output: Output) -> ExitCode {
     };
     if !yes {
         eprintln!("Deployment `{name}` is locked by {info}; {why}.");
-        eprintln!("Breaking the lock lets another run change the deployment. Type `yes` to break it:");
-        let mut answer = String::new();
-        if !std::io::stdin().is_terminal()
-            || std::io::stdin().lock().read_line(&mut answer).is_err()
-            || answer.trim() != "yes"
-        {
+        if !crate::deploy::typed_yes(
+            "Breaking the lock lets another run change the deployment. Type `yes` to break it: ",
+        ) {
             eprintln!("Not broken (pass --yes to break it without asking).");
             return ExitCode::from(exit::INVALID_INPUT);
         }
@@ -444,16 +440,9 @@ fn recover(which: &Which, yes: bool) -> ExitCode {
         previous.serial,
         damaged.as_deref().map_or("readable".to_string(), |d| format!("unusable: {d}"))
     );
-    if !yes {
-        eprintln!("Type `yes` to replace the current state with it:");
-        let mut answer = String::new();
-        if !std::io::stdin().is_terminal()
-            || std::io::stdin().lock().read_line(&mut answer).is_err()
-            || answer.trim() != "yes"
-        {
-            eprintln!("Nothing recovered (pass --yes to recover without asking).");
-            return ExitCode::from(exit::INVALID_INPUT);
-        }
+    if !yes && !crate::deploy::typed_yes("Type `yes` to replace the current state with it: ") {
+        eprintln!("Nothing recovered (pass --yes to recover without asking).");
+        return ExitCode::from(exit::INVALID_INPUT);
     }
     let version = current.ok().flatten().map(|s| s.version.unwrap_or_default());
     match backend.write(&backup, version.as_deref()) {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{all_rules, endpoint, json_out, planned, reference_copy, stderr, temp_dir, Session};
+use common::{all_rules, json_out, planned, reference_copy, stderr, temp_dir, Session};
 use serde_json::{json, Value};
 
 const SPEC: &str = "deploy-specs/wso2-apim-ei.toml";
@@ -67,18 +67,7 @@ fn put(s: &Session, bucket: &str, key: &str, body: &str) {
 
 /// strato as the session's caller, with the state at `state` (a directory or an S3 URL).
 fn strato(s: &Session, args: &[&str], state: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_strato"));
-    c.args(args)
-        .args(["--endpoint-url", &endpoint(), "--state", state])
-        .current_dir(common::repo())
-        .env("AWS_ACCESS_KEY_ID", &s.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", "faithful")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("STRATO_TIME_SCALE", s.scale.to_string())
-        .env("STRATO_API_LIMITS", "aws")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN");
-    c
+    s.command_at(args, state)
 }
 
 fn vpcs(s: &Session) -> u64 {
@@ -312,4 +301,38 @@ fn a_sweep_after_the_state_is_deleted_removes_that_deployment_and_nothing_else()
     for kind in spec.keys() {
         assert_eq!(counts.get(kind).copied().unwrap_or(0), 0, "{kind} left: {counts:?}");
     }
+}
+
+#[test]
+fn a_damaged_state_is_recovered_from_the_previous_good_one_never_answered_by_a_second_copy() {
+    let s = session(305);
+    let dir = temp_dir("recover");
+    let spec = one_vpc(&dir.join("spec"));
+    let spec = spec.to_str().unwrap();
+    let state = dir.join("state");
+    let st = state.to_str().unwrap();
+    let run = |args: &[&str]| strato(&s, args, st).output().unwrap();
+    assert_eq!(run(&["provision", spec, "--yes"]).status.code(), Some(0));
+    // A second run that writes: the state it found is kept as the previous good one.
+    let tagged = run(&["provision", spec, "--yes", "--set", "deployment.tags.Owner=ops"]);
+    assert_eq!(tagged.status.code(), Some(0), "{}", stderr(&tagged));
+    let file = state.join("race").join("state.json");
+    std::fs::write(&file, "{ damaged").unwrap();
+    let refused = run(&["provision", spec, "--yes"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("strato state recover"), "{}", stderr(&refused));
+    assert_eq!(vpcs(&s), 1, "no second VPC for a damaged state");
+    let listed = run(&["state", "list", spec, "--output", "json"]);
+    assert_eq!(listed.status.code(), Some(1), "a damaged state cannot be listed: {}", stderr(&listed));
+    let recovered = run(&["state", "recover", spec, "--yes"]);
+    assert_eq!(recovered.status.code(), Some(0), "{}", stderr(&recovered));
+    let listed = json_out(&run(&["state", "list", spec, "--output", "json"]));
+    let addresses: Vec<&str> =
+        listed["objects"].as_array().unwrap().iter().filter_map(|o| o["address"].as_str()).collect();
+    assert_eq!(addresses, ["vpc.main"], "{listed}");
+    let again = run(&["provision", spec, "--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(vpcs(&s), 1, "the recovered state knows the VPC");
+    assert_eq!(run(&["destroy", spec, "--yes"]).status.code(), Some(0));
+    assert_eq!(vpcs(&s), 0);
 }

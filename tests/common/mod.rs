@@ -149,9 +149,14 @@ impl Session {
     }
 
     pub fn command(&self, args: &[&str], state: &Path) -> Command {
+        self.command_at(args, state.to_str().unwrap())
+    }
+
+    /// [`Session::command`] with the state at `state`: a directory or an `s3://` URL.
+    pub fn command_at(&self, args: &[&str], state: &str) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_strato"));
         c.args(args)
-            .args(["--endpoint-url", &endpoint(), "--state-dir", state.to_str().unwrap()])
+            .args(["--endpoint-url", &endpoint(), "--state", state])
             .current_dir(repo())
             .env("AWS_ACCESS_KEY_ID", &self.access_key)
             .env("AWS_SECRET_ACCESS_KEY", "faithful")

@@ -13,6 +13,19 @@ use crate::poll::Check;
 
 pub struct FileSystem;
 
+/// The file system created with `token` (its creation token), if any.
+async fn by_token(cx: &Cx<'_>, token: &str) -> Result<Option<aws_sdk_efs::types::FileSystemDescription>, AwsError> {
+    let out = cx
+        .clients
+        .efs
+        .describe_file_systems()
+        .creation_token(token)
+        .send()
+        .await
+        .map_err(|e| from_sdk("DescribeFileSystems", e))?;
+    Ok(out.file_systems().first().cloned())
+}
+
 pub(super) fn efs_tags(cx: &Cx<'_>) -> Vec<Tag> {
     cx.tag_list().into_iter().filter_map(|t| Tag::builder().key(t.key()?).value(t.value()?).build().ok()).collect()
 }
@@ -41,15 +54,7 @@ impl Driver for FileSystem {
         let (fs_id, state) = match result {
             Ok(out) => (out.file_system_id().to_string(), out.life_cycle_state().clone()),
             Err(e) if e.code_is(&["FileSystemAlreadyExists"]) => {
-                let out = cx
-                    .clients
-                    .efs
-                    .describe_file_systems()
-                    .creation_token(token)
-                    .send()
-                    .await
-                    .map_err(|e| from_sdk("DescribeFileSystems", e))?;
-                let fs = out.file_systems().first().ok_or(e)?;
+                let fs = by_token(cx, token).await?.ok_or(e)?;
                 (fs.file_system_id().to_string(), fs.life_cycle_state().clone())
             }
             Err(e) => return Err(e),
@@ -73,15 +78,7 @@ impl Driver for FileSystem {
             Created::new(fs.file_system_id()).with("dns_name", dns)
         };
         if let Some(token) = obj.client_token.as_deref() {
-            let out = cx
-                .clients
-                .efs
-                .describe_file_systems()
-                .creation_token(token)
-                .send()
-                .await
-                .map_err(|e| from_sdk("DescribeFileSystems", e))?;
-            return Ok(out.file_systems().first().map(found));
+            return Ok(by_token(cx, token).await?.as_ref().map(found));
         }
         // No token (a sweep after the state was lost): by its tags, which every file
         // system description carries.
