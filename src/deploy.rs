@@ -55,7 +55,7 @@ struct Target {
     store: Store,
     /// The deployment's lock, held for the whole run (provision, destroy); released when
     /// dropped.
-    _lock: Option<Box<dyn strato_state::Held>>,
+    _lock: Option<Arc<dyn strato_state::Held>>,
 }
 
 /// Validates the spec and opens the deployment's state; with `lock`, takes the
@@ -76,9 +76,15 @@ fn target(spec: &crate::SpecArgs, aws: &AwsArgs, lock: bool) -> Result<(crate::C
     })?;
     let connection = connection(aws, d.region.value.clone())?;
     let backend = crate::state::backend(&location, kms, &connection, &d.name.value);
-    let held = if lock { Some(crate::state::lock(backend.as_ref(), &d.name.value, output)?) } else { None };
+    let held: Option<Arc<dyn strato_state::Held>> =
+        if lock { Some(Arc::from(crate::state::lock(backend.as_ref(), &d.name.value, output)?)) } else { None };
     let store = match Store::open(backend, &d.name.value, &d.region.value) {
-        Ok(s) => s,
+        Ok(mut s) => {
+            if let Some(h) = &held {
+                s.guard(h.clone());
+            }
+            s
+        }
         Err(e) => {
             eprintln!("error: {e}");
             if matches!(e, strato_state::Error::Corrupt { .. }) {
@@ -680,7 +686,7 @@ fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs, output: Output) -> Re
         }
     };
     let backend = crate::state::backend(&location, kms.clone(), &connection(aws, listing_region.clone())?, &name);
-    let held = crate::state::lock(backend.as_ref(), &name, output)?;
+    let held: Arc<dyn strato_state::Held> = Arc::from(crate::state::lock(backend.as_ref(), &name, output)?);
     let store = match Store::load(backend) {
         Ok(Ok(s)) => Some(s),
         Ok(Err(_)) => None,
@@ -721,6 +727,8 @@ fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs, output: Output) -> Re
             })?
         }
     };
+    let mut store = store;
+    store.guard(held.clone());
     let deployment = Deployment { name, id: store.state().deployment_id.clone().unwrap_or_default(), tags: Vec::new() };
     Ok(Target { deployment, connection, store, _lock: Some(held) })
 }
@@ -834,13 +842,16 @@ pub fn destroy(
         // it can and names the rest.
         let run = RunArgs { keep_going: true, ..run.clone() };
         let report = run_engine(&tasks, Arc::new(destroyer.clone()), &run, &cancel, "deleted", output).await;
-        let removed = report.success() && only.is_none() && destroyer.finish().unwrap_or(false);
         // The challenge is made at the start of a provision that has instances, before any of
         // them exists: whatever the state recorded, it goes with the deployment (if it is
-        // this deployment's).
-        if removed {
-            if let Err(e) = strato_aws::delete_csr_challenge(&clients, &d).await {
-                eprintln!("warning: the deployment's CSR challenge parameter was not deleted: {e}");
+        // this deployment's), and before the state does: a run killed in between leaves the
+        // state, which still knows the deployment's id, for the next destroy to finish.
+        let emptied = report.success() && only.is_none() && destroyer.state().objects.is_empty();
+        let mut removed = false;
+        if emptied {
+            match strato_aws::delete_csr_challenge(&clients, &d).await {
+                Ok(()) => removed = destroyer.finish().unwrap_or(false),
+                Err(e) => eprintln!("warning: the deployment's CSR challenge parameter was not deleted: {e}; the state is kept for the next destroy"),
             }
         }
         let leftovers = if swept && removed { sweep_leftovers(&clients, &d).await } else { Vec::new() };

@@ -168,7 +168,12 @@ fn sigkill_anywhere_in_provision_or_destroy_leaves_no_duplicate_and_no_orphan() 
     let mut rng = Seeded(0x5eed_2026);
     // 25 call points and 5 instants for each.
     let provision = points(&mut rng, 25, p_calls, 5, p_secs);
-    let destroy = points(&mut rng, 25, d_calls, 5, d_secs);
+    let mut destroy = points(&mut rng, 25, d_calls, 5, d_secs);
+    // And at its very end, around the deletion of what outlives every object (the
+    // deployment's CSR challenge) and of the state.
+    destroy.extend([Kill::Before(d_calls), Kill::After(d_calls)]);
+    let mut provision = provision;
+    provision.extend([Kill::Before(p_calls), Kill::After(p_calls)]);
     // Five sessions at once: the runs mostly wait on the emulated clock.
     let lanes = 5;
     let results: Vec<(usize, usize)> = std::thread::scope(|scope| {

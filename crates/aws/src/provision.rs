@@ -347,7 +347,9 @@ impl Provisioner {
                 needs.iter().filter_map(|a| s.get(a).map(|o| (a.clone(), o.clone()))).collect();
             (s.get(address).cloned(), objects)
         });
-        let fresh_secs = self.shared.clients.scaled(FRESH).as_secs_f64();
+        // `created_at` has a resolution of one second: a dependency made 0.1 s ago may be a
+        // second old by it, and on an emulator that scales time the window is below that.
+        let fresh_secs = self.shared.clients.scaled(FRESH).as_secs_f64() + 1.0;
         let fresh =
             objects.values().any(|o| o.created_at.is_some_and(|t| now().saturating_sub(t) as f64 <= fresh_secs));
         let cx = Cx { fresh, ..self.shared.cx(address, &node.aws_name, &objects, Some(&self.graph), &progress) };

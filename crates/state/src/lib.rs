@@ -175,6 +175,11 @@ pub enum Error {
         call: &'static str,
         message: String,
     },
+    /// The run's lock was lost while it ran.
+    LockLost {
+        location: String,
+        why: String,
+    },
     /// The state changed under this run: another writer, although the lock should make
     /// that impossible (a lock broken while this run held it).
     Conflict {
@@ -191,6 +196,9 @@ impl std::fmt::Display for Error {
                 write!(f, "state file {path} has format version {found}; this strato reads version {FORMAT_VERSION}")
             }
             Error::Remote { location, call, message } => write!(f, "state {location}: {call} failed: {message}"),
+            Error::LockLost { location, why } => {
+                write!(f, "the lock of {location} was lost ({why}); nothing more is written")
+            }
             Error::Conflict { location } => write!(
                 f,
                 "state {location} was changed by another run while this one held its lock (was the lock broken?); \
@@ -251,6 +259,8 @@ pub struct Store {
     /// a state that did not land.
     broken: bool,
     next_seq: u64,
+    /// The lock this run holds: once it is lost, nothing more is written.
+    lock: Option<std::sync::Arc<dyn Held>>,
 }
 
 pub fn now() -> u64 {
@@ -293,6 +303,7 @@ impl Store {
             backed_up: false,
             broken: false,
             next_seq: 1,
+            lock: None,
         }
     }
 
@@ -308,6 +319,12 @@ impl Store {
             next_seq,
             ..Store::empty(backend, state)
         }))
+    }
+
+    /// Writes only while `lock` is held: a run whose lock was broken (its lease expired and
+    /// another run took it) writes nothing more.
+    pub fn guard(&mut self, lock: std::sync::Arc<dyn Held>) {
+        self.lock = Some(lock);
     }
 
     /// `s3://...` or the file's path.
@@ -392,6 +409,10 @@ impl Store {
     fn save(&mut self) -> Result<(), Error> {
         if self.broken {
             return Err(Error::Conflict { location: self.backend.location() });
+        }
+        if let Some(why) = self.lock.as_ref().and_then(|l| l.lost()) {
+            self.broken = true;
+            return Err(Error::LockLost { location: self.backend.location(), why });
         }
         self.state.serial += 1;
         if !self.backed_up {
@@ -508,6 +529,28 @@ mod tests {
         assert!(open().state().journal.is_empty());
         let again = open();
         assert!(again.state().journal.is_empty());
+    }
+
+    #[derive(Debug)]
+    struct Broken;
+
+    impl Held for Broken {
+        fn lost(&self) -> Option<String> {
+            Some("another run broke it".into())
+        }
+    }
+
+    #[test]
+    fn a_run_whose_lock_was_lost_writes_nothing_more() {
+        let dir = temp_dir();
+        let mut store = Store::open(Box::new(LocalDir::new(&dir, "d")), "d", "r").unwrap();
+        store.put("vpc.main", object("vpc-1")).unwrap();
+        store.guard(std::sync::Arc::new(Broken));
+        let err = store.put("subnet.a", object("subnet-1")).unwrap_err();
+        assert!(matches!(err, Error::LockLost { .. }), "{err}");
+        assert!(store.intend("subnet.a", "CreateSubnet").is_err(), "no intent, so no call, either");
+        let again = Store::open(Box::new(LocalDir::new(&dir, "d")), "d", "r").unwrap();
+        assert_eq!(again.state().objects.len(), 1);
     }
 
     #[test]
