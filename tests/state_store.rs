@@ -336,3 +336,37 @@ fn a_damaged_state_is_recovered_from_the_previous_good_one_never_answered_by_a_s
     assert_eq!(run(&["destroy", spec, "--yes"]).status.code(), Some(0));
     assert_eq!(vpcs(&s), 0);
 }
+
+#[test]
+fn a_local_run_killed_mid_call_leaves_no_lock_and_is_listed_as_interrupted() {
+    let s = session(306);
+    let dir = temp_dir("interrupted");
+    let spec = one_vpc(&dir.join("spec"));
+    let spec = spec.to_str().unwrap();
+    let st = dir.join("state");
+    let st = st.to_str().unwrap();
+    let out = strato(&s, &["provision", spec, "--yes"], st).env("STRATO_KILL_AT_CALL", "1").output().unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&out.status), Some(9), "{}", stderr(&out));
+    let listed = json_out(&strato(&s, &["list", "--output", "json"], st).output().unwrap());
+    let row = &listed["deployments"][0];
+    assert_eq!(row["deployment"], "race", "{listed}");
+    assert!(row["status"].as_str().unwrap().starts_with("interrupted"), "{listed}");
+    assert!(row["locked_by"].is_null(), "the OS released the dead run's lock: {listed}");
+    let unlock = strato(&s, &["unlock", spec, "--yes"], st).output().unwrap();
+    assert_eq!(unlock.status.code(), Some(0), "{}", stderr(&unlock));
+    assert!(stderr(&unlock).contains("is not locked"), "{}", stderr(&unlock));
+    let state = json_out(&strato(&s, &["state", "list", spec, "--output", "json"], st).output().unwrap());
+    assert_eq!(state["journal"][0]["call"], "CreateVpc", "the unanswered call is journaled: {state}");
+    let again = strato(&s, &["provision", spec, "--yes"], st).output().unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("CreateVpc vpc.main"),
+        "the resumed run names what it reconciles: {}",
+        stderr(&again)
+    );
+    assert_eq!(vpcs(&s), 1, "the killed run's VPC, found, not a second one");
+    let listed = json_out(&strato(&s, &["list", "--output", "json"], st).output().unwrap());
+    assert_eq!(listed["deployments"][0]["status"], "settled", "{listed}");
+    assert_eq!(strato(&s, &["destroy", spec, "--yes"], st).output().unwrap().status.code(), Some(0));
+    assert_eq!(vpcs(&s), 0);
+}

@@ -554,6 +554,22 @@ mod tests {
     }
 
     #[test]
+    fn the_note_a_killed_local_holder_leaves_is_no_lock() {
+        let dir = temp_dir();
+        let backend = LocalDir::new(&dir, "d");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let note = LockInfo { pid: dead, ..LockInfo::ours("strato provision", None) };
+        std::fs::create_dir_all(dir.join("d")).unwrap();
+        std::fs::write(dir.join("d").join("lock.json"), serde_json::to_vec(&note).unwrap()).unwrap();
+        assert!(backend.lock_info().unwrap().is_none(), "its process is gone, and the OS lock with it");
+        let held = backend.lock("strato destroy").unwrap();
+        assert_eq!(backend.lock_info().unwrap().map(|i| i.pid), Some(std::process::id()));
+        drop(held);
+    }
+
+    #[test]
     fn one_local_lock_per_deployment_released_with_its_holder() {
         let dir = temp_dir();
         let backend = LocalDir::new(&dir, "d");

@@ -79,8 +79,7 @@ impl LocalDir {
     /// written: read again for a little while.
     fn holder(&self) -> Result<LockInfo, LockError> {
         for _ in 0..100 {
-            if let Some(info) = self.lock_info()?.filter(|i| crate::lock::alive(i.pid) || i.host != crate::lock::host())
-            {
+            if let Some(info) = self.lock_info()? {
                 return Ok(info);
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -211,10 +210,13 @@ impl Backend for LocalDir {
         Ok(Box::new(LocalLock { file, path, info }))
     }
 
+    /// The note of who holds the lock; a note left by a process of this host that is gone
+    /// (killed before it could remove it) is no lock: the OS released it.
     fn lock_info(&self) -> Result<Option<LockInfo>, LockError> {
         let path = self.sibling("lock.json");
         let bytes = read_if_any(&path).map_err(|e| LockError::Failed(e.to_string()))?;
-        Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
+        let info: Option<LockInfo> = bytes.and_then(|b| serde_json::from_slice(&b).ok());
+        Ok(info.filter(|i| i.host != crate::lock::host() || crate::lock::alive(i.pid)))
     }
 
     fn break_lock(&self, info: &LockInfo) -> Result<(), LockError> {
