@@ -370,3 +370,15 @@ fn a_local_run_killed_mid_call_leaves_no_lock_and_is_listed_as_interrupted() {
     assert_eq!(strato(&s, &["destroy", spec, "--yes"], st).output().unwrap().status.code(), Some(0));
     assert_eq!(vpcs(&s), 0);
 }
+
+#[test]
+fn a_state_bucket_that_does_not_exist_stops_the_run_before_anything_is_made() {
+    let s = session(307);
+    let dir = temp_dir("no-bucket");
+    let spec = one_vpc(&dir.join("spec"));
+    let url = format!("s3://strato-no-such-bucket-{}/x", std::process::id());
+    let out = strato(&s, &["provision", spec.to_str().unwrap(), "--yes"], &url).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("NoSuchBucket"), "names the problem: {}", stderr(&out));
+    assert_eq!(vpcs(&s), 0, "nothing made");
+}

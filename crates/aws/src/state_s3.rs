@@ -152,6 +152,10 @@ where
         Err(e) => {
             let status = e.raw_response().map(|r| r.status().as_u16());
             match (e.code(), status) {
+                // A missing bucket is no missing state: strato never makes the bucket.
+                (Some("NoSuchBucket"), _) => {
+                    Answer::Failed("NoSuchBucket: the bucket does not exist (strato never creates it)".into())
+                }
                 (Some("NoSuchKey"), _) | (_, Some(404)) => Answer::Missing,
                 (Some("PreconditionFailed" | "ConditionalRequestConflict"), _) | (_, Some(412 | 409)) => {
                     Answer::Precondition
@@ -228,8 +232,9 @@ impl S3State {
             };
             match answer(call.send().await) {
                 Answer::Ok(out) => Answer::Ok(out.e_tag().map(str::to_string)),
+                // `If-Match` on a key that is gone.
                 Answer::Missing if condition.is_some() => Answer::Precondition,
-                Answer::Missing => Answer::Failed("NoSuchBucket".into()),
+                Answer::Missing => Answer::Failed("NoSuchKey".into()),
                 Answer::Precondition => Answer::Precondition,
                 Answer::Failed(m) => Answer::Failed(m),
             }
