@@ -652,40 +652,9 @@ fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs, output: Output) -> Re
         eprintln!("error: {msg}");
         ExitCode::from(exit::INVALID_INPUT)
     };
-    let (name, region, spec) = match what.spec {
-        Some(path) => {
-            let doc = crate::deployment_of(path, what.overrides, output)?;
-            let d = &doc.spec.deployment;
-            (Some(d.name.value.clone()), Some(d.region.value.clone()), Some(doc.spec))
-        }
-        None => (what.overrides.deployment.clone(), None, None),
-    };
-    let (location, kms) = aws.state.resolve(spec.as_ref()).map_err(invalid)?;
-    // Listing an S3 store needs a region before the state says which.
-    let listing_region = region.clone().or_else(|| aws.region.clone()).unwrap_or_else(|| "us-east-1".into());
-    let name = match name {
-        Some(n) => n,
-        None => {
-            let listed = crate::state::deployments(&location, &connection(aws, listing_region.clone())?)
-                .map_err(|e| invalid(format!("{location}: {e}")))?;
-            match listed.as_slice() {
-                [one] => one.clone(),
-                [] => {
-                    return Err(invalid(format!(
-                        "no spec given, and {location} holds no state: pass a spec or --deployment"
-                    )))
-                }
-                many => {
-                    return Err(invalid(format!(
-                    "no spec given, and {location} holds the state of {} deployments ({}): pass a spec or --deployment",
-                    many.len(),
-                    many.join(", ")
-                )))
-                }
-            }
-        }
-    };
-    let backend = crate::state::backend(&location, kms.clone(), &connection(aws, listing_region.clone())?, &name);
+    let crate::state::Named { name, region, location, kms, connection: store } =
+        crate::state::named(what.spec, what.overrides, aws, output)?;
+    let backend = crate::state::backend(&location, kms.clone(), &store, &name);
     let held: Arc<dyn strato_state::Held> = Arc::from(crate::state::lock(backend.as_ref(), &name, output)?);
     let store = match Store::load(backend) {
         Ok(Ok(s)) => Some(s),

@@ -192,41 +192,69 @@ pub struct Which {
     pub aws: crate::deploy::AwsArgs,
 }
 
-/// The deployment's name, region and state.
-fn open(which: &Which, output: Output) -> Result<(String, Connection, Box<dyn Backend>), ExitCode> {
+/// The deployment a command about a stored state is for, and where its state is.
+pub struct Named {
+    pub name: String,
+    /// The spec's region, when a spec is given.
+    pub region: Option<String>,
+    pub location: Location,
+    pub kms: Option<String>,
+    /// For the store: the spec's region, else --region, else us-east-1 (an S3 store must be
+    /// reached before the state says which region the deployment is in).
+    pub connection: Connection,
+}
+
+/// The deployment a spec names (with its overrides), or `--deployment`, or the only one in
+/// the store; invalid input is reported, with exit 2.
+pub fn named(
+    spec: Option<&std::path::Path>,
+    overrides: &crate::Overrides,
+    aws: &crate::deploy::AwsArgs,
+    output: Output,
+) -> Result<Named, ExitCode> {
     let invalid = |msg: String| {
         eprintln!("error: {msg}");
         ExitCode::from(exit::INVALID_INPUT)
     };
-    let (name, region, spec) = match &which.spec {
+    let (name, region, spec) = match spec {
         Some(path) => {
-            let doc = crate::deployment_of(path, &which.overrides, output)?;
+            let doc = crate::deployment_of(path, overrides, output)?;
             let d = &doc.spec.deployment;
             (Some(d.name.value.clone()), Some(d.region.value.clone()), Some(doc.spec))
         }
-        None => (which.overrides.deployment.clone(), which.aws.region.clone(), None),
+        None => (overrides.deployment.clone(), None, None),
     };
-    let (location, kms) = which.aws.state.resolve(spec.as_ref()).map_err(invalid)?;
-    let region = region.or_else(|| which.aws.region.clone()).unwrap_or_else(|| "us-east-1".into());
-    let connection = crate::deploy::connection(&which.aws, region)?;
+    let (location, kms) = aws.state.resolve(spec.as_ref()).map_err(invalid)?;
+    let store_region = region.clone().or_else(|| aws.region.clone()).unwrap_or_else(|| "us-east-1".into());
+    let connection = crate::deploy::connection(aws, store_region)?;
     let name = match name {
         Some(n) => n,
         None => {
             match deployments(&location, &connection).map_err(|e| invalid(format!("{location}: {e}")))?.as_slice() {
                 [one] => one.clone(),
-                [] => return Err(invalid(format!("{location} holds no state: pass a spec or --deployment"))),
+                [] => {
+                    return Err(invalid(format!(
+                        "no spec given, and {location} holds no state: pass a spec or --deployment"
+                    )))
+                }
                 many => {
                     return Err(invalid(format!(
-                        "{location} holds the states of {} deployments ({}): pass a spec or --deployment",
-                        many.len(),
-                        many.join(", ")
-                    )))
+                    "no spec given, and {location} holds the state of {} deployments ({}): pass a spec or --deployment",
+                    many.len(),
+                    many.join(", ")
+                )))
                 }
             }
         }
     };
-    let backend = backend(&location, kms, &connection, &name);
-    Ok((name, connection, backend))
+    Ok(Named { name, region, location, kms, connection })
+}
+
+/// The deployment's name, the connection to its store, and its state.
+fn open(which: &Which, output: Output) -> Result<(String, Connection, Box<dyn Backend>), ExitCode> {
+    let n = named(which.spec.as_deref(), &which.overrides, &which.aws, output)?;
+    let backend = backend(&n.location, n.kms, &n.connection, &n.name);
+    Ok((n.name, n.connection, backend))
 }
 
 /// `strato unlock`: breaks the lock of a run that is gone.
