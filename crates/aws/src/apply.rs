@@ -229,16 +229,16 @@ pub async fn refresh(
             Err(e) => errors.push(format!("a read failed: {e}")),
         }
     }
-    if let Err(e) = ec2_tags(clients, state, &mut live).await {
+    if let Err(e) = live_ec2_tags(clients, state, &mut live).await {
         errors.push(format!("the tags of EC2 objects: cannot read them: {e}"));
     }
     errors.sort();
     (live, errors)
 }
 
-/// The spec's tags of every EC2 object read, in `DescribeTags` calls of up to 200 ids each,
-/// rather than one call per object (EC2's describe calls share one bucket).
-async fn ec2_tags(
+/// The spec's tags of every EC2 object read, all in a few `DescribeTags` calls
+/// ([`crate::ownership::ec2_tags`]).
+async fn live_ec2_tags(
     clients: &crate::Clients,
     state: &State,
     live: &mut BTreeMap<String, strato_graph::plan::Live>,
@@ -263,20 +263,7 @@ async fn ec2_tags(
         .filter_map(|(a, o)| Some((o.id.clone()?, a.clone())))
         .collect();
     let ids: Vec<String> = by_id.keys().cloned().collect();
-    let mut tags: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for chunk in ids.chunks(200) {
-        let filter = aws_sdk_ec2::types::Filter::builder().name("resource-id").set_values(Some(chunk.to_vec())).build();
-        let mut pages = clients.ec2.describe_tags().filters(filter).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| crate::error::from_sdk("DescribeTags", e))?;
-            for t in page.tags() {
-                let (Some(id), Some(k)) = (t.resource_id(), t.key()) else { continue };
-                tags.entry(id.to_string())
-                    .or_default()
-                    .push((k.to_string(), t.value().unwrap_or_default().to_string()));
-            }
-        }
-    }
+    let tags = crate::ownership::ec2_tags(clients, &ids).await?;
     for (id, address) in &by_id {
         let Some(l) = live.get_mut(address) else { continue };
         l.inputs.retain(|k, _| !k.starts_with("tag:"));

@@ -190,16 +190,23 @@ pub async fn tagged_deployments(clients: &Clients, name: Option<&str>) -> Result
     Ok(by.into_iter().map(|((name, id), objects)| Tagged { name, id, objects }).collect())
 }
 
-/// Every tag of the EC2 resources `ids`, by resource (`DescribeTags`, 200 ids a call).
-async fn ec2_tags(clients: &Clients, ids: &[String]) -> Result<BTreeMap<String, Vec<(String, String)>>, AwsError> {
+/// Every tag of the EC2 resources `ids`, by resource (`DescribeTags`, 200 ids a call, rather
+/// than a call per object: EC2's describe calls share one bucket). A tag without a value has
+/// the empty one.
+pub(crate) async fn ec2_tags(
+    clients: &Clients,
+    ids: &[String],
+) -> Result<BTreeMap<String, Vec<(String, String)>>, AwsError> {
     let mut tags: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for chunk in ids.chunks(200) {
         let of = Filter::builder().name("resource-id").set_values(Some(chunk.to_vec())).build();
         let mut pages = clients.ec2.describe_tags().filters(of).into_paginator().send();
         while let Some(page) = pages.next().await {
             for t in page.map_err(|e| from_sdk("DescribeTags", e))?.tags() {
-                if let (Some(r), Some(k), Some(v)) = (t.resource_id(), t.key(), t.value()) {
-                    tags.entry(r.to_string()).or_default().push((k.to_string(), v.to_string()));
+                if let (Some(r), Some(k)) = (t.resource_id(), t.key()) {
+                    tags.entry(r.to_string())
+                        .or_default()
+                        .push((k.to_string(), t.value().unwrap_or_default().to_string()));
                 }
             }
         }

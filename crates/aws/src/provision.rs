@@ -340,8 +340,7 @@ impl Provisioner {
         let needs: Vec<String> = self.graph.dependencies(node_id).map(address_of).collect();
         // What it depends on in AWS, which destroy must respect: not the objects only its
         // user data refers to.
-        let depends_on: Vec<String> =
-            self.graph.dependencies(node_id).filter(|e| !e.value_only).map(address_of).collect();
+        let depends_on = depends_on(&self.graph, node_id);
         let (own, objects) = self.shared.with_store(|s| {
             let objects: BTreeMap<String, Object> =
                 needs.iter().filter_map(|a| s.get(a).map(|o| (a.clone(), o.clone()))).collect();
@@ -575,8 +574,7 @@ impl Work for Provisioner {
         } else {
             self.apply.extras[id.0 - nodes].clone()
         };
-        let shared = self.shared.clone();
-        Box::pin(journaled(&shared, &address, async move {
+        Box::pin(journaled(&self.shared, &address, async move {
             if id.0 < nodes {
                 this.ensure(NodeId(id.0), progress).await
             } else {
@@ -714,8 +712,7 @@ impl Destroyer {
 impl Work for Destroyer {
     fn run(&self, id: TaskId, progress: Progress) -> BoxFuture<Result<(), TaskError>> {
         let this = self.clone();
-        let shared = self.shared.clone();
-        Box::pin(journaled(&shared, &self.addresses[id.0], async move { this.delete(id, progress).await }))
+        Box::pin(journaled(&self.shared, &self.addresses[id.0], async move { this.delete(id, progress).await }))
     }
 }
 
@@ -894,6 +891,11 @@ pub async fn resolve_intents(
     Ok((found, errors))
 }
 
+/// The addresses `id` depends on in AWS, as its record keeps them for destroy's order.
+fn depends_on(graph: &Graph, id: NodeId) -> Vec<String> {
+    graph.uses(id).map(|d| graph.node(d).address.to_string()).collect()
+}
+
 /// For `destroy --sweep`, when the state is lost or incomplete: an intent for every object
 /// of the spec's graph that the state does not record, with the name it would have been
 /// created under, so that [`resolve_intents`] looks for each one by its tags and names (and
@@ -906,11 +908,7 @@ pub fn sweep_intents(graph: &Graph, store: &mut Store) -> Result<usize, strato_s
             continue;
         }
         let mut record = Object::new(node.kind.as_str());
-        record.depends_on = graph
-            .dependencies(NodeId(i))
-            .filter(|e| !e.value_only)
-            .map(|e| graph.node(e.dependency).address.to_string())
-            .collect();
+        record.depends_on = depends_on(graph, NodeId(i));
         record.attributes.insert("name".into(), node.aws_name.clone());
         added.push((address, record));
     }

@@ -108,6 +108,12 @@ impl Graph {
         self.deps[id.0].iter().map(|&e| &self.edges[e])
     }
 
+    /// The nodes `id` depends on in AWS (edges that only pass a value left out): what must
+    /// outlive it, and what a destroy deletes after it. The converse of [`Graph::users`].
+    pub fn uses(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        self.dependencies(id).filter(|e| !e.value_only).map(|e| e.dependency)
+    }
+
     /// The nodes that depend on `id` in AWS (edges that only pass a value left out): what
     /// must let go of it before it can be deleted.
     pub fn users(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
