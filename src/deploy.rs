@@ -85,13 +85,7 @@ fn target(spec: &crate::SpecArgs, aws: &AwsArgs, lock: bool) -> Result<(crate::C
             }
             s
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            if matches!(e, strato_state::Error::Corrupt { .. }) {
-                eprintln!("help: `strato state recover` restores the previous good state, kept beside it");
-            }
-            return Err(ExitCode::from(exit::FAILURE));
-        }
+        Err(e) => return Err(crate::state::unreadable(&e)),
     };
     if store.state().region != d.region.value {
         eprintln!(
@@ -659,13 +653,7 @@ fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs, output: Output) -> Re
     let store = match Store::load(backend) {
         Ok(Ok(s)) => Some(s),
         Ok(Err(_)) => None,
-        Err(e) => {
-            eprintln!("error: {e}");
-            if matches!(e, strato_state::Error::Corrupt { .. }) {
-                eprintln!("help: `strato state recover` restores the previous good state, kept beside it");
-            }
-            return Err(ExitCode::from(exit::FAILURE));
-        }
+        Err(e) => return Err(crate::state::unreadable(&e)),
     };
     if let (Some(s), Some(r)) = (&store, &region) {
         if s.state().region != *r {
@@ -686,17 +674,13 @@ fn destroy_target(what: &DestroyTarget<'_>, aws: &AwsArgs, output: Output) -> Re
         return Err(invalid(format!("--region {r} disagrees with the deployment, which is in {region}")));
     }
     let connection = connection(aws, region.clone())?;
-    let store = match store {
+    let mut store = match store {
         Some(s) => s,
         None => {
             let backend = crate::state::backend(&location, kms, &connection, &name);
-            Store::open(backend, &name, &region).map_err(|e| {
-                eprintln!("error: {e}");
-                ExitCode::from(exit::FAILURE)
-            })?
+            Store::open(backend, &name, &region).map_err(|e| crate::state::unreadable(&e))?
         }
     };
-    let mut store = store;
     store.guard(held.clone());
     let deployment = Deployment { name, id: store.state().deployment_id.clone().unwrap_or_default(), tags: Vec::new() };
     Ok(Target { deployment, connection, store, _lock: Some(held) })

@@ -159,6 +159,15 @@ fn lock_json(info: &LockInfo) -> serde_json::Value {
     })
 }
 
+/// A state that cannot be opened or read: the error, with the way back when it is damaged.
+pub(crate) fn unreadable(e: &strato_state::Error) -> ExitCode {
+    eprintln!("error: {e}");
+    if matches!(e, strato_state::Error::Corrupt { .. }) {
+        eprintln!("help: `strato state recover` restores the previous good state, kept beside it");
+    }
+    ExitCode::from(exit::FAILURE)
+}
+
 /// The open intents a run that died left in the state, for the operator.
 pub fn note_unfinished(store: &Store, quiet: bool) {
     let journal = &store.state().journal;
@@ -358,11 +367,7 @@ fn list_objects(which: &Which, output: Output) -> ExitCode {
             eprintln!("error: deployment `{name}` has no state at {}", backend.location());
             return ExitCode::from(exit::FAILURE);
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!("help: `strato state recover` restores the previous good state");
-            return ExitCode::from(exit::FAILURE);
-        }
+        Err(e) => return unreadable(&e),
     };
     let s = store.state();
     match output {
