@@ -16,7 +16,7 @@ use strato_graph::plan::Action;
 use strato_graph::Graph;
 use strato_state::Store;
 
-use crate::progress::{secs, Renderer};
+use crate::progress::{print_summary, secs, Renderer, Style};
 use crate::{check, exit, pretty, Output};
 
 /// Where and how to reach AWS, and where the state lives.
@@ -47,6 +47,12 @@ pub struct RunArgs {
     /// does).
     #[arg(long)]
     pub keep_going: bool,
+    /// Print nothing but errors.
+    #[arg(long, short = 'q', conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print the objects left unchanged and, on a terminal, every status change.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 struct Target {
@@ -204,22 +210,24 @@ async fn next_signal() -> Option<Stop> {
     }
 }
 
-/// Runs the engine with live progress.
+/// Runs the engine with live progress; returns its report and, for text output, the
+/// summary table of what changed.
 async fn run_engine(
     tasks: &[Task],
     work: Arc<dyn strato_engine::Work>,
     run: &RunArgs,
     cancel: &Cancel,
     verb: &'static str,
+    planned: Vec<Option<&'static str>>,
     output: Output,
-) -> Report {
-    let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
-    let tty = std::io::stderr().is_terminal();
-    let renderer = Arc::new(Mutex::new(Renderer::new(names, verb, tty, output == Output::Json)));
+) -> (Report, Option<String>) {
+    let style = Style::detect(output == Output::Json, run.quiet, run.verbose);
+    let scale = time_scale().unwrap_or(1.0);
+    let renderer = Arc::new(Mutex::new(Renderer::new(tasks, planned, verb, style, scale)));
     let ticker = {
         let r = renderer.clone();
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+            let mut every = tokio::time::interval(std::time::Duration::from_millis(250));
             loop {
                 every.tick().await;
                 r.lock().unwrap_or_else(|p| p.into_inner()).tick();
@@ -235,8 +243,15 @@ async fn run_engine(
     let mut on_event = move |e: &Event| r.lock().unwrap_or_else(|p| p.into_inner()).event(e);
     let report = strato_engine::run(tasks, work, &options, cancel, &mut on_event).await;
     ticker.abort();
-    renderer.lock().unwrap_or_else(|p| p.into_inner()).finish();
-    report
+    let mut renderer = renderer.lock().unwrap_or_else(|p| p.into_inner());
+    renderer.finish();
+    (report, renderer.summary_table())
+}
+
+/// `12 created, 3 updated`: the counts that are not zero.
+fn counted(counts: &[(u64, &str)]) -> String {
+    let parts: Vec<String> = counts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
+    parts.join(", ")
 }
 
 /// The exit code of a finished run.
@@ -373,12 +388,12 @@ pub fn provision(
         return ExitCode::from(exit::INVALID_INPUT);
     }
     let d = target.deployment.clone();
-    let quiet = output == Output::Json;
+    let quiet = output == Output::Json || run.quiet;
     runtime().block_on(async move {
         let cancel = Cancel::default();
         on_interrupt(cancel.clone(), quiet);
         let clients = strato_aws::connect(&target.connection).await;
-        let account = match preflight(&clients, &target, &graph, (had_state, legacy), output).await {
+        let account = match preflight(&clients, &target, &graph, (had_state, legacy), output, quiet).await {
             Ok(a) => a,
             Err(code) => return code,
         };
@@ -405,7 +420,7 @@ pub fn provision(
             match output {
                 Output::Json => {
                     let v = serde_json::json!({ "success": false, "deployment": d.name, "refused": refused });
-                    println!("{}", pretty(&v));
+                    print_summary(&v);
                 }
                 Output::Text => {
                     for r in &refused {
@@ -434,7 +449,7 @@ pub fn provision(
                         "confirmation_needed": true,
                         "plan": crate::plan::to_json(&plan, &graph, refreshed),
                     });
-                    println!("{}", pretty(&v));
+                    print_summary(&v);
                 }
                 return ExitCode::from(exit::INVALID_INPUT);
             }
@@ -442,24 +457,32 @@ pub fn provision(
         let apply = Arc::new(strato_aws::apply::Apply::new(&graph, plan, &state_now));
         let tasks = apply.tasks();
         let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
+        // What the plan does to each task's object, for the progress lines.
+        let planned: Vec<Option<&'static str>> = {
+            let by_address: std::collections::HashMap<&str, Action> =
+                apply.plan.items.iter().map(|p| (p.address.as_str(), p.action)).collect();
+            tasks.iter().map(|t| by_address.get(t.name.as_str()).map(|a| a.as_str())).collect()
+        };
         if !quiet {
             let p = &apply.plan;
+            let planned = counted(&[
+                (p.count(Action::Create) as u64, "to create"),
+                (p.count(Action::Update) as u64, "to update"),
+                (p.count(Action::Replace) as u64, "to replace"),
+                (p.count(Action::Delete) as u64, "to delete"),
+            ]);
+            let planned = if planned.is_empty() { "no changes".to_string() } else { planned };
             eprintln!(
-                "Provisioning `{}` in {} ({} objects: {} to create, {} to update, {} to replace, {} to delete; state {})",
+                "Provisioning `{}` in {}: {} objects, {planned}\n  state: {}",
                 d.name,
                 target.connection.region,
                 graph.nodes().len(),
-                p.count(Action::Create),
-                p.count(Action::Update),
-                p.count(Action::Replace),
-                p.count(Action::Delete),
                 target.store.location()
             );
         }
         // Write-ahead: the deployment's id is on disk before the first mutating call, so that
         // whatever a run stopped at any instant made is found as this deployment's.
         let mut store = target.store;
-        let location = store.location();
         // The calls a run that died left open were reconciled by the refresh and the plan
         // (and, for creates, are looked for by their token, name and tags before anything
         // is created again): they are closed with this write.
@@ -475,7 +498,8 @@ pub fn provision(
         }
         let provisioner =
             strato_aws::Provisioner::new(clients, graph.clone(), store, d.clone(), cancel.clone(), account, apply);
-        let report = run_engine(&tasks, Arc::new(provisioner.clone()), run, &cancel, "ready", output).await;
+        let (report, table) =
+            run_engine(&tasks, Arc::new(provisioner.clone()), run, &cancel, "ready", planned, output).await;
         let counts = provisioner.counts();
         let (created, unchanged) = (counts.created, counts.unchanged);
         let calls = provisioner.clients().calls.clone();
@@ -491,25 +515,40 @@ pub fn provision(
                 v["deleted"] = counts.deleted.into();
                 v["unchanged"] = unchanged.into();
                 v["notices"] = notices_json(&provisioner.notices());
-                println!("{}", pretty(&v));
+                print_summary(&v);
             }
             Output::Text => {
+                if let Some(table) = table {
+                    eprint!("{table}");
+                }
                 print_problems(&report, "not provisioned");
                 print_notices(&provisioner.notices());
                 let state = provisioner.state();
                 let verdict = verdict(&report);
+                if quiet && report.success() {
+                    return exit_code(&report);
+                }
+                let changed = counted(&[
+                    (created, "created"),
+                    (counts.updated, "updated"),
+                    (counts.replaced, "replaced"),
+                    (counts.deleted, "deleted"),
+                ]);
+                let done = match (changed.is_empty(), unchanged) {
+                    (true, n) => format!("no changes ({n} unchanged)"),
+                    (false, 0) => changed,
+                    (false, n) => format!("{changed}, {n} unchanged"),
+                };
                 eprintln!(
-                    "Provision {verdict} in {}: {created} created, {} updated, {} replaced, {} deleted, {unchanged} unchanged, {} recorded in {}; {} AWS API calls",
+                    "Provision {verdict} in {}: {done}; {} recorded, {} AWS API calls",
                     secs(report.elapsed),
-                    counts.updated,
-                    counts.replaced,
-                    counts.deleted,
                     state.objects.len(),
-                    location,
                     calls.total()
                 );
                 if !report.success() && !state.objects.is_empty() {
-                    eprintln!("Run `strato provision` again to resume, or `strato destroy` to remove what was created.");
+                    eprintln!(
+                        "Run `strato provision` again to resume, or `strato destroy` to remove what was created."
+                    );
                 }
                 if report.success() && !spec_doc.spec.outputs.is_empty() {
                     println!("Outputs:");
@@ -738,7 +777,7 @@ pub fn destroy(
     if !yes && !confirm(&d.name, &target.connection.region, count) {
         return ExitCode::from(exit::INVALID_INPUT);
     }
-    let quiet = output == Output::Json;
+    let quiet = output == Output::Json || run.quiet;
     if !quiet {
         eprintln!("Destroying `{}` in {} ({count} objects)", d.name, target.connection.region);
     }
@@ -794,7 +833,8 @@ pub fn destroy(
         // that does not answer stops only what is under it), so that one run removes all
         // it can and names the rest.
         let run = RunArgs { keep_going: true, ..run.clone() };
-        let report = run_engine(&tasks, Arc::new(destroyer.clone()), &run, &cancel, "deleted", output).await;
+        let (report, table) =
+            run_engine(&tasks, Arc::new(destroyer.clone()), &run, &cancel, "deleted", Vec::new(), output).await;
         // The challenge is made at the start of a provision that has instances, before any of
         // them exists: whatever the state recorded, it goes with the deployment (if it is
         // this deployment's), and before the state does: a run killed in between leaves the
@@ -824,12 +864,18 @@ pub fn destroy(
                 v["swept"] = swept.into();
                 v["leftovers"] = leftovers.clone().into();
                 v["notices"] = notices_json(&notices);
-                println!("{}", pretty(&v));
+                print_summary(&v);
             }
             Output::Text => {
+                if let Some(table) = table {
+                    eprint!("{table}");
+                }
                 print_problems(&report, "not deleted");
                 print_notices(&notices);
                 let verdict = verdict(&report);
+                if quiet && report.success() && leftovers.is_empty() {
+                    return exit_code(&report);
+                }
                 eprintln!(
                     "Destroy {verdict} in {}: {} deleted, {left} left{}; {} AWS API calls",
                     secs(report.elapsed),
@@ -964,7 +1010,7 @@ fn report_refusal(name: &str, problems: &[String], output: Output) {
     match output {
         Output::Json => {
             let v = serde_json::json!({ "deployment": name, "success": false, "deleted": 0, "refused": problems });
-            println!("{}", pretty(&v));
+            print_summary(&v);
         }
         Output::Text => {
             for p in problems {
@@ -1021,9 +1067,7 @@ fn nothing_recorded(mut target: Target, output: Output) -> ExitCode {
         return ExitCode::from(exit::FAILURE);
     }
     match output {
-        Output::Json => {
-            println!("{}", pretty(&serde_json::json!({ "deployment": d.name, "success": true, "deleted": 0 })))
-        }
+        Output::Json => print_summary(&serde_json::json!({ "deployment": d.name, "success": true, "deleted": 0 })),
         Output::Text => {
             eprintln!("Nothing to destroy: no object of `{}` is recorded in {}", d.name, target.store.location())
         }
@@ -1050,6 +1094,7 @@ async fn preflight(
     graph: &Graph,
     (had_state, legacy): (bool, bool),
     output: Output,
+    quiet: bool,
 ) -> Result<strato_aws::Account, ExitCode> {
     let account = match strato_aws::preflight::identity(clients, &target.connection).await {
         Ok(a) => a,
@@ -1076,7 +1121,7 @@ async fn preflight(
         report_preflight(&findings.problems, &findings.notes, output);
         return Err(ExitCode::from(exit::INVALID_INPUT));
     }
-    if output == Output::Text {
+    if output == Output::Text && !quiet {
         for note in &findings.notes {
             eprintln!("note: {note}");
         }
@@ -1130,7 +1175,7 @@ fn report_preflight(problems: &[String], notes: &[String], output: Output) {
                 "success": false,
                 "preflight": { "problems": problems, "notes": notes },
             });
-            println!("{}", pretty(&v));
+            print_summary(&v);
         }
         Output::Text => {
             for p in problems {

@@ -14,6 +14,9 @@ use std::process::{Command, Output};
 
 use aws_sdk_ec2::types::Filter;
 
+#[path = "common/events.rs"]
+mod events;
+
 const DEPLOYMENT: &str = "wso2-network";
 
 fn endpoint() -> String {
@@ -47,10 +50,10 @@ fn strato(args: &[&str], endpoint: &str, state_dir: &Path) -> Output {
         .expect("strato runs")
 }
 
+/// A command's JSON document, or the summary of its event stream.
 fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}):\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    })
+    assert!(!out.stdout.is_empty(), "no JSON on stdout:\n{}", String::from_utf8_lossy(&out.stderr));
+    events::document(&out.stdout)
 }
 
 async fn ec2(endpoint: &str) -> aws_sdk_ec2::Client {
@@ -300,6 +303,7 @@ async fn network_tier_round_trip() {
     let summary = json(&out);
     assert_eq!(summary["created"], 57);
     assert_eq!(summary["unchanged"], 0);
+    lifecycles(&out.stdout, "created", 57);
     let state_file = state.join(DEPLOYMENT).join("state.json");
     let recorded: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
     assert_eq!(recorded["version"], 1);
@@ -314,7 +318,15 @@ async fn network_tier_round_trip() {
     let summary = json(&again);
     assert_eq!(summary["created"], 0, "a second run creates nothing new");
     assert_eq!(summary["unchanged"], 57);
+    lifecycles(&again.stdout, "unchanged", 57);
     verify_network(&c).await;
+    // For people, a run that changes nothing is a short summary, not a line per object.
+    let text = strato(&["provision", spec], &endpoint, &state);
+    assert_eq!(text.status.code(), Some(0), "{}", String::from_utf8_lossy(&text.stderr));
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(stderr.lines().count() <= 3, "{stderr}");
+    assert!(stderr.contains("no changes (57 unchanged)"), "{stderr}");
+    assert!(!stderr.contains("✓"), "{stderr}");
 
     // status reads every recorded object back: all in sync.
     let status = strato(&["status", spec, "--output", "json"], &endpoint, &state);
@@ -328,8 +340,38 @@ async fn network_tier_round_trip() {
     let down = strato(&["destroy", spec, "--yes", "--output", "json"], &endpoint, &state);
     assert_eq!(down.status.code(), Some(0), "{}", String::from_utf8_lossy(&down.stderr));
     assert_eq!(json(&down)["deleted"], 57);
+    lifecycles(&down.stdout, "deleted", 57);
     assert_nothing_left(&c, DEPLOYMENT).await;
     assert!(!state_file.exists(), "no state is left");
+}
+
+/// The event stream of a run that did `result` to `n` objects: each object started once
+/// and finished once with that result, its status and created events in between, and
+/// nothing failed or skipped.
+fn lifecycles(stdout: &[u8], result: &str, n: usize) {
+    let events = events::parse(stdout);
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in &events[..events.len() - 1] {
+        let address = e["address"].as_str().unwrap().to_string();
+        seen.entry(address).or_default().push(e["event"].as_str().unwrap().to_string());
+        if e["event"] == "finished" {
+            assert_eq!(e["result"], result, "{e}");
+            assert!(e["duration_seconds"].as_f64().is_some(), "{e}");
+        }
+        if e["event"] == "status" {
+            assert!(e["status"].is_string(), "{e}");
+        }
+    }
+    assert_eq!(seen.len(), n, "{seen:?}");
+    for (address, kinds) in &seen {
+        assert_eq!(kinds.first().map(String::as_str), Some("started"), "{address}: {kinds:?}");
+        assert_eq!(kinds.last().map(String::as_str), Some("finished"), "{address}: {kinds:?}");
+        assert_eq!(kinds.iter().filter(|k| *k == "started" || *k == "finished").count(), 2, "{address}: {kinds:?}");
+        assert!(
+            kinds.iter().all(|k| ["started", "status", "created", "finished"].contains(&k.as_str())),
+            "{address}: {kinds:?}"
+        );
+    }
 }
 
 /// A copy of the network spec under another deployment name, with one line changed.

@@ -12,6 +12,9 @@ use std::process::{Command, Output};
 
 use aws_sdk_ec2::types::Filter;
 
+#[path = "common/events.rs"]
+mod events;
+
 const SPEC: &str = "deploy-specs/wso2-apim-ei.toml";
 const DEPLOYMENT: &str = "wso2";
 
@@ -36,7 +39,7 @@ fn strato(args: &[&str], state: &std::path::Path) -> Output {
 fn summary(out: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    events::summary(&out.stdout)
 }
 
 struct Aws {

@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+pub mod events;
+
 pub fn endpoint() -> String {
     std::env::var("STRATO_TEST_FAITHFUL_ENDPOINT").expect(
         "STRATO_TEST_FAITHFUL_ENDPOINT is not set: run the suite with scripts/test, which starts the AWS-faithful layer",
@@ -217,9 +219,12 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// A command's JSON document, or the summary of its event stream.
 pub fn json_out(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", String::from_utf8_lossy(&out.stdout), stderr(out)))
+    if out.stdout.is_empty() {
+        panic!("no JSON on stdout:\n{}", stderr(out));
+    }
+    events::document(&out.stdout)
 }
 
 /// Mutating calls the session has answered so far.

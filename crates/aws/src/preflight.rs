@@ -264,7 +264,7 @@ async fn check_quotas(clients: &Clients, vpcs: usize, eips: usize, types: &[&str
         }
     }
     if !skipped.is_empty() {
-        f.notes.push(format!("quotas not checked, the endpoint could not tell them: {}", skipped.join(", ")));
+        f.notes.push(format!("quotas not checked: {}", skipped.join(", ")));
     }
 }
 
