@@ -463,7 +463,7 @@ fn recover(which: &Which, yes: bool) -> ExitCode {
     };
     let current = backend.read();
     let damaged = match &current {
-        Ok(Some(s)) => strato_state::parse("", &s.bytes).err().map(|e| e.to_string()),
+        Ok(Some(s)) => strato_state::parse(&backend.location(), &s.bytes).err().map(|e| e.to_string()),
         Ok(None) => Some("missing".into()),
         Err(e) => Some(e.to_string()),
     };

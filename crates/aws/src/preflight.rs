@@ -63,9 +63,16 @@ pub async fn identity(clients: &Clients, connection: &Connection) -> Result<Acco
         }
         Err(e) => {
             let first_line = e.message.lines().next().unwrap_or_default().trim().to_string();
-            let whose = match profile {
-                Some(p) => format!("profile `{p}`"),
-                None => "the default credential chain (environment, shared config, SSO, instance role)".into(),
+            // The SDK's default chain takes keys from the environment before any profile
+            // (aws-config `DefaultCredentialsChain`: environment, profile, web identity, ECS,
+            // instance metadata), so with AWS_ACCESS_KEY_ID set a named profile did not sign.
+            let env_keys = std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|k| !k.is_empty());
+            let whose = match (profile, env_keys) {
+                (Some(p), true) => {
+                    format!("the environment (AWS_ACCESS_KEY_ID, which the SDK takes before profile `{p}`)")
+                }
+                (Some(p), false) => format!("profile `{p}`"),
+                (None, _) => "the default credential chain (environment, shared config, SSO, instance role)".into(),
             };
             let at = endpoint.map_or_else(|| format!("region {}", clients.region), |u| u.to_string());
             Err(match e.class {

@@ -541,7 +541,7 @@ pub fn read_spec(cx: &mut Ctx, root: &mut Table) -> Spec {
             let scheme = l.value.split_once("://").map(|(s, _)| s);
             if scheme.is_some_and(|s| s != "s3") {
                 cx.error(
-                    "invalid-value",
+                    "bad-value",
                     l.span,
                     format!("`{}`: strato keeps state in a local directory or on S3 (`s3://bucket/prefix`)", l.value),
                 );
