@@ -335,8 +335,11 @@ pub(crate) fn creation_plan(args: &SpecArgs, doc: &Document, graph: &Graph, targ
         }
     };
     order.retain(|id| plan.get(graph.node(*id).address.as_str()).is_some());
+    let cost = plan::CostView::new(graph, None, &doc.spec.deployment.region.value);
     if args.output == Output::Json {
-        println!("{}", pretty(&plan::to_json(&plan, graph, false)));
+        let mut v = plan::to_json(&plan, graph, false);
+        v["cost"] = cost.as_ref().map(plan::cost_json).unwrap_or_default();
+        println!("{}", pretty(&v));
         return ExitCode::SUCCESS;
     }
     let d = &doc.spec.deployment;
@@ -377,6 +380,7 @@ pub(crate) fn creation_plan(args: &SpecArgs, doc: &Document, graph: &Graph, targ
         out += &format!("  one object at a time:     {}\n", minutes(est.serial_secs));
         out += &format!("  critical path: {}\n", path.join(" -> "));
     }
+    out += &cost.as_ref().map(plan::cost_text).unwrap_or_default();
     let _ = std::io::stdout().write_all(out.as_bytes());
     ExitCode::SUCCESS
 }
