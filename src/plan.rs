@@ -235,11 +235,8 @@ impl CostView {
 
 /// The cost of what a state records, from each object's recorded inputs.
 pub fn state_cost(state: &State, table: &PriceTable) -> Cost {
-    let objects: Vec<(&str, strato_graph::Kind, &strato_graph::change::Inputs)> = state
-        .objects
-        .iter()
-        .filter_map(|(a, o)| Some((a.as_str(), o.kind.parse().ok()?, &o.inputs)))
-        .collect();
+    let objects: Vec<(&str, strato_graph::Kind, &strato_graph::change::Inputs)> =
+        state.objects.iter().filter_map(|(a, o)| Some((a.as_str(), o.kind.parse().ok()?, &o.inputs))).collect();
     cost::estimate(objects, table)
 }
 
@@ -276,7 +273,9 @@ pub fn cost_text(v: &CostView) -> String {
                 (a.map_or(Cents(0), |a| a.1) - n.map_or(Cents(0), |n| n.1)).signed()
             };
             let label = format!("{} ({units})", c.label());
-            out += &format!("  {label:<30}{:>12}{:>12}{change:>12}\n", amount(c, now), amount(c, &after));
+            let row = format!("  {label:<30}{:>12}{:>12}{change:>12}", amount(c, now), amount(c, &after));
+            out += row.trim_end();
+            out += "\n";
         }
         let (n, a) = (v.now.as_ref().map_or(Cents(0), Cost::total), v.after.total());
         out += &format!("  {:<30}{:>12}{:>12}{:>12}\n", "total", n.to_string(), a.to_string(), (a - n).signed());
@@ -307,17 +306,35 @@ pub fn cost_text(v: &CostView) -> String {
         }
     }
     if after.contains_key(&Category::FileSystems) {
-        left_out.push(format!("EFS storage, billed by use (${} per GB-month)", t.efs_standard_gb_month));
+        left_out.push(format!("EFS storage, billed by use (${:.2} per GB-month)", t.efs_standard_gb_month));
     }
     if !left_out.is_empty() {
-        out += &format!("  not included: {}\n", left_out.join("; "));
+        out += &wrapped("  not included: ", &left_out.join("; "));
     }
     if v.region != t.region {
-        out += &format!(
-            "  note: the deployment is in {}; these figures are {}'s prices, which may differ\n",
-            v.region, t.region
-        );
+        let note = format!("the deployment is in {}; these are {}'s prices, which may differ", v.region, t.region);
+        out += &wrapped("  note: ", &note);
     }
+    out
+}
+
+/// `text` after `lead`, wrapped at 80 columns, the following lines indented by four.
+fn wrapped(lead: &str, text: &str) -> String {
+    let mut out = String::new();
+    let mut line = lead.to_string();
+    for word in text.split(' ') {
+        if line.len() + 1 + word.len() > 80 && line.trim().len() > lead.trim().len() {
+            out += line.trim_end();
+            out += "\n";
+            line = "    ".to_string();
+        }
+        if !line.ends_with(' ') {
+            line.push(' ');
+        }
+        line += word;
+    }
+    out += line.trim_end();
+    out += "\n";
     out
 }
 

@@ -113,7 +113,7 @@ impl fmt::Display for Cents {
         let whole = (n / 100).to_string();
         let mut grouped = String::new();
         for (i, c) in whole.chars().enumerate() {
-            if i > 0 && (whole.len() - i) % 3 == 0 {
+            if i > 0 && (whole.len() - i).is_multiple_of(3) {
                 grouped.push(',');
             }
             grouped.push(c);
@@ -193,7 +193,9 @@ pub enum Price {
     /// The table has no price for the line's type.
     Unknown,
     /// Billed by what is stored, which nothing in the spec says.
-    ByUse { per_gb_month: f64 },
+    ByUse {
+        per_gb_month: f64,
+    },
 }
 
 /// One billed part of one object.
@@ -301,7 +303,9 @@ fn price_object(address: &str, kind: Kind, inputs: &Inputs, t: &PriceTable, line
             };
             let (gb, note) = match get("root_size_gb").parse::<i64>() {
                 Ok(gb) => (gb, None),
-                Err(_) => (t.default_root_gb, Some(format!("the image's root volume: {} GB assumed", t.default_root_gb))),
+                Err(_) => {
+                    (t.default_root_gb, Some(format!("the image's root volume: {} GB assumed", t.default_root_gb)))
+                }
             };
             let price = t.ebs_gb_month.get(volume).map(|p| Cents::of(p * gb as f64));
             let note = if price.is_none() { unknown(&format!("volume type `{volume}`")) } else { note };
@@ -363,7 +367,7 @@ fn price_object(address: &str, kind: Kind, inputs: &Inputs, t: &PriceTable, line
             item: "EFS Standard storage".into(),
             quantity: 1,
             price: Price::ByUse { per_gb_month: t.efs_standard_gb_month },
-            note: Some(format!("storage billed by use: ${} per GB-month", t.efs_standard_gb_month)),
+            note: Some(format!("storage billed by use: ${:.2} per GB-month", t.efs_standard_gb_month)),
         }),
         _ => {}
     }
