@@ -227,3 +227,39 @@ fn figures_for_another_region_say_they_are_us_east_1s() {
     assert!(text.contains("the deployment is in eu-west-1; these are us-east-1's prices"), "{text}");
     assert!(text.contains("us-east-1 prices of"), "{text}");
 }
+
+#[test]
+fn every_type_the_repository_specs_use_is_priced() {
+    let prices = toml_file(PRICES);
+    let mut specs: Vec<String> = Vec::new();
+    for dir in ["deploy-specs", "tests/specs/valid"] {
+        for e in std::fs::read_dir(repo().join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                specs.push(p.strip_prefix(repo()).unwrap().to_str().unwrap().to_string());
+            }
+        }
+    }
+    assert!(specs.len() >= 4, "{specs:?}");
+    let mut seen = 0;
+    for spec in &specs {
+        let t = toml_file(spec);
+        let entries = |name: &str| t.get(name).and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        for i in entries("instance") {
+            let ty = i["type"].as_str().unwrap();
+            assert!(prices["ec2_hour"].get(ty).is_some(), "{spec}: instance type {ty} has no price");
+            seen += 1;
+        }
+        for d in entries("database") {
+            let engine = d.get("engine").and_then(|e| e.as_str()).unwrap_or("mysql");
+            let class = d["instance_class"].as_str().unwrap();
+            assert!(prices["rds_hour"][engine].get(class).is_some(), "{spec}: {class} ({engine}) has no price");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 10, "only {seen} types found in {specs:?}");
+    // The classes the day-two tests change databases to.
+    for class in ["db.r5.xlarge", "db.r5.large", "db.t3.large"] {
+        assert!(prices["rds_hour"]["mysql"].get(class).is_some(), "{class}");
+    }
+}
