@@ -605,15 +605,18 @@ pub fn plan(
             return error(ExitCode::from(exit::INVALID_INPUT));
         }
     };
+    let cost = crate::plan::CostView::new(&checked.graph, Some(&state), &target.connection.region);
     match args.output {
         Output::Json => {
             let mut v = crate::plan::to_json(&plan, &checked.graph, plan_args.refresh);
             v["deployment"] = d.name.clone().into();
             v["region"] = target.connection.region.clone().into();
+            v["cost"] = cost.as_ref().map(crate::plan::cost_json).unwrap_or_default();
             println!("{}", pretty(&v));
         }
         Output::Text => {
-            print!("{}", crate::plan::to_text(&plan, &d.name, &target.connection.region, plan_args.refresh))
+            print!("{}", crate::plan::to_text(&plan, &d.name, &target.connection.region, plan_args.refresh));
+            print!("{}", cost.as_ref().map(crate::plan::cost_text).unwrap_or_default());
         }
     }
     let changes = plan.changes().next().is_some();

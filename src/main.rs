@@ -1,14 +1,17 @@
 //! The `strato` command line: reads arguments, calls the library crates, renders their
 //! results for people (text) or scripts (`--output json`), and maps outcomes to exit codes
-//! (0 success, 1 failure, 2 invalid input, 130 interrupted). Library crates never print.
+//! (0 success, 1 failure, 2 invalid input, 130 interrupted, 141 output cut off by a closed
+//! pipe). Library crates never print.
 
+#[macro_use]
+mod out;
 mod deploy;
+mod generate;
 mod outputs;
 mod plan;
 mod progress;
 mod state;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -123,6 +126,21 @@ enum Command {
     /// Inspect a deployment's state, or recover the previous good one.
     #[command(subcommand)]
     State(state::StateCommand),
+    /// Print a shell completion script to stdout, e.g. `strato completions bash >
+    /// ~/.local/share/bash-completion/completions/strato`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print strato's manual page (roff) to stdout: `strato man | man -l -`; with a command,
+    /// that command's page (`strato man plan`); with --dir, write every page to DIR.
+    Man {
+        /// The command whose page to print, e.g. `plan` or `state list`.
+        command: Vec<String>,
+        /// Write strato.1 and a page per command into this directory instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<PathBuf>,
+    },
     /// Break the lock of a run that is gone: its process is not running on this host, or
     /// its lease expired. A lock whose holder may still run is never broken.
     Unlock {
@@ -205,6 +223,14 @@ mod exit {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let code = run(cli);
+    if out::closed() {
+        return ExitCode::from(out::CLOSED_PIPE);
+    }
+    code
+}
+
+fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate(&args),
         Command::Plan { spec, aws, plan, detailed_exitcode } => deploy::plan(&spec, &aws, &plan, detailed_exitcode),
@@ -219,6 +245,8 @@ fn main() -> ExitCode {
         Command::List { aws, tagged, output } => state::list(&aws, tagged, output),
         Command::State(command) => state::state(&command),
         Command::Unlock { which, yes, output } => state::unlock(&which, yes, output),
+        Command::Completions { shell } => generate::completions(shell),
+        Command::Man { command, dir } => generate::man(&command, dir.as_deref()),
     }
 }
 
@@ -335,8 +363,11 @@ pub(crate) fn creation_plan(args: &SpecArgs, doc: &Document, graph: &Graph, targ
         }
     };
     order.retain(|id| plan.get(graph.node(*id).address.as_str()).is_some());
+    let cost = plan::CostView::new(graph, None, &doc.spec.deployment.region.value);
     if args.output == Output::Json {
-        println!("{}", pretty(&plan::to_json(&plan, graph, false)));
+        let mut v = plan::to_json(&plan, graph, false);
+        v["cost"] = cost.as_ref().map(plan::cost_json).unwrap_or_default();
+        println!("{}", pretty(&v));
         return ExitCode::SUCCESS;
     }
     let d = &doc.spec.deployment;
@@ -377,7 +408,8 @@ pub(crate) fn creation_plan(args: &SpecArgs, doc: &Document, graph: &Graph, targ
         out += &format!("  one object at a time:     {}\n", minutes(est.serial_secs));
         out += &format!("  critical path: {}\n", path.join(" -> "));
     }
-    let _ = std::io::stdout().write_all(out.as_bytes());
+    out += &cost.as_ref().map(plan::cost_text).unwrap_or_default();
+    print!("{out}");
     ExitCode::SUCCESS
 }
 
@@ -392,6 +424,6 @@ fn graph(spec: &Path, format: GraphFormat) -> ExitCode {
         GraphFormat::Mermaid => strato_graph::to_mermaid(&graph),
         GraphFormat::Json => pretty(&strato_graph::to_json(&graph)) + "\n",
     };
-    let _ = std::io::stdout().write_all(text.as_bytes());
+    print!("{text}");
     ExitCode::SUCCESS
 }

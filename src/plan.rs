@@ -1,9 +1,10 @@
 //! The plan of a run against the deployment's state and the live objects, as `strato
 //! plan`, `provision` (before it asks) and `status` show it: text like `terraform plan`,
-//! or one JSON document.
+//! or one JSON document; with what the deployment costs per month (`CostView`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use strato_graph::cost::{self, Category, Cents, Cost, Price, PriceTable};
 use strato_graph::plan::{Action, Live, Plan, Planned};
 use strato_graph::Graph;
 use strato_state::State;
@@ -204,5 +205,179 @@ pub fn to_json(plan: &Plan, graph: &Graph, refreshed: bool) -> serde_json::Value
             "drifted": plan.items.iter().filter(|p| p.drifted()).count(),
         },
         "objects": objects,
+    })
+}
+
+/// What the spec costs per month on demand and, against a deployment, what it costs now.
+pub struct CostView {
+    pub table: &'static PriceTable,
+    /// The spec's cost: what the deployment costs once provisioned.
+    pub after: Cost,
+    /// What the deployment's state records, priced the same way (a day-two plan).
+    pub now: Option<Cost>,
+    /// The region the spec deploys to.
+    pub region: String,
+}
+
+impl CostView {
+    /// The view of `graph` (and of `state`, when the deployment has one); `None` when the
+    /// bundled table does not read, which its own test rules out.
+    pub fn new(graph: &Graph, state: Option<&State>, region: &str) -> Option<CostView> {
+        let table = PriceTable::bundled().ok()?;
+        let now = state.filter(|s| !s.objects.is_empty()).map(|s| state_cost(s, table));
+        Some(CostView { table, after: cost::of_graph(graph, table), now, region: region.to_string() })
+    }
+
+    fn delta(&self) -> Option<Cents> {
+        self.now.as_ref().map(|now| self.after.total() - now.total())
+    }
+}
+
+/// The cost of what a state records, from each object's recorded inputs.
+pub fn state_cost(state: &State, table: &PriceTable) -> Cost {
+    let objects: Vec<(&str, strato_graph::Kind, &strato_graph::change::Inputs)> =
+        state.objects.iter().filter_map(|(a, o)| Some((a.as_str(), o.kind.parse().ok()?, &o.inputs))).collect();
+    cost::estimate(objects, table)
+}
+
+/// The "Cost" block after a plan's summary: one column for a first plan, now / after /
+/// change against a deployment.
+pub fn cost_text(v: &CostView) -> String {
+    let t = v.table;
+    let mut out = format!(
+        "\nCost per month on demand, at {} prices of {} ({} hours a month):\n",
+        t.region, t.as_of, t.hours_per_month
+    );
+    let after = v.after.by_category();
+    let now = v.now.as_ref().map(Cost::by_category);
+    let amount = |c: Category, of: &std::collections::BTreeMap<Category, (u32, Cents)>| match (c, of.get(&c)) {
+        (Category::FileSystems, Some(_)) => "by use".to_string(),
+        (_, Some((_, cents))) => cents.to_string(),
+        (_, None) => "-".to_string(),
+    };
+    if let Some(now) = &now {
+        out += &format!("  {:<30}{:>12}{:>12}{:>12}\n", "", "now", "after", "change");
+        for c in Category::ALL {
+            let (n, a) = (now.get(&c), after.get(&c));
+            if n.is_none() && a.is_none() {
+                continue;
+            }
+            let count = |x: Option<&(u32, Cents)>| x.map_or(0, |x| x.0);
+            let units = match (count(n), count(a)) {
+                (x, y) if x == y => format!("{x}"),
+                (x, y) => format!("{x} -> {y}"),
+            };
+            let change = if c == Category::FileSystems {
+                String::new()
+            } else {
+                (a.map_or(Cents(0), |a| a.1) - n.map_or(Cents(0), |n| n.1)).signed()
+            };
+            let label = format!("{} ({units})", c.label());
+            let row = format!("  {label:<30}{:>12}{:>12}{change:>12}", amount(c, now), amount(c, &after));
+            out += row.trim_end();
+            out += "\n";
+        }
+        let (n, a) = (v.now.as_ref().map_or(Cents(0), Cost::total), v.after.total());
+        out += &format!("  {:<30}{:>12}{:>12}{:>12}\n", "total", n.to_string(), a.to_string(), (a - n).signed());
+    } else {
+        for (c, (units, cents)) in &after {
+            let shown = if *c == Category::FileSystems { "by use".to_string() } else { cents.to_string() };
+            out += &format!("  {:<30}{shown:>14}\n", format!("{} ({units})", c.label()));
+        }
+        out += &format!("  {:<30}{:>14}\n", "total", v.after.total().to_string());
+    }
+    let all = v.after.lines.iter().chain(v.now.iter().flat_map(|c| c.lines.iter()));
+    let mut unknown: Vec<String> = Vec::new();
+    for l in all.filter(|l| l.price == Price::Unknown) {
+        let s = format!("{} ({})", l.address, l.item);
+        if !unknown.contains(&s) {
+            unknown.push(s);
+        }
+    }
+    if !unknown.is_empty() {
+        out += &format!("  price unknown, not in the total: {}\n", unknown.join(", "));
+    }
+    let mut left_out: Vec<String> = Vec::new();
+    for c in after.keys().chain(now.iter().flat_map(|n| n.keys())) {
+        if let Some(s) = c.not_included() {
+            if !left_out.iter().any(|x| x == s) {
+                left_out.push(s.to_string());
+            }
+        }
+    }
+    if after.contains_key(&Category::FileSystems) {
+        left_out.push(format!("EFS storage, billed by use (${:.2} per GB-month)", t.efs_standard_gb_month));
+    }
+    if !left_out.is_empty() {
+        out += &wrapped("  not included: ", &left_out.join("; "));
+    }
+    if v.region != t.region {
+        let note = format!("the deployment is in {}; these are {}'s prices, which may differ", v.region, t.region);
+        out += &wrapped("  note: ", &note);
+    }
+    out
+}
+
+/// `text` after `lead`, wrapped at 80 columns, the following lines indented by four.
+fn wrapped(lead: &str, text: &str) -> String {
+    let mut out = String::new();
+    let mut line = lead.to_string();
+    for word in text.split(' ') {
+        if line.len() + 1 + word.len() > 80 && line.trim().len() > lead.trim().len() {
+            out += line.trim_end();
+            out += "\n";
+            line = "    ".to_string();
+        }
+        if !line.ends_with(' ') {
+            line.push(' ');
+        }
+        line += word;
+    }
+    out += line.trim_end();
+    out += "\n";
+    out
+}
+
+fn lines_json(cost: &Cost) -> Vec<serde_json::Value> {
+    cost.lines
+        .iter()
+        .map(|l| {
+            let (basis, per_gb) = match &l.price {
+                Price::Monthly(_) => ("monthly", None),
+                Price::Unknown => ("unknown", None),
+                Price::ByUse { per_gb_month } => ("by_use", Some(*per_gb_month)),
+            };
+            serde_json::json!({
+                "address": l.address,
+                "category": l.category.as_str(),
+                "item": l.item,
+                "quantity": l.quantity,
+                "monthly": l.monthly().map(Cents::dollars),
+                "basis": basis,
+                "per_gb_month": per_gb,
+                "note": l.note,
+            })
+        })
+        .collect()
+}
+
+/// The `cost` object of plan JSON: per-item lines, total, currency, the table's date and
+/// region and, against a deployment, what it costs now and the change.
+pub fn cost_json(v: &CostView) -> serde_json::Value {
+    let t = v.table;
+    let unknown: Vec<&str> = v.after.unknown().map(|l| l.address.as_str()).collect();
+    serde_json::json!({
+        "currency": t.currency,
+        "as_of": t.as_of,
+        "region": t.region,
+        "deployment_region": v.region,
+        "hours_per_month": t.hours_per_month,
+        "sources": t.sources,
+        "total": v.after.total().dollars(),
+        "lines": lines_json(&v.after),
+        "unknown": unknown,
+        "current_total": v.now.as_ref().map(|c| c.total().dollars()),
+        "current_lines": v.now.as_ref().map(lines_json),
+        "delta": v.delta().map(Cents::dollars),
     })
 }

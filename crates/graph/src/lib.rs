@@ -11,6 +11,7 @@
 
 mod address;
 pub mod change;
+pub mod cost;
 mod desired;
 mod estimate;
 mod kinds;
