@@ -7,6 +7,7 @@
 mod out;
 mod deploy;
 mod generate;
+mod iam;
 mod outputs;
 mod plan;
 mod progress;
@@ -95,6 +96,10 @@ enum Command {
         #[arg(long = "target", value_name = "ADDRESS")]
         targets: Vec<String>,
     },
+    /// Print the least-privilege IAM policy (JSON) for every call provision, day-two
+    /// updates and destroy make for the spec, scoped by the deployment's tags and names
+    /// (no AWS access).
+    IamPolicy(iam::IamPolicyArgs),
     /// Print the spec's outputs (URLs, addresses, an SSH line) from the recorded state.
     Outputs {
         #[command(flatten)]
@@ -240,6 +245,7 @@ fn run(cli: Cli) -> ExitCode {
             let what = deploy::DestroyTarget { spec: spec.as_deref(), overrides: &overrides };
             deploy::destroy(&what, &aws, &run, &destroy, &targets, output)
         }
+        Command::IamPolicy(args) => iam::iam_policy(&args),
         Command::Outputs { spec, aws } => deploy::outputs(&spec, &aws),
         Command::Status { spec, aws } => deploy::status(&spec, &aws),
         Command::List { aws, tagged, output } => state::list(&aws, tagged, output),

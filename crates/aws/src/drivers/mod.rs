@@ -38,6 +38,7 @@ mod listener_rule;
 mod load_balancer;
 mod mount_target;
 mod nat_gateway;
+pub mod policy;
 mod route;
 mod route_table;
 mod route_table_association;
