@@ -446,7 +446,29 @@ impl Provisioner {
             // "already exists", which may be the answer to a retry of such an attempt.
             // A name taken by someone else (`Foreign`) is such a refusal too.
             Err(e) if !e.is_transient() && !e.is(crate::error::Class::AlreadyExists) => {
-                self.shared.with_store(|s| s.remove(address)).map_err(|s| TaskError(format!("{address}: {s}")))?;
+                // A create of more than one call (CreateVpc, then ModifyVpcAttribute;
+                // CreateInternetGateway, then AttachInternetGateway) may have made the object
+                // before a later call was refused: it is looked for (by its token, name and
+                // tags) before the intent goes, and recorded if found, so that destroy removes
+                // it and the next provision completes it. A look that fails keeps the intent
+                // for the next run to resolve.
+                // (A name taken by someone else made nothing of ours: no look.)
+                let found = if e.is(crate::error::Class::Foreign) { Ok(None) } else { driver.find(&cx, &record).await };
+                match found {
+                    Ok(None) => {
+                        self.shared
+                            .with_store(|s| s.remove(address))
+                            .map_err(|s| TaskError(format!("{address}: {s}")))?;
+                    }
+                    Ok(Some(found)) => {
+                        record.status = Status::Created;
+                        record.id = Some(found.id);
+                        record.attributes.extend(found.attributes);
+                        record.created_at = Some(now());
+                        self.shared.save(address, record)?;
+                    }
+                    Err(_) => {}
+                }
                 return Err(fail(e));
             }
             Err(e) => return Err(fail(e)),
