@@ -896,9 +896,10 @@ mod tests {
         let start = Instant::now();
         let (r, creates, finds) = untokened(&[Err(throttled.clone()), Err(throttled.clone()), Ok(3)], None).await;
         assert_eq!((r.unwrap(), creates, finds), (3, 3, 0));
-        // Backed off between attempts, as the SDK would: at least 0.5 s, then 1 s.
-        assert!(start.elapsed() >= Duration::from_millis(1500), "{:?}", start.elapsed());
-        assert!(start.elapsed() <= Duration::from_millis(3000), "{:?}", start.elapsed());
+        // Backed off between attempts as the retry policy says: half to all of 0.5 s, then
+        // of 1 s.
+        assert!(start.elapsed() >= Duration::from_millis(750), "{:?}", start.elapsed());
+        assert!(start.elapsed() <= Duration::from_millis(1500), "{:?}", start.elapsed());
         let (r, creates, finds) = untokened(&[Err(refusal("AccessDenied", Class::Auth))], None).await;
         assert!(r.unwrap_err().code_is(&["AccessDenied"]));
         assert_eq!((creates, finds), (1, 0));
