@@ -282,6 +282,9 @@ pub struct PhaseSummary {
     pub strato_over_terraform: f64,
     /// The worst seed's strato / critical path.
     pub worst_over_critical: f64,
+    /// strato / Terraform-style seed by seed (the same sampled cloud): p50 and worst.
+    pub paired_over_terraform: Spread,
+    pub worst_over_terraform: f64,
     pub strato_calls_per_object: f64,
     pub terraform_calls_per_object: f64,
     pub strato_throttled: u64,
@@ -333,6 +336,8 @@ pub fn summarise(results: &[SeedResult], setup: &Setup) -> Summary {
             strato_over_critical: strato.p50 / critical.p50,
             strato_over_terraform: strato.p50 / terraform.p50,
             worst_over_critical: s.iter().zip(&c).map(|(a, b)| a / b).fold(0.0, f64::max),
+            paired_over_terraform: Spread::of(&s.iter().zip(&t).map(|(a, b)| a / b).collect::<Vec<_>>()),
+            worst_over_terraform: s.iter().zip(&t).map(|(a, b)| a / b).fold(0.0, f64::max),
             strato_calls_per_object: calls(&|r| r.0.stats.calls),
             terraform_calls_per_object: calls(&|r| r.1.stats.calls),
             strato_throttled: rows.iter().map(|r| r.0.stats.throttled).sum(),
@@ -407,6 +412,13 @@ pub fn table(s: &Summary) -> String {
         "\nworst seed, strato / critical path: provision {:.3}, destroy {:.3}\n",
         s.provision.worst_over_critical, s.destroy.worst_over_critical
     );
+    out += &format!(
+        "seed by seed, strato / TF-style: provision p50 {:.3} (worst {:.3}), destroy p50 {:.3} (worst {:.3})\n",
+        s.provision.paired_over_terraform.p50,
+        s.provision.worst_over_terraform,
+        s.destroy.paired_over_terraform.p50,
+        s.destroy.worst_over_terraform
+    );
     for (name, p) in [("provision", &s.provision), ("destroy", &s.destroy)] {
         for f in p.strato_failures.iter().take(5) {
             out += &format!("strato {name} failed: {f}\n");
@@ -436,6 +448,8 @@ pub fn json(s: &Summary, results: &[SeedResult]) -> serde_json::Value {
             "strato_over_critical_path": p.strato_over_critical,
             "strato_over_terraform": p.strato_over_terraform,
             "worst_strato_over_critical_path": p.worst_over_critical,
+            "paired_strato_over_terraform": spread(&p.paired_over_terraform),
+            "worst_strato_over_terraform": p.worst_over_terraform,
             "strato_calls_per_object": p.strato_calls_per_object,
             "terraform_calls_per_object": p.terraform_calls_per_object,
             "strato_throttled": p.strato_throttled,

@@ -30,6 +30,8 @@ fn strato_keeps_to_the_critical_path_and_ahead_of_terraform() {
         assert!(p.terraform_failures.is_empty(), "{name}: {:?}", p.terraform_failures);
         assert!(p.strato_over_critical <= 1.02, "{name}: strato / critical path {:.4}", p.strato_over_critical);
         assert!(p.strato_over_terraform < 1.0, "{name}: strato / TF-style {:.4}", p.strato_over_terraform);
+        let paired = p.paired_over_terraform.p50;
+        assert!(paired < 1.0, "{name}: strato / TF-style seed by seed, p50 {paired:.4}");
         assert!(p.strato_max_retries < RETRY.max_attempts, "{name}: {} retries", p.strato_max_retries);
         assert_eq!(p.strato_refusals, 0, "{name}: AWS refused strato's order");
         // Polling that notices readiness soon without flooding the API.
