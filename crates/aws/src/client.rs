@@ -20,7 +20,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_smithy_types::config_bag::ConfigBag;
 
-use crate::meter::{Meter, MeteredClient, Tagging, AWS_LIMITS};
+use crate::meter::{Feedback, Meter, MeteredClient, Tagging, AWS_LIMITS};
 
 /// Where and as whom to connect.
 #[derive(Clone, Debug)]
@@ -113,8 +113,9 @@ impl Clients {
     }
 }
 
-/// How many attempts the SDK makes of a call before strato sees its error.
-pub const SDK_ATTEMPTS: u32 = 8;
+/// How many attempts the SDK makes of a call before strato sees its error
+/// ([`strato_cloud::waits::RETRY`]).
+pub const SDK_ATTEMPTS: u32 = strato_cloud::waits::RETRY.max_attempts;
 
 /// Retries: the SDK's standard mode with more attempts than its default of 3 (TF
 /// configures 25 for EC2), exponential backoff with full jitter from 0.5 s up to 20 s
@@ -124,10 +125,11 @@ pub const SDK_ATTEMPTS: u32 = 8;
 /// Waits for slow resources are the poller's job, not the retry loop's; creates without an
 /// idempotency token opt out of SDK retries per call (see `drivers::create_untokened`).
 pub(crate) fn retry_config() -> RetryConfig {
+    let policy = strato_cloud::waits::RETRY;
     RetryConfig::standard()
-        .with_max_attempts(SDK_ATTEMPTS)
-        .with_initial_backoff(Duration::from_millis(500))
-        .with_max_backoff(Duration::from_secs(20))
+        .with_max_attempts(policy.max_attempts)
+        .with_initial_backoff(policy.initial)
+        .with_max_backoff(policy.max)
 }
 
 fn retry_partition(service: &'static str) -> RetryPartition {
@@ -159,7 +161,7 @@ fn https_client() -> SharedHttpClient {
 
 pub async fn connect(c: &Connection) -> Clients {
     let meter = Arc::new(Meter::new(if c.api_limits { AWS_LIMITS } else { &[] }));
-    let http = MeteredClient { inner: https_client(), meter };
+    let http = MeteredClient { inner: https_client(), meter: meter.clone() };
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(c.region.clone()))
         .retry_config(retry_config())
@@ -184,6 +186,7 @@ pub async fn connect(c: &Connection) -> Clients {
                     .retry_partition(retry_partition($partition))
                     .interceptor(Counting(calls.clone()))
                     .interceptor(Tagging)
+                    .interceptor(Feedback(meter.clone()))
                     .interceptor(crate::journal::Journaling::new(mutating.clone()))
                     .build(),
             )

@@ -2,8 +2,10 @@
 //! cancellation, so waits are never bare sleeps and never outlive the operator's patience.
 //!
 //! The first check happens at once (the local emulator finishes everything immediately);
-//! later checks back off from `first` to `max`, each delay jittered by up to a fifth so that
-//! many waiters do not poll in lockstep. Waiting and timing out are separate: the caller
+//! later checks back off from `first` to `max`, each delay jittered by up to a fifth, by an
+//! amount that differs per waiter ([`strato_engine::pace::Schedule`]), so that many waiters
+//! do not poll in lockstep. Each kind's values are in [`strato_cloud::waits`], which the
+//! simulated AWS replays. Waiting and timing out are separate: the caller
 //! owns the deadline. All timing goes through tokio's clock, so tests run it paused.
 //!
 //! A check that fails with a transient error (throttled, a server error, no answer) has
@@ -27,38 +29,36 @@ pub enum Check<T> {
     Pending(String),
 }
 
-#[derive(Clone, Debug)]
-pub struct Backoff {
-    pub first: Duration,
-    pub max: Duration,
-    pub deadline: Duration,
-}
-
-impl Backoff {
-    pub const fn new(first: Duration, max: Duration, deadline: Duration) -> Backoff {
-        Backoff { first, max, deadline }
-    }
-
-    /// This backoff on an endpoint `scale` times faster than AWS: every duration divided
-    /// by it, the delays no shorter than [`MIN_DELAY`] so that a scaled wait does not poll
-    /// faster than an API would answer.
-    pub fn scaled(&self, scale: f64) -> Backoff {
-        if scale <= 1.0 {
-            return self.clone();
-        }
-        let first = self.first.div_f64(scale).max(MIN_DELAY);
-        Backoff { first, max: self.max.div_f64(scale).max(first), deadline: self.deadline.div_f64(scale) }
-    }
-}
-
-/// The shortest delay between two checks of a scaled wait.
-pub const MIN_DELAY: Duration = Duration::from_millis(50);
+pub use strato_engine::pace::{Backoff, MIN_DELAY};
 
 /// Checks `check` until it is done, fails, the deadline passes, or `cancel` fires. Each
-/// pending status is passed to `on_status`.
+/// pending status is passed to `on_status`. The jitter is this process's for `what`.
 pub async fn until<T, F, Fut>(
     what: &str,
     backoff: &Backoff,
+    cancel: &Cancel,
+    on_status: impl FnMut(&str),
+    check: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Check<T>, AwsError>>,
+{
+    until_seeded(what, backoff, waiter_seed(&[what]), cancel, on_status, check).await
+}
+
+/// A seed for the jitter of one waiter: its parts (the object's address, what it waits
+/// for) and the process, so that the waiters of one run, and two runs at once, poll at
+/// different instants.
+pub fn waiter_seed(parts: &[&str]) -> u64 {
+    strato_engine::pace::mix(strato_engine::pace::seed_of(parts), u64::from(std::process::id()))
+}
+
+/// [`until`] with the jitter of the waiter `seed` ([`strato_engine::pace::Schedule`]).
+pub async fn until_seeded<T, F, Fut>(
+    what: &str,
+    backoff: &Backoff,
+    seed: u64,
     cancel: &Cancel,
     mut on_status: impl FnMut(&str),
     mut check: F,
@@ -68,9 +68,8 @@ where
     Fut: Future<Output = Result<Check<T>, AwsError>>,
 {
     let start = Instant::now();
-    let mut delay = backoff.first;
+    let mut schedule = backoff.schedule(seed);
     let mut last_status = String::new();
-    let mut attempt: u64 = 0;
     let mut last_error: Option<AwsError>;
     loop {
         match check().await {
@@ -99,14 +98,12 @@ where
             let msg = format!("interrupted while `{last_status}`; the object is recorded and a later run resumes it");
             return Err(AwsError::new(format!("waiting for {what}"), Class::Fatal, msg));
         }
-        attempt += 1;
-        let sleep = jitter(delay, attempt).min(backoff.deadline.saturating_sub(waited));
+        let sleep = schedule.next_delay().min(backoff.deadline.saturating_sub(waited));
         let cancelled = cancel.clone();
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
             _ = async move { while !cancelled.is_cancelled() { tokio::time::sleep(Duration::from_millis(200)).await } } => {}
         }
-        delay = (delay * 2).min(backoff.max);
     }
 }
 
@@ -117,18 +114,6 @@ pub fn seconds(d: Duration) -> String {
     } else {
         format!("{:.1}s", d.as_secs_f64())
     }
-}
-
-/// `d` shortened by up to a fifth, varying per attempt and process, without a random crate.
-fn jitter(d: Duration, attempt: u64) -> Duration {
-    let seed = u64::from(std::process::id())
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(attempt.wrapping_mul(1442695040888963407));
-    let fifth = d.as_millis() as u64 / 5;
-    if fifth == 0 {
-        return d;
-    }
-    d - Duration::from_millis((seed >> 33) % fifth)
 }
 
 #[cfg(test)]
@@ -242,17 +227,6 @@ mod tests {
                 .contains("no check succeeded in 120s; the last one failed: DescribeDBInstances failed: Rate exceeded"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn scaled_backoffs_keep_their_shape_and_a_floor() {
-        let s = B.scaled(60.0);
-        assert_eq!(s.deadline, Duration::from_secs(2));
-        assert_eq!(s.first, Duration::from_millis(50).max(Duration::from_secs(2).div_f64(60.0)));
-        assert_eq!(s.max, Duration::from_millis(250));
-        let tight = B.scaled(1000.0);
-        assert_eq!((tight.first, tight.max), (MIN_DELAY, MIN_DELAY));
-        assert_eq!(B.scaled(1.0).deadline, B.deadline);
     }
 
     #[tokio::test(start_paused = true)]

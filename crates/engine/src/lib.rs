@@ -20,6 +20,8 @@
 //!
 //! One loop owns all state and emits every [`Event`]; workers only send messages to it.
 
+pub mod pace;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;

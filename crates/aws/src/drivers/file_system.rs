@@ -7,7 +7,7 @@ use aws_sdk_efs::types::{LifeCycleState, PerformanceMode, Tag, ThroughputMode};
 use strato_graph::Desired;
 use strato_state::Object;
 
-use super::{id, mismatch, Attributes, Created, Cx, Driver, SLOW};
+use super::{id, mismatch, Attributes, Created, Cx, Driver};
 use crate::error::{from_sdk, AwsError, Class};
 use crate::poll::Check;
 
@@ -192,7 +192,7 @@ where
         Until::Available => format!("{what} to be available"),
         Until::Gone => format!("{what} to be deleted"),
     };
-    cx.wait(&waiting, &SLOW, || async {
+    cx.wait(&waiting, &strato_cloud::waits::EFS, || async {
         Ok(match (until, state().await?) {
             (Until::Available, Some(LifeCycleState::Available)) => Check::Done(()),
             (Until::Available, Some(LifeCycleState::Error)) => {

@@ -9,23 +9,19 @@
 //! DetachInternetGateway; the
 //! fix of alchemy-run/alchemy#1125 waits the same way). "Not attached" counts as detached.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType};
 use strato_graph::{Desired, Kind};
 use strato_state::Object;
 
-use super::{ec2_once, exists_from, gone_ok, id, mismatch, Created, Cx, Driver, INTERFACES_GONE};
+use super::{ec2_once, exists_from, gone_ok, id, mismatch, Created, Cx, Driver};
 use crate::error::{from_sdk, AwsError, Class};
-use crate::poll::Backoff;
 
 pub struct InternetGateway;
 
 /// How long a detach may wait for the VPC's public addresses to go: TF's delete timeout
 /// for internet gateways (internal/service/ec2/vpc_internet_gateway.go).
-const PUBLIC_ADDRESSES_GONE: Backoff =
-    Backoff::new(INTERFACES_GONE.first, INTERFACES_GONE.max, Duration::from_secs(20 * 60));
+use strato_cloud::waits::PUBLIC_ADDRESSES_GONE;
 
 #[async_trait]
 impl Driver for InternetGateway {

@@ -12,7 +12,7 @@ use strato_state::Object;
 
 use strato_graph::plan::{Change, Live};
 
-use super::{id, mismatch, Attributes, Created, Cx, Driver, Updated, SLOW};
+use super::{id, mismatch, Attributes, Created, Cx, Driver, Updated, LOAD_BALANCER};
 use crate::error::{from_sdk, AwsError, Class};
 use crate::poll::Check;
 
@@ -134,7 +134,7 @@ impl Driver for LoadBalancer {
 
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
         let arn = id(obj)?;
-        cx.wait("the load balancer to be active", &SLOW, || async {
+        cx.wait("the load balancer to be active", &LOAD_BALANCER, || async {
             let Some(lb) = describe(cx, arn).await? else { return Ok(Check::Pending("not visible yet".into())) };
             match lb.state().and_then(|s| s.code()) {
                 Some(LoadBalancerStateEnum::Active) => Ok(Check::Done(Attributes::new())),
@@ -272,7 +272,7 @@ impl Driver for LoadBalancer {
 
     async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let arn = id(obj)?;
-        cx.wait("the load balancer to be deleted", &SLOW, || async {
+        cx.wait("the load balancer to be deleted", &LOAD_BALANCER, || async {
             Ok(if describe(cx, arn).await?.is_none() { Check::Done(()) } else { Check::Pending("deleting".into()) })
         })
         .await

@@ -311,7 +311,8 @@ impl Cx<'_> {
     {
         let backoff = backoff.scaled(self.clients.time_scale);
         self.progress.waiting();
-        crate::poll::until(what, &backoff, self.cancel, |s| self.status(s), check).await
+        let seed = crate::poll::waiter_seed(&[self.address, what]);
+        crate::poll::until_seeded(what, &backoff, seed, self.cancel, |s| self.status(s), check).await
     }
 
     /// Before a call AWS meters tightly (`CreateLoadBalancer`: 10 at once, then one every
@@ -464,12 +465,12 @@ where
     unreachable!("the last attempt returns")
 }
 
-/// The SDK's backoff before attempt `attempt + 1`: jittered, from 0.5 s, doubling, at most
-/// 20 s (see `client::retry_config`). Real time: throttling is counted on AWS's clock.
+/// The SDK's backoff before attempt `attempt + 1` ([`strato_cloud::waits::RETRY`], as
+/// `client::retry_config` gives the SDK): jittered, from 0.5 s, doubling, at most 20 s. Real
+/// time: throttling is counted on AWS's clock.
 fn sdk_backoff(attempt: u32) -> Duration {
-    let ceiling = Duration::from_millis(500).saturating_mul(1 << attempt.min(6)).min(Duration::from_secs(20));
-    let seed = u64::from(std::process::id()).wrapping_mul(0x9e3779b97f4a7c15).wrapping_add(u64::from(attempt));
-    ceiling.mul_f64(0.5 + ((seed >> 11) % 1000) as f64 / 2000.0)
+    let seed = strato_engine::pace::mix(u64::from(std::process::id()), u64::from(attempt));
+    strato_cloud::waits::RETRY.delay(attempt, 0.5 + strato_engine::pace::unit(seed) / 2.0)
 }
 
 /// Config overrides that turn the SDK's own retries off for one call (see
@@ -486,17 +487,11 @@ pub fn elb_once() -> aws_sdk_elasticloadbalancingv2::config::Builder {
     aws_sdk_elasticloadbalancingv2::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
 }
 
-/// How long to wait for kinds that become ready slowly, and how often to look.
-pub const NAT_READY: Backoff =
-    Backoff::new(Duration::from_secs(5), Duration::from_secs(15), Duration::from_secs(15 * 60));
-pub const NAT_GONE: Backoff =
-    Backoff::new(Duration::from_secs(5), Duration::from_secs(15), Duration::from_secs(10 * 60));
-pub const RDS_READY: Backoff =
-    Backoff::new(Duration::from_secs(15), Duration::from_secs(30), Duration::from_secs(60 * 60));
-pub const RDS_GONE: Backoff =
-    Backoff::new(Duration::from_secs(15), Duration::from_secs(30), Duration::from_secs(60 * 60));
-pub const SLOW: Backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(15), Duration::from_secs(30 * 60));
-pub const QUICK: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(2 * 60));
+/// How long to wait for each kind, and how often to look: [`strato_cloud::waits`], which
+/// the simulated AWS replays. `SLOW` is the instances' wait.
+pub use strato_cloud::waits::{
+    INSTANCE as SLOW, INTERFACES_GONE, LOAD_BALANCER, NAT_GONE, NAT_READY, QUICK, RDS_GONE, RDS_READY,
+};
 
 #[async_trait]
 pub trait Driver: Send + Sync {
@@ -592,11 +587,6 @@ pub fn gone_ok<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
         Err(e) => Err(e),
     }
 }
-
-/// How long AWS-managed network interfaces (of deleted load balancers, NAT gateways, mount
-/// targets, databases) may take to be released.
-pub const INTERFACES_GONE: Backoff =
-    Backoff::new(Duration::from_secs(5), Duration::from_secs(15), Duration::from_secs(15 * 60));
 
 /// A network interface as the operator needs to see it to know what holds an object:
 /// `eni-0abc (ELB app/wso2-public/50dc6c495c0c9188, requester amazon-elb, public IP
@@ -906,9 +896,10 @@ mod tests {
         let start = Instant::now();
         let (r, creates, finds) = untokened(&[Err(throttled.clone()), Err(throttled.clone()), Ok(3)], None).await;
         assert_eq!((r.unwrap(), creates, finds), (3, 3, 0));
-        // Backed off between attempts, as the SDK would: at least 0.5 s, then 1 s.
-        assert!(start.elapsed() >= Duration::from_millis(1500), "{:?}", start.elapsed());
-        assert!(start.elapsed() <= Duration::from_millis(3000), "{:?}", start.elapsed());
+        // Backed off between attempts as the retry policy says: half to all of 0.5 s, then
+        // of 1 s.
+        assert!(start.elapsed() >= Duration::from_millis(750), "{:?}", start.elapsed());
+        assert!(start.elapsed() <= Duration::from_millis(1500), "{:?}", start.elapsed());
         let (r, creates, finds) = untokened(&[Err(refusal("AccessDenied", Class::Auth))], None).await;
         assert!(r.unwrap_err().code_is(&["AccessDenied"]));
         assert_eq!((creates, finds), (1, 0));
