@@ -53,6 +53,10 @@ pub struct RunArgs {
     /// Also print the objects left unchanged and, on a terminal, every status change.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// After the run (also one that failed or was interrupted), draw it as a Gantt chart with
+    /// its critical path: FILE.svg, or FILE.html (the chart in a page, with tooltips).
+    #[arg(long, value_name = "FILE", value_parser = crate::timeline::parse)]
+    pub timeline: Option<crate::timeline::TimelineFile>,
 }
 
 struct Target {
@@ -240,11 +244,19 @@ async fn run_engine(
         keep_going: run.keep_going,
     };
     let r = renderer.clone();
-    let mut on_event = move |e: &Event| r.lock().unwrap_or_else(|p| p.into_inner()).event(e);
+    let mut recorder = crate::timeline::Recorder::new(tasks.len());
+    let mut on_event = |e: &Event| {
+        recorder.event(e);
+        r.lock().unwrap_or_else(|p| p.into_inner()).event(e)
+    };
     let report = strato_engine::run(tasks, work, &options, cancel, &mut on_event).await;
     ticker.abort();
     let mut renderer = renderer.lock().unwrap_or_else(|p| p.into_inner());
     renderer.finish();
+    if let Some(file) = &run.timeline {
+        let what = if verb == "deleted" { "destroy" } else { "provision" };
+        crate::timeline::draw(file, &recorder, what, tasks, &report, output == Output::Json || run.quiet);
+    }
     (report, renderer.summary_table())
 }
 

@@ -12,6 +12,7 @@ mod outputs;
 mod plan;
 mod progress;
 mod state;
+mod timeline;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,7 +54,8 @@ enum Command {
     Graph {
         /// Path of the deploy spec (TOML).
         spec: PathBuf,
-        /// Drawing format.
+        /// Drawing format: Graphviz DOT, Mermaid, JSON, or an SVG picture laid out by tier
+        /// and availability zone (no external tools).
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
@@ -217,6 +219,7 @@ enum GraphFormat {
     Dot,
     Mermaid,
     Json,
+    Svg,
 }
 
 /// Exit codes every subcommand keeps to.
@@ -429,6 +432,7 @@ fn graph(spec: &Path, format: GraphFormat) -> ExitCode {
         GraphFormat::Dot => strato_graph::to_dot(&graph, &doc.spec.deployment.name.value),
         GraphFormat::Mermaid => strato_graph::to_mermaid(&graph),
         GraphFormat::Json => pretty(&strato_graph::to_json(&graph)) + "\n",
+        GraphFormat::Svg => strato_graph::to_svg(&graph, &doc.spec.deployment.name.value),
     };
     print!("{text}");
     ExitCode::SUCCESS

@@ -7,7 +7,8 @@
 //! the span of the reference that caused it, so a cycle can be shown in the spec.
 //!
 //! Architecture invariant: this crate knows nothing of AWS APIs or the terminal. It turns a
-//! validated [`Document`] into a graph, orders it, estimates it and draws it.
+//! validated [`Document`] into a graph, orders it, estimates it and draws it (and draws the
+//! timeline of a run, from plain rows).
 
 mod address;
 pub mod change;
@@ -18,6 +19,8 @@ mod kinds;
 mod lower;
 pub mod plan;
 mod render;
+mod svg;
+pub mod timeline;
 mod user_data;
 
 use std::collections::{BTreeSet, HashMap};
@@ -27,8 +30,9 @@ use strato_spec::{Diagnostic, Document, Span, Stage};
 pub use address::{Address, Part};
 pub use desired::{DbInstance, Desired, Image, InstanceSpec, ListenerAction, Permission, TargetGroupSpec};
 pub use estimate::{minutes, Durations, Estimate};
-pub use kinds::{Kind, KindInfo, KINDS};
+pub use kinds::{Kind, KindInfo, Tier, KINDS};
 pub use render::{to_dot, to_json, to_mermaid};
+pub use svg::{to_svg, zone_of};
 pub use user_data::UserData;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

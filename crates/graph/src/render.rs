@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use strato_spec::Stage;
 
-use crate::{Graph, Kind};
+use crate::{Graph, Kind, Tier};
 
 fn stage_name(s: Stage) -> &'static str {
     match s {
@@ -73,21 +73,14 @@ pub fn to_mermaid(g: &Graph) -> String {
         };
         let _ = writeln!(out, "  n{} {arrow} n{}", e.dependency.0, e.dependent.0);
     }
-    for t in ["network", "security", "data", "compute", "balancing"] {
-        let kind = Kind::ALL.iter().copied().find(|k| tier(*k) == t).unwrap_or(Kind::Vpc);
-        let _ = writeln!(out, "  classDef {t} fill:{},stroke:#475569", colour(kind));
+    for t in Tier::ALL {
+        let _ = writeln!(out, "  classDef {} fill:{},stroke:#475569", t.as_str(), t.colour());
     }
     out
 }
 
 fn tier(kind: Kind) -> &'static str {
-    match colour(kind) {
-        "#dbeafe" => "network",
-        "#fde68a" => "security",
-        "#fecaca" => "data",
-        "#bbf7d0" => "compute",
-        _ => "balancing",
-    }
+    kind.tier().as_str()
 }
 
 pub fn to_json(g: &Graph) -> serde_json::Value {

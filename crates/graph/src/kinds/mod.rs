@@ -138,6 +138,53 @@ const DATA: &str = "#fecaca";
 const COMPUTE: &str = "#bbf7d0";
 const BALANCING: &str = "#e9d5ff";
 
+/// The tier of a kind in drawings: network, security, data, compute, load balancing, the
+/// order in which a platform is built. A kind's tier is its colour in [`KINDS`], so the
+/// table stays the one place that says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tier {
+    Network,
+    Security,
+    Data,
+    Compute,
+    Balancing,
+}
+
+impl Tier {
+    /// Every tier, in build order.
+    pub const ALL: [Tier; 5] = [Tier::Network, Tier::Security, Tier::Data, Tier::Compute, Tier::Balancing];
+
+    /// The tier's fill colour: the colour of its kinds' rows in [`KINDS`].
+    pub fn colour(self) -> &'static str {
+        match self {
+            Tier::Network => NETWORK,
+            Tier::Security => SECURITY,
+            Tier::Data => DATA,
+            Tier::Compute => COMPUTE,
+            Tier::Balancing => BALANCING,
+        }
+    }
+
+    /// `network`, `security`, `data`, `compute`, `balancing`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Network => "network",
+            Tier::Security => "security",
+            Tier::Data => "data",
+            Tier::Compute => "compute",
+            Tier::Balancing => "balancing",
+        }
+    }
+
+    /// For legends: `load balancing` rather than `balancing`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Tier::Balancing => "load balancing",
+            t => t.as_str(),
+        }
+    }
+}
+
 /// A row of [`KINDS`], positional so that the table reads as one.
 #[allow(clippy::too_many_arguments)]
 const fn row(
@@ -226,6 +273,13 @@ impl Kind {
         self.info().service
     }
 
+    /// The kind's tier in drawings, read from its colour in [`KINDS`] (every row's colour is
+    /// one tier's, checked by a test).
+    pub fn tier(self) -> Tier {
+        let colour = self.info().colour;
+        Tier::ALL.into_iter().find(|t| t.colour() == colour).unwrap_or(Tier::Network)
+    }
+
     /// Typical seconds until a deleted object of this kind is gone.
     pub fn destroy_secs(self) -> u32 {
         self.info().destroy_secs
@@ -300,6 +354,19 @@ mod tests {
             let n = MODULES.iter().filter(|m| m.kinds.contains(&k)).count();
             assert_eq!(n, 1, "{k:?} is made by {n} modules");
         }
+    }
+
+    #[test]
+    fn every_colour_is_a_tier() {
+        for k in Kind::ALL {
+            let tiers = Tier::ALL.iter().filter(|t| t.colour() == k.info().colour).count();
+            assert_eq!(tiers, 1, "{k:?}'s colour {} is {tiers} tiers' colour", k.info().colour);
+        }
+        assert_eq!(Kind::Subnet.tier(), Tier::Network);
+        assert_eq!(Kind::SecurityGroupRules.tier(), Tier::Security);
+        assert_eq!(Kind::MountTarget.tier(), Tier::Data);
+        assert_eq!(Kind::Instance.tier(), Tier::Compute);
+        assert_eq!(Kind::TargetRegistration.tier(), Tier::Balancing);
     }
 
     #[test]
