@@ -119,7 +119,7 @@ impl Recorder {
                 }
             })
             .collect();
-        Timeline { title, elapsed: report.elapsed.as_secs_f64(), rows }
+        Timeline { title, elapsed: report.elapsed.as_secs_f64(), mark: String::new(), rows }
     }
 }
 
@@ -133,8 +133,12 @@ fn kind_of(name: &str) -> Option<strato_graph::Kind> {
 /// Draws the run of `command` into `file`, and says where (or why not) on stderr, unless
 /// the run's output is JSON, where only a failure is told.
 pub fn draw(file: &TimelineFile, recorder: &Recorder, command: &str, tasks: &[Task], report: &Report, quiet: bool) {
-    let title = format!("{command}: {} tasks", tasks.len());
-    match write(file, &recorder.timeline(title, tasks, report)) {
+    let mut timeline = recorder.timeline(command.to_string(), tasks, report);
+    if command == "destroy" {
+        // A destroy's task reports "created" once AWS accepted the delete.
+        timeline.mark = "delete accepted".into();
+    }
+    match write(file, &timeline) {
         Ok(()) if !quiet => eprintln!("Timeline drawn in {}", file.path.display()),
         Ok(()) => {}
         Err(e) => eprintln!("error: {e}"),

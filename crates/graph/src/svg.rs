@@ -7,8 +7,8 @@
 //! `RegisterTargets` entry carries the instance's zone) in that subnet's zone; everything
 //! else is regional.
 //!
-//! Nodes are boxes in their tier's colour, labelled with the address (shortened in the
-//! middle to fit, the whole address in the box's tooltip) and the kind. Edges run from a
+//! Nodes are boxes in their tier's colour, labelled with the address after its kind's prefix
+//! (shortened in the middle to fit, the whole address in the box's tooltip) and the kind. Edges run from a
 //! dependency to what waits for it, solid where the dependent needs the dependency *ready*,
 //! dashed where *created* is enough. The output depends only on the graph: the same spec
 //! always draws the same bytes.
@@ -26,7 +26,7 @@ const BOX_H: i64 = 38;
 const GAP_X: i64 = 14;
 const GAP_Y: i64 = 14;
 /// Left column with the tiers' names.
-const BAND_LABEL_W: i64 = 112;
+const BAND_LABEL_W: i64 = 150;
 /// Space around the boxes inside a cell.
 const PAD: i64 = 14;
 /// Rows a cell aims at before it grows another column.
@@ -277,12 +277,14 @@ pub fn to_svg(g: &Graph, title: &str) -> String {
             p.y,
             n.kind.info().colour
         );
+        // The kind is the second line: the first is the rest of the address.
         let _ = writeln!(
             out,
-            r#"<text x="{}" y="{}" font-size="11.5" fill="{INK}">{}</text>"#,
+            r#"<text x="{}" y="{}" font-size="11.5" font-weight="bold" fill="{INK}">{}</text>"#,
             p.x + 8,
             p.y + 16,
-            esc(&fit(address, (BOX_W - 14) as f64, 11.5))
+            // Bold glyphs are wider: fitted as a size larger.
+            esc(&fit(n.address.path(), (BOX_W - 14) as f64, 12.5))
         );
         let _ = writeln!(
             out,

@@ -25,6 +25,9 @@ pub struct Timeline {
     pub title: String,
     /// Seconds from the start of the run to its end.
     pub elapsed: f64,
+    /// What the mark between start and end stands for: `created` (a provision: the id is
+    /// known), `delete accepted` (a destroy: what is left is waiting until it is gone).
+    pub mark: String,
     pub rows: Vec<Row>,
 }
 
@@ -138,6 +141,16 @@ const ROW_H: f64 = 20.0;
 const BAR_H: f64 = 13.0;
 const HEADER_H: f64 = 118.0;
 const AXIS_H: f64 = 26.0;
+/// Pixels between a created mark and the end of its bar, at least, for the mark to be drawn.
+const MARK_GAP: f64 = 4.0;
+
+fn mark_name(t: &Timeline) -> &str {
+    if t.mark.is_empty() {
+        "created"
+    } else {
+        &t.mark
+    }
+}
 
 /// A step for the axis' ticks: 1, 2 or 5 times a power of ten, about eight ticks in all.
 fn tick_step(span: f64) -> f64 {
@@ -231,7 +244,7 @@ pub fn to_svg(t: &Timeline) -> String {
         MARGIN + 20.0,
         esc(&format!("strato {}", t.title))
     );
-    let mut summary = format!("{} in {}: {done} done", rows.len(), duration(t.elapsed));
+    let mut summary = format!("{} tasks in {}: {done} done", rows.len(), duration(t.elapsed));
     for (n, what) in
         [(failed, "failed"), (skipped, "skipped"), (unfinished, "unfinished"), (not_started, "not started")]
     {
@@ -253,7 +266,7 @@ pub fn to_svg(t: &Timeline) -> String {
         MARGIN + 62.0,
         esc(&fit(&path_text, width - 2.0 * MARGIN, 13.0))
     );
-    legend(&mut out, MARGIN, MARGIN + 80.0, rows);
+    legend(&mut out, MARGIN, MARGIN + 80.0, rows, mark_name(t));
 
     // Axis and grid.
     let axis_y = y0 - 8.0;
@@ -336,7 +349,7 @@ fn bar(out: &mut String, t: &Timeline, i: usize, y: f64, x: &dyn Fn(f64) -> f64,
         let _ = write!(tip, "\nstarted at {}", duration(s));
     }
     if let Some(c) = r.created {
-        let _ = write!(tip, "\ncreated at {}", duration(c));
+        let _ = write!(tip, "\n{} at {}", mark_name(t), duration(c));
     }
     if let (Some(s), Some(e)) = (r.start, r.end) {
         let _ = write!(tip, "\nended at {} (took {})", duration(e), duration(e - s));
@@ -378,7 +391,9 @@ fn bar(out: &mut String, t: &Timeline, i: usize, y: f64, x: &dyn Fn(f64) -> f64,
                 out,
                 r#"<rect x="{bx:.1}" y="{by:.1}" width="{bw:.1}" height="{BAR_H}" rx="2" fill="{fill}" {stroke}{dash}/>"#
             );
-            if let Some(c) = r.created.filter(|c| r.end.is_some_and(|e| e - c > SAME) && *c >= start) {
+            // The mark only where it is apart from the end: a created object that was ready
+            // at once is simply done.
+            if let Some(c) = r.created.filter(|c| r.end.is_some_and(|e| x(e) - x(*c) >= MARK_GAP) && *c >= start) {
                 let cx = x(c);
                 let _ = write!(
                     out,
@@ -427,7 +442,7 @@ fn bar(out: &mut String, t: &Timeline, i: usize, y: f64, x: &dyn Fn(f64) -> f64,
 }
 
 /// The colours of the kinds present, and the marks.
-fn legend(out: &mut String, x: f64, y: f64, rows: &[Row]) {
+fn legend(out: &mut String, x: f64, y: f64, rows: &[Row], mark: &str) {
     let mut items: Vec<(String, &str)> = Vec::new();
     for tier in crate::Tier::ALL {
         if rows.iter().any(|r| r.kind.is_some_and(|k| k.tier() == tier)) {
@@ -435,7 +450,7 @@ fn legend(out: &mut String, x: f64, y: f64, rows: &[Row]) {
             items.push((swatch, tier.title()));
         }
     }
-    items.push((String::new(), "created"));
+    items.push((String::new(), mark));
     items.push((format!(r#"fill="url(#failed)" stroke="{FAILED}" stroke-width="1.5""#), "failed"));
     items.push((format!(r#"fill="none" stroke="{SKIPPED}" stroke-width="1.5" stroke-dasharray="3 2""#), "skipped"));
     items.push((format!(r##"fill="#ffffff" stroke="{CRITICAL}" stroke-width="2.5""##), "critical path"));
@@ -463,7 +478,7 @@ fn legend(out: &mut String, x: f64, y: f64, rows: &[Row]) {
     }
 }
 
-/// The chart in a self-contained HTML page: a heading, the SVG, and a tooltip per bar (the
+/// The chart in a self-contained HTML page: a title, the SVG, and a tooltip per bar (the
 /// SVG's own `<title>` text, shown beside the pointer). No external script, style or font.
 pub fn to_html(t: &Timeline) -> String {
     let title = esc(&format!("strato {}", t.title));
@@ -476,14 +491,12 @@ pub fn to_html(t: &Timeline) -> String {
 <title>{title}</title>
 <style>
 body {{ margin: 0; padding: 16px; background: #ffffff; color: #0f172a; font-family: {FONT}; }}
-h1 {{ font-size: 18px; margin: 0 0 8px 0; }}
 #tip {{ position: fixed; display: none; pointer-events: none; white-space: pre; background: #0f172a; color: #f8fafc;
   font-size: 12px; line-height: 1.4; padding: 6px 8px; border-radius: 4px; max-width: 640px; overflow: hidden; }}
 g.bar:hover rect {{ filter: brightness(0.9); }}
 </style>
 </head>
 <body>
-<h1>{title}</h1>
 {svg}<div id="tip"></div>
 <script>
 (function () {{

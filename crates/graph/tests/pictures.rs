@@ -140,7 +140,7 @@ fn the_timeline_svg_has_every_row_once_and_marks_the_critical_path() {
         outcome: RowOutcome::NotStarted,
         deps: vec![Dep { row: 3, needs: Stage::Created }],
     });
-    let t = Timeline { title: "provision test".into(), elapsed: 90.5, rows };
+    let t = Timeline { title: "provision test".into(), elapsed: 90.5, mark: String::new(), rows };
     assert_eq!(timeline::critical_path(&t.rows), vec![0, 1, 2]);
     let svg = timeline::to_svg(&t);
     let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("not well-formed XML: {e}"));
