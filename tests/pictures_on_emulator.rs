@@ -186,6 +186,25 @@ fn svg_size(svg: &str) -> (u32, u32) {
     (attr("width"), attr("height"))
 }
 
+/// The `x`, `y`, `width` and `height` of the first `<rect>` after `marker` in an SVG.
+fn rect_after(svg: &str, marker: &str) -> (u32, u32, u32, u32) {
+    let at = svg.find(marker).unwrap_or_else(|| panic!("no {marker} in the SVG"));
+    let rect = &svg[at + svg[at..].find("<rect ").unwrap()..];
+    let rect = &rect[..rect.find("/>").unwrap()];
+    let attr = |name: &str| -> u32 {
+        let from = rect.find(&format!(" {name}=\"")).unwrap_or_else(|| panic!("no {name} in {rect}")) + name.len() + 3;
+        rect[from..from + rect[from..].find('"').unwrap()].parse::<f64>().unwrap().round() as u32
+    };
+    (attr("x"), attr("y"), attr("width"), attr("height"))
+}
+
+/// Whether a pixel within `reach` of (`x`, `y`) is `colour`: what the SVG puts there is
+/// where the browser drew it (an error banner above the picture would push it down).
+fn shows_at(shot: &Shot, x: u32, y: u32, reach: u32, colour: [u8; 3]) -> bool {
+    let area = Area { x0: x.saturating_sub(reach), y0: y.saturating_sub(reach), x1: x + reach + 1, y1: y + reach + 1 };
+    shot.count(area, colour) > 0
+}
+
 /// What every picture must show: mostly not background (white, or the bands' and stripes'
 /// near-white), yet not filled; text.
 fn assert_drawn(shot: &Shot) {
@@ -228,6 +247,13 @@ fn the_graph_of_the_reference_spec_reads_in_a_browser() {
         "regional objects are not right of the zones in {}",
         shot.path.display()
     );
+    // The VPC's box is where the SVG puts it, in the network's colour.
+    let (x, y, w, _) = rect_after(&svg, "data-address=\"vpc.main\"");
+    assert!(
+        shows_at(&shot, x + w / 2, y + 3, 1, NETWORK),
+        "vpc.main's box is not at ({x}, {y}) in {}",
+        shot.path.display()
+    );
     // The heading is text at the top left.
     let heading = shot.matching(Area { x0: 0, y0: 0, x1: 500, y1: 60 }, ink).len();
     assert!(heading > 300, "no heading in {}", shot.path.display());
@@ -248,7 +274,12 @@ fn the_timeline_of_a_provision_and_a_destroy_reads_in_a_browser() {
     let up = strato(&args);
     let stderr = String::from_utf8_lossy(&up.stderr);
     assert!(up.status.success(), "provision failed:\n{stderr}");
-    let summary: serde_json::Value = serde_json::from_slice(&up.stdout).unwrap();
+    // The event stream ends with the summary (docs/events.md).
+    let stdout = String::from_utf8_lossy(&up.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let summary: serde_json::Value =
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("the last line is no summary ({e}): {stdout}"));
+    assert_eq!(summary["event"], "summary", "{last}");
     let created = summary["created"].as_u64().unwrap();
     assert!(created > 40, "{summary}");
 
@@ -270,13 +301,28 @@ fn the_timeline_of_a_provision_and_a_destroy_reads_in_a_browser() {
     assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg "), "not the page with the chart");
     assert!(html.contains("delete accepted"), "a destroy's mark is the accepted delete");
 
-    let (width, height) = svg_size(&svg);
-    for (file, size) in [(&svg_file, (width, height)), (&html_file, (width + 40, height + 40))] {
-        let shot = screenshot(file, size.0, size.1);
-        let below_legend = 24 + 118 + 26;
-        let labels = Area { x0: 0, y0: below_legend, x1: LABELS_END - 4, y1: shot.height };
-        let bars = Area { x0: LABELS_END, y0: below_legend, x1: shot.width, y1: shot.height };
+    // The page puts the chart 16 pixels in from its corner.
+    for (file, offset) in [(&svg_file, 0), (&html_file, 16)] {
+        let text = std::fs::read_to_string(file).unwrap();
+        let chart = &text[text.find("<svg ").unwrap()..];
+        let (width, height) = svg_size(chart);
+        // The first bar of the critical path: its outline is where the SVG puts it.
+        let first_critical = chart
+            .match_indices("<g class=\"bar ")
+            .map(|(at, _)| &chart[at..at + chart[at..].find("</g>").unwrap()])
+            .find(|bar| bar.contains("stroke=\"#dc2626\""))
+            .expect("a bar on the critical path");
+        let (bar_x, bar_y, _, bar_h) = rect_after(first_critical, "<title>");
+        let shot = screenshot(file, width + 2 * offset, height + 2 * offset);
+        let below_legend = 24 + 118 + 26 + offset;
+        let labels = Area { x0: offset, y0: below_legend, x1: LABELS_END - 4 + offset, y1: shot.height };
+        let bars = Area { x0: LABELS_END + offset, y0: below_legend, x1: shot.width, y1: shot.height };
         assert_drawn(&shot);
+        assert!(
+            shows_at(&shot, bar_x + offset, bar_y + bar_h / 2 + offset, 2, CRITICAL),
+            "{}: the first critical bar's outline is not at ({bar_x}, {bar_y})",
+            shot.path.display()
+        );
         // The critical path: its colour on bars and on their names.
         let critical_bars = shot.count(bars, CRITICAL);
         let critical_names = shot.matching(labels, |p| near(p, CRITICAL, 40)).len();

@@ -491,6 +491,7 @@ pub fn to_html(t: &Timeline) -> String {
 <title>{title}</title>
 <style>
 body {{ margin: 0; padding: 16px; background: #ffffff; color: #0f172a; font-family: {FONT}; }}
+svg {{ display: block; }}
 #tip {{ position: fixed; display: none; pointer-events: none; white-space: pre; background: #0f172a; color: #f8fafc;
   font-size: 12px; line-height: 1.4; padding: 6px 8px; border-radius: 4px; max-width: 640px; overflow: hidden; }}
 g.bar:hover rect {{ filter: brightness(0.9); }}
