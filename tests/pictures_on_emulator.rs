@@ -3,8 +3,13 @@
 //! in headless Chromium, its screenshot decoded and looked at: not blank, not an error page,
 //! the critical path's colour there, the tiers' colours where the layout puts them.
 //!
-//! `scripts/test` starts the emulator (`STRATO_TEST_AWS_ENDPOINT`) and installs Debian's
-//! `chromium` when it is missing.
+//! A run that fails midway (on the AWS-faithful layer, which refuses the NAT gateways) is
+//! drawn as well, its failures and what they held back set apart.
+//!
+//! `scripts/test` starts the emulator (`STRATO_TEST_AWS_ENDPOINT`) and the layer
+//! (`STRATO_TEST_FAITHFUL_ENDPOINT`), and installs Debian's `chromium` when it is missing.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -363,4 +368,50 @@ fn a_timeline_that_is_neither_svg_nor_html_is_refused_before_any_call() {
         assert!(stderr.contains(says), "{stderr}");
         assert!(!dir.join("state").exists(), "no state was opened");
     }
+}
+
+#[test]
+fn a_run_that_fails_midway_is_drawn_with_its_failures_and_skips() {
+    let s = common::Session::new(serde_json::json!({
+        "seed": 11,
+        "scale": 20.0,
+        "rules": common::all_rules(),
+        "deny": [{ "operation": "CreateNatGateway", "code": "AccessDenied" }],
+    }));
+    let dir = temp_dir("failed");
+    let state = dir.join("state");
+    let file = dir.join("failed.svg");
+    let spec = "deploy-specs/wso2-network.toml";
+    let up = s.strato(&["provision", spec, "--timeline", file.to_str().unwrap()], &state);
+    let stderr = common::stderr(&up);
+    assert_eq!(up.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("Timeline drawn in {}", file.display())), "{stderr}");
+    let svg = std::fs::read_to_string(&file).unwrap();
+    let bars = |class: &str| -> Vec<String> {
+        let marker = format!("<g class=\"bar {class}\" data-name=\"");
+        svg.match_indices(&marker)
+            .map(|(at, m)| {
+                let rest = &svg[at + m.len()..];
+                rest[..rest.find('"').unwrap()].to_string()
+            })
+            .collect()
+    };
+    let failed = bars("failed");
+    let skipped = bars("skipped");
+    assert_eq!(failed.len(), 3, "the three NAT gateways fail: {failed:?}");
+    assert!(failed.iter().all(|a| a.starts_with("nat_gateway.")), "{failed:?}");
+    // The private routes go through the NAT gateways: skipped, each naming its cause.
+    assert!(skipped.iter().any(|a| a.starts_with("route_table.private-")), "{skipped:?}");
+    assert!(svg.contains("skipped: nat_gateway."), "a skipped bar names the failure");
+    assert!(svg.contains("CreateNatGateway failed: AccessDenied"), "a failed bar's tooltip has the error");
+    assert!(bars("done").len() > 40, "what did not need the NAT gateways was made");
+    // In the browser: the failures' hatching is there.
+    let (width, height) = svg_size(&svg);
+    let shot = screenshot(&file, width, height);
+    assert_drawn(&shot);
+    let hatched = shot.count(shot.all(), [0x7f, 0x1d, 0x1d]);
+    assert!(hatched > 30, "{}: no failed bars to see ({hatched} pixels)", shot.path.display());
+
+    let down = s.strato(&["destroy", spec, "--yes"], &state);
+    assert!(down.status.success(), "{}", common::stderr(&down));
 }
