@@ -341,6 +341,7 @@ pub fn provision(
     run: &RunArgs,
     plan_args: &crate::plan::PlanArgs,
     yes: bool,
+    check_services: bool,
 ) -> ExitCode {
     let output = spec.output;
     let (checked, mut target) = match target(spec, aws, true) {
@@ -378,7 +379,7 @@ pub fn provision(
         let cancel = Cancel::default();
         on_interrupt(cancel.clone(), quiet);
         let clients = strato_aws::connect(&target.connection).await;
-        let account = match preflight(&clients, &target, &graph, (had_state, legacy), output).await {
+        let account = match preflight(&clients, &target, &graph, (had_state, legacy), check_services, output).await {
             Ok(a) => a,
             Err(code) => return code,
         };
@@ -1049,6 +1050,7 @@ async fn preflight(
     target: &Target,
     graph: &Graph,
     (had_state, legacy): (bool, bool),
+    check_services: bool,
     output: Output,
 ) -> Result<strato_aws::Account, ExitCode> {
     let account = match strato_aws::preflight::identity(clients, &target.connection).await {
@@ -1060,6 +1062,9 @@ async fn preflight(
     };
     let state = target.store.state();
     let mut findings = strato_aws::preflight::capacity(clients, graph, state).await;
+    if check_services {
+        findings.problems.extend(strato_aws::preflight::services(clients, graph).await);
+    }
     let owner = strato_aws::ownership::Owner {
         name: &target.deployment.name,
         id: had_state.then_some(target.deployment.id.as_str()),
