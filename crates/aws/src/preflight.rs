@@ -341,23 +341,6 @@ async fn vcpus(clients: &Clients, new: &[&str]) -> Result<(i64, i64), AwsError> 
     Ok((needed, used))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn standard_families_are_the_ones_the_quota_counts() {
-        for t in ["t3.micro", "c5.xlarge", "m7i.large", "r6g.medium", "z1d.large", "i4i.large", "d3.xlarge"] {
-            assert!(standard_family(t), "{t}");
-        }
-        for t in
-            ["p4d.24xlarge", "g5.xlarge", "inf2.xlarge", "x2idn.large", "trn1.2xlarge", "mac1.metal", "hpc7g.4xlarge"]
-        {
-            assert!(!standard_family(t), "{t}");
-        }
-    }
-}
-
 /// With `provision --check-services`: one cheap read of each service the graph's objects
 /// need besides EC2 (which the zone check already asks), and a problem for each one the
 /// endpoint does not implement (HTTP 501, [`Class::Unsupported`]: an emulator such as
@@ -434,4 +417,21 @@ pub async fn services(clients: &Clients, graph: &Graph) -> Vec<String> {
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_families_are_the_ones_the_quota_counts() {
+        for t in ["t3.micro", "c5.xlarge", "m7i.large", "r6g.medium", "z1d.large", "i4i.large", "d3.xlarge"] {
+            assert!(standard_family(t), "{t}");
+        }
+        for t in
+            ["p4d.24xlarge", "g5.xlarge", "inf2.xlarge", "x2idn.large", "trn1.2xlarge", "mac1.metal", "hpc7g.4xlarge"]
+        {
+            assert!(!standard_family(t), "{t}");
+        }
+    }
 }
