@@ -9,9 +9,11 @@
 //! - The whole reference architecture fails cleanly at the first service LocalStack lacks:
 //!   exit 1, each failure naming object, call and code, no panic, every record a finished
 //!   object; `strato destroy` then removes everything it created.
-//! - With `--check-services` the same spec is refused before anything is created.
+//! - With `--check-services` the same spec is refused before anything is created; where
+//!   every service answers (moto), it finds nothing missing.
 //!
-//! `scripts/test` starts LocalStack and sets `STRATO_TEST_LOCALSTACK_ENDPOINT`.
+//! `scripts/test` starts LocalStack and sets `STRATO_TEST_LOCALSTACK_ENDPOINT` (and moto,
+//! `STRATO_TEST_AWS_ENDPOINT`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -332,4 +334,32 @@ async fn check_services_refuses_before_anything_is_created() {
     let down = strato(&["destroy", NETWORK, "--deployment", net, "--yes"], &state);
     assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
     assert_no_ec2_left(&ec2, net).await;
+}
+
+/// The other side of `--check-services`: on an endpoint that serves every service (moto,
+/// `STRATO_TEST_AWS_ENDPOINT`) it finds nothing missing, and the whole reference
+/// architecture provisions and is destroyed.
+#[test]
+fn check_services_finds_nothing_missing_where_every_service_answers() {
+    let moto = std::env::var("STRATO_TEST_AWS_ENDPOINT").expect(
+        "STRATO_TEST_AWS_ENDPOINT is not set: run the suite with scripts/test, which starts the local emulator",
+    );
+    let state = temp_dir("moto-check");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_strato"))
+            .args(args)
+            .args(["--deployment", "ls-moto-check", "--endpoint-url", &moto, "--state-dir", state.to_str().unwrap()])
+            .current_dir(repo())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("strato runs")
+    };
+    let up = run(&["provision", REFERENCE, "--check-services", "--output", "json"]);
+    assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
+    assert!(json(&up)["created"].as_u64().unwrap() > 100);
+    let down = run(&["destroy", REFERENCE, "--yes"]);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
 }
