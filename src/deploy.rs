@@ -368,6 +368,7 @@ pub fn provision(
     run: &RunArgs,
     plan_args: &crate::plan::PlanArgs,
     yes: bool,
+    check_services: bool,
 ) -> ExitCode {
     let output = spec.output;
     let (checked, mut target) = match target(spec, aws, true) {
@@ -405,7 +406,7 @@ pub fn provision(
         let cancel = Cancel::default();
         on_interrupt(cancel.clone(), quiet);
         let clients = strato_aws::connect(&target.connection).await;
-        let account = match preflight(&clients, &target, &graph, (had_state, legacy), output, quiet).await {
+        let account = match preflight(&clients, &target, &graph, (had_state, legacy), check_services, output, quiet).await {
             Ok(a) => a,
             Err(code) => return code,
         };
@@ -1108,6 +1109,7 @@ async fn preflight(
     target: &Target,
     graph: &Graph,
     (had_state, legacy): (bool, bool),
+    check_services: bool,
     output: Output,
     quiet: bool,
 ) -> Result<strato_aws::Account, ExitCode> {
@@ -1120,6 +1122,9 @@ async fn preflight(
     };
     let state = target.store.state();
     let mut findings = strato_aws::preflight::capacity(clients, graph, state).await;
+    if check_services {
+        findings.problems.extend(strato_aws::preflight::services(clients, graph).await);
+    }
     let owner = strato_aws::ownership::Owner {
         name: &target.deployment.name,
         id: had_state.then_some(target.deployment.id.as_str()),

@@ -75,6 +75,11 @@ enum Command {
         /// Apply changes to existing objects without asking.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Before anything is created, ask each AWS service the spec needs (RDS, EFS, ELB,
+        /// ACM, IAM) whether the endpoint serves it, and refuse the run if one does not (an
+        /// emulator without that service).
+        #[arg(long)]
+        check_services: bool,
     },
     /// Delete every AWS object recorded for the deployment, in the order AWS requires. Works
     /// from the state alone: the spec only names the deployment, and may be left out.
@@ -243,7 +248,9 @@ fn run(cli: Cli) -> ExitCode {
         Command::Validate(args) => validate(&args),
         Command::Plan { spec, aws, plan, detailed_exitcode } => deploy::plan(&spec, &aws, &plan, detailed_exitcode),
         Command::Graph { spec, format } => graph(&spec, format),
-        Command::Provision { spec, aws, run, plan, yes } => deploy::provision(&spec, &aws, &run, &plan, yes),
+        Command::Provision { spec, aws, run, plan, yes, check_services } => {
+            deploy::provision(&spec, &aws, &run, &plan, yes, check_services)
+        }
         Command::Destroy { spec, overrides, output, aws, run, destroy, targets } => {
             let what = deploy::DestroyTarget { spec: spec.as_deref(), overrides: &overrides };
             deploy::destroy(&what, &aws, &run, &destroy, &targets, output)

@@ -27,6 +27,13 @@ pub enum Class {
     /// Transient, and like [`Class::Unreachable`] it says nothing about whether the call
     /// was carried out.
     ServerError,
+    /// The endpoint does not implement the API: HTTP 501 Not Implemented ("the server does
+    /// not support the functionality required to fulfill the request", RFC 9110 §15.6.2).
+    /// An emulator that lacks a service answers so (LocalStack's free build for RDS, EFS
+    /// and ELBv2: `InternalFailure`, status 501); AWS itself uses 501 only for S3's
+    /// `NotImplemented` (a header asking for functionality S3 lacks). Either way nothing was
+    /// carried out, and asking again changes nothing: neither transient nor ambiguous.
+    Unsupported,
     InvalidInput,
     /// The object is `failed`, a wait ran out of time, or anything else.
     Fatal,
@@ -140,6 +147,8 @@ where
             let server_error = e.raw().status().is_server_error();
             let status = e.raw().status().as_u16();
             let class = match code.as_deref().map(classify_code) {
+                // Whatever code comes with it (LocalStack says `InternalFailure`).
+                _ if status == 501 => Class::Unsupported,
                 Some(class) if class != Class::Fatal => class,
                 _ if server_error => Class::ServerError,
                 // An answer AWS refused to give without naming why: who is asking.
@@ -221,5 +230,26 @@ mod tests {
         assert_eq!(classify_code("InternalError"), Class::ServerError);
         assert_eq!(classify_code("ServiceUnavailable"), Class::ServerError);
         assert_eq!(classify_code("SomethingElse"), Class::Fatal);
+    }
+
+    /// An answer with `code` and HTTP `status`, as the SDK hands it over.
+    fn answered(code: &str, status: u16) -> AwsError {
+        use aws_sdk_ec2::error::ErrorMetadata;
+        use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsError;
+        use aws_smithy_runtime_api::http::{Response, StatusCode};
+        let err = DescribeVpcsError::generic(ErrorMetadata::builder().code(code).message("m").build());
+        let raw = Response::new(StatusCode::try_from(status).unwrap(), aws_smithy_types::body::SdkBody::empty());
+        from_sdk("DescribeVpcs", SdkError::service_error(err, raw))
+    }
+
+    #[test]
+    fn an_api_the_endpoint_does_not_implement_is_unsupported_whatever_its_code() {
+        let e = answered("InternalFailure", 501);
+        assert_eq!(e.class, Class::Unsupported);
+        assert!(!e.is_transient() && !e.is_ambiguous(), "nothing was done, and asking again changes nothing");
+        assert_eq!(e.to_string(), "DescribeVpcs failed: InternalFailure: m", "the code is kept");
+        // The same code with a 500 is a server error, as before.
+        assert_eq!(answered("InternalFailure", 500).class, Class::ServerError);
+        assert_eq!(answered("NotImplemented", 501).class, Class::Unsupported);
     }
 }

@@ -77,16 +77,19 @@ pub async fn strangers(
     ec2_tagged(clients, name, owner, &recorded, &mut found).await?;
     let wanted = |kind| graph.map(|g| names(g, kind)).unwrap_or_default();
     // Only the services the spec uses are asked (an emulator may lack RDS); without a spec,
-    // RDS too, for what carries the deployment's name.
+    // RDS too, for what carries the deployment's name. A service the endpoint does not
+    // implement holds nothing that could be in the way.
     if graph.is_none_or(|g| g.nodes().iter().any(|n| n.kind == Kind::DbInstance)) {
-        databases(clients, name, owner, &recorded, &wanted(Kind::DbInstance), &mut found).await?;
+        served(databases(clients, name, owner, &recorded, &wanted(Kind::DbInstance), &mut found).await)?;
     }
-    elb_named(clients, name, owner, &recorded, &wanted(Kind::LoadBalancer), &wanted(Kind::TargetGroup), &mut found)
-        .await?;
+    served(
+        elb_named(clients, name, owner, &recorded, &wanted(Kind::LoadBalancer), &wanted(Kind::TargetGroup), &mut found)
+            .await,
+    )?;
     if let Some(g) = graph {
-        key_pairs(clients, owner, &recorded, &names(g, Kind::KeyPair), &mut found).await?;
-        subnet_groups(clients, owner, &recorded, &names(g, Kind::DbSubnetGroup), &mut found).await?;
-        roles(clients, owner, &recorded, g, &mut found).await?;
+        served(key_pairs(clients, owner, &recorded, &names(g, Kind::KeyPair), &mut found).await)?;
+        served(subnet_groups(clients, owner, &recorded, &names(g, Kind::DbSubnetGroup), &mut found).await)?;
+        served(roles(clients, owner, &recorded, g, &mut found).await)?;
         let challenge =
             g.nodes().iter().any(|n| matches!(n.desired, Some(Desired::InstanceRole { csr_challenge: true, .. })));
         if challenge {
@@ -99,6 +102,16 @@ pub async fn strangers(
         }
     }
     Ok(found)
+}
+
+/// A check of a service the endpoint does not implement (HTTP 501: an emulator without
+/// it) found nothing: no object of that service can be in the way. The first create that
+/// needs the service fails with the same answer, naming its object.
+fn served(checked: Result<(), AwsError>) -> Result<(), AwsError> {
+    match checked {
+        Err(e) if e.is(crate::error::Class::Unsupported) => Ok(()),
+        other => other,
+    }
 }
 
 /// EC2 objects tagged with the deployment's name (`DescribeTags`), less those recorded and

@@ -3,6 +3,9 @@
 //! instance types the spec uses, the account's quotas, and whether anything in AWS already
 //! claims this deployment's names without being this deployment's (see [`crate::ownership`]).
 //!
+//! On request (`provision --check-services`), whether the endpoint serves every service the
+//! spec needs.
+//!
 //! Every check only reads. The problems are reported all at once; checks the endpoint cannot
 //! answer (Service Quotas on an emulator) are skipped with a note.
 
@@ -343,6 +346,84 @@ async fn vcpus(clients: &Clients, new: &[&str]) -> Result<(i64, i64), AwsError> 
     let needed = new.iter().map(|t| of(t)).sum::<Result<i64, _>>()?;
     let used = running.iter().map(|t| of(t)).sum::<Result<i64, _>>()?;
     Ok((needed, used))
+}
+
+/// With `provision --check-services`: one cheap read of each service the graph's objects
+/// need besides EC2 (which the zone check already asks), and a problem for each one the
+/// endpoint does not implement (HTTP 501, [`Class::Unsupported`]: an emulator such as
+/// LocalStack's free build answers so for RDS, EFS and ELBv2), naming the objects that need
+/// it. Only that answer is a problem here: any other error is left to the call that meets
+/// it, so on AWS the check costs a few reads and finds nothing.
+pub async fn services(clients: &Clients, graph: &Graph) -> Vec<String> {
+    let mut needs: BTreeMap<&'static str, Vec<&str>> = BTreeMap::new();
+    for n in graph.nodes() {
+        needs.entry(n.kind.service()).or_default().push(n.address.as_str());
+    }
+    let mut problems = Vec::new();
+    for (service, addresses) in &needs {
+        let (name, answer) = match *service {
+            "rds" => (
+                "RDS",
+                clients
+                    .rds
+                    .describe_db_subnet_groups()
+                    .max_records(20)
+                    .send()
+                    .await
+                    .err()
+                    .map(|e| from_sdk("DescribeDBSubnetGroups", e)),
+            ),
+            "efs" => (
+                "EFS",
+                clients
+                    .efs
+                    .describe_file_systems()
+                    .max_items(1)
+                    .send()
+                    .await
+                    .err()
+                    .map(|e| from_sdk("DescribeFileSystems", e)),
+            ),
+            "elb" => (
+                "Elastic Load Balancing (v2)",
+                clients
+                    .elb
+                    .describe_load_balancers()
+                    .page_size(1)
+                    .send()
+                    .await
+                    .err()
+                    .map(|e| from_sdk("DescribeLoadBalancers", e)),
+            ),
+            "acm" => (
+                "ACM",
+                clients
+                    .acm
+                    .list_certificates()
+                    .max_items(1)
+                    .send()
+                    .await
+                    .err()
+                    .map(|e| from_sdk("ListCertificates", e)),
+            ),
+            "iam" => {
+                ("IAM", clients.iam.list_roles().max_items(1).send().await.err().map(|e| from_sdk("ListRoles", e)))
+            }
+            // EC2 (and its NAT gateways): the zone check has asked it already.
+            _ => continue,
+        };
+        if let Some(e) = answer.filter(|e| e.is(Class::Unsupported)) {
+            let shown: Vec<&str> = addresses.iter().take(3).copied().collect();
+            let more = addresses.len().saturating_sub(shown.len());
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            problems.push(format!(
+                "the endpoint does not serve {name} ({e}), which {}{more} need{}",
+                shown.join(", "),
+                if addresses.len() == 1 { "s" } else { "" }
+            ));
+        }
+    }
+    problems
 }
 
 #[cfg(test)]

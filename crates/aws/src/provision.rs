@@ -816,6 +816,11 @@ pub async fn resolve_intents(
                 store.put(address, resolved).map_err(|e| format!("{address}: {e}"))?;
             }
             Ok(None) => store.remove(address).map_err(|e| format!("{address}: {e}"))?,
+            // The endpoint does not implement the object's service (HTTP 501, see
+            // `Class::Unsupported`): no such object can exist there.
+            Err(e) if e.is(crate::error::Class::Unsupported) => {
+                store.remove(address).map_err(|e| format!("{address}: {e}"))?
+            }
             Err(e) => {
                 errors.push(format!("{address}: cannot look for it: {e}"));
                 unresolved.insert(address.clone());
