@@ -600,9 +600,7 @@ impl Provisioner {
             let cx = self.shared.cx(address, &aws_name, &objects, Some(&self.graph), &progress);
             match driver.find(&cx, &obj).await.map_err(fail)? {
                 Some(found) => obj.id = Some(found.id),
-                None => {
-                    return self.shared.forget(address)
-                }
+                None => return self.shared.forget(address),
             }
         }
         let drain = kind == Kind::TargetRegistration;

@@ -73,6 +73,8 @@ pub struct RunContext {
     pub images: std::sync::Mutex<BTreeMap<String, String>>,
     /// What the operator should hear about after the run, by address.
     pub notices: std::sync::Mutex<Vec<(String, String)>>,
+    /// Instance describes of this run, coalesced ([`crate::batch`]).
+    pub instances: instance::Describes,
 }
 
 /// The AWS account and partition the credentials belong to (`GetCallerIdentity`).
