@@ -354,6 +354,7 @@ async fn image(cx: &Cx<'_>, image: &Image) -> Result<String, AwsError> {
         Image::Ami(id) => return Ok(id.clone()),
         Image::SsmParameter(name) => name,
     };
+    let _one_lookup = cx.run.image_lookup.lock().await;
     if let Some(id) = cx.run.images.lock().ok().and_then(|m| m.get(name).cloned()) {
         return Ok(id);
     }
