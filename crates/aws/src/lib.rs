@@ -15,6 +15,7 @@
 //! - [`provision`]: the engine's work for `provision` and `destroy`, on top of the state file.
 
 pub mod apply;
+pub mod batch;
 pub mod client;
 pub mod drivers;
 pub mod error;

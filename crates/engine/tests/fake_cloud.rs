@@ -265,3 +265,251 @@ async fn a_cancel_before_the_start_runs_nothing() {
     assert!(report.interrupted);
     assert!(log.start.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_task_held_back_by_its_service_starts_when_a_slot_frees() {
+    let mut c = Case::new();
+    // One NAT slot: three NAT gateways, each created after a minute; the others wait their
+    // turn in order of what is behind them, while EC2 work is not held up at all.
+    let first = c.add("nat", MIN, 5 * MIN, &[]);
+    let low = c.add("nat", MIN, 2 * MIN, &[]);
+    let high = c.add("nat", MIN, 2 * MIN, &[]);
+    let _tail = c.add("ec2", MIN, 10 * MIN, &[(high, Need::Ready)]);
+    let free = c.add("ec2", MIN, MIN, &[]);
+    let mut limits = HashMap::new();
+    limits.insert("nat", 1);
+    let options = Options { parallelism: 8, service_limits: limits, keep_going: false };
+    let (report, log, events) = c.run(options, Cancel::default()).await;
+    assert!(report.success());
+    assert_eq!(log.max_by_service["nat"], 1);
+    assert_eq!(log.start[&high], Duration::ZERO, "12 minutes behind it: the first NAT slot is its");
+    assert_eq!(log.start[&free], Duration::ZERO, "another service's task is never held back by NAT's limit");
+    // Each NAT gateway gives its slot back once created (a minute in), and the next starts then.
+    assert_eq!(log.start[&first], MIN);
+    assert_eq!(log.start[&low], 2 * MIN);
+    let created_first = events.iter().position(|e| *e == Event::Created { task: TaskId(first) }).unwrap();
+    let started_low = events.iter().position(|e| *e == Event::Started { task: TaskId(low) }).unwrap();
+    assert!(created_first < started_low);
+}
+
+#[tokio::test(start_paused = true)]
+async fn created_and_ready_edges_are_counted_apart() {
+    let mut c = Case::new();
+    let vpc = c.add("ec2", Duration::from_secs(2), Duration::from_secs(30), &[]);
+    let db = c.add("rds", Duration::from_secs(5), Duration::from_secs(60), &[]);
+    // Needs the VPC created and the database ready; the same dependency twice counts once
+    // for each edge.
+    let both = c.add(
+        "ec2",
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+        &[(vpc, Need::Created), (db, Need::Ready), (vpc, Need::Created)],
+    );
+    // Needs the database only created, and the VPC ready.
+    let mixed =
+        c.add("ec2", Duration::from_secs(1), Duration::from_secs(1), &[(db, Need::Created), (vpc, Need::Ready)]);
+    // A created edge on a task that reports nothing before it finishes: met when it finishes.
+    let silent = c.add("ec2", Duration::from_secs(7), Duration::from_secs(7), &[]);
+    let after_silent = c.add("ec2", Duration::from_secs(1), Duration::from_secs(1), &[(silent, Need::Created)]);
+    let (report, log, _) = c.run(Options::default(), Cancel::default()).await;
+    assert!(report.success());
+    assert_eq!(log.start[&both], Duration::from_secs(60));
+    assert_eq!(log.start[&mixed], Duration::from_secs(30));
+    assert_eq!(log.start[&after_silent], Duration::from_secs(7));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_made_ready_by_a_created_edge_is_skipped_when_its_dependency_then_fails() {
+    let mut c = Case::new();
+    // One NAT slot, held by `busy` for five minutes. `nat` is created after a minute (its
+    // slot goes back) and fails at ten; `child` needs it only created, so it is ready at one
+    // minute, but waits for a NAT slot that frees only at five... by then `nat` has not
+    // failed yet, so `child` starts. `late` needs the same slot and comes after it.
+    let busy = c.add("nat", 5 * MIN, 6 * MIN, &[]);
+    let nat = c.add("ec2", MIN, 10 * MIN, &[]);
+    let child = c.add("nat", MIN, MIN, &[(nat, Need::Created)]);
+    let late = c.add("nat", MIN, MIN, &[]);
+    // And one that is still held back when the failure comes: skipped, its slot goes on.
+    let nat2 = c.add("ec2", Duration::from_secs(30), 2 * MIN, &[]);
+    let parked = c.add("efs", MIN, MIN, &[(nat2, Need::Created)]);
+    let hog = c.add("efs", 3 * MIN, 3 * MIN, &[]);
+    let next_efs = c.add("efs", MIN, MIN, &[]);
+    c.fail(nat);
+    c.fail(nat2);
+    let mut limits = HashMap::new();
+    limits.insert("nat", 1);
+    limits.insert("efs", 1);
+    let options = Options { parallelism: 8, service_limits: limits, keep_going: true };
+    let (report, log, _) = c.run(options, Cancel::default()).await;
+    assert_eq!(log.start[&busy], Duration::ZERO);
+    assert_eq!(log.start[&child], 5 * MIN, "ready at one minute, started when the NAT slot freed");
+    assert_eq!(log.start[&late], 6 * MIN);
+    assert_eq!(report.outcomes[child], Outcome::Done, "it had started before its dependency failed");
+    // `parked` was ready at 30 s and held back by `hog` until three minutes; `nat2` failed
+    // at two: `parked` never starts, and the EFS slot goes to the next EFS task.
+    assert_eq!(log.start[&hog], Duration::ZERO);
+    assert_eq!(report.outcomes[parked], Outcome::Skipped { because: TaskId(nat2) });
+    assert!(!log.start.contains_key(&parked));
+    assert_eq!(log.start[&next_efs], 3 * MIN);
+    assert_eq!(report.outcomes[next_efs], Outcome::Done);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancellation_starts_nothing_that_was_held_back() {
+    let mut c = Case::new();
+    let hog = c.add("nat", 10 * MIN, 10 * MIN, &[]);
+    let held = c.add("nat", MIN, MIN, &[]);
+    let free = c.add("ec2", MIN, MIN, &[(hog, Need::Created)]);
+    let mut limits = HashMap::new();
+    limits.insert("nat", 1);
+    let cancel = Cancel::default();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(5 * MIN).await;
+        trigger.cancel();
+    });
+    let options = Options { parallelism: 8, service_limits: limits, keep_going: false };
+    let (report, log, _) = c.run(options, cancel).await;
+    assert!(report.interrupted);
+    assert_eq!(report.outcomes[hog], Outcome::Done);
+    assert_eq!(report.outcomes[held], Outcome::NotStarted, "its slot freed after the cancel");
+    assert_eq!(report.outcomes[free], Outcome::NotStarted);
+    assert_eq!(log.start.len(), 1);
+}
+
+/// A seeded generator for the random schedules below.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Checks a run's events against the scheduling rule, replayed from the events alone:
+/// every task that starts is, at that moment, the best of the tasks whose dependencies are
+/// met and whose service has room (the longest remaining path first, then the lowest
+/// index), the global limit has room, and nothing starts after a failure (without
+/// `keep_going`).
+fn check_schedule(tasks: &[Task], options: &Options, events: &[Event]) {
+    let n = tasks.len();
+    // Longest remaining path, own estimate included; the generated graphs point backwards.
+    let mut rank = vec![Duration::ZERO; n];
+    for i in (0..n).rev() {
+        let tail = (0..n).filter(|&j| tasks[j].deps.iter().any(|(d, _)| d.0 == i)).map(|j| rank[j]).max();
+        rank[i] = tasks[i].estimate + tail.unwrap_or_default();
+    }
+    let (mut created, mut finished, mut started, mut holding) =
+        (vec![false; n], vec![false; n], vec![false; n], vec![false; n]);
+    let mut failed_once = false;
+    for (k, e) in events.iter().enumerate() {
+        match *e {
+            Event::Started { task } => {
+                assert!(options.keep_going || !failed_once, "event {k}: {task:?} started after a failure");
+                let running = holding.iter().filter(|h| **h).count();
+                assert!(running < options.parallelism, "event {k}: over the global limit");
+                let room = |s: &str| {
+                    let busy = (0..n).filter(|&j| holding[j] && tasks[j].service == s).count();
+                    busy < options.service_limits.get(s).copied().unwrap_or(usize::MAX)
+                };
+                let met = |i: usize| {
+                    tasks[i].deps.iter().all(|(d, need)| match need {
+                        Need::Created => created[d.0] || finished[d.0],
+                        Need::Ready => finished[d.0],
+                    })
+                };
+                let best = (0..n)
+                    .filter(|&i| !started[i] && met(i) && room(tasks[i].service))
+                    .max_by(|&a, &b| rank[a].cmp(&rank[b]).then(b.cmp(&a)));
+                assert_eq!(best, Some(task.0), "event {k}: started {task:?}, the rule says {best:?}");
+                started[task.0] = true;
+                holding[task.0] = true;
+            }
+            Event::Created { task } => {
+                created[task.0] = true;
+                holding[task.0] = false;
+            }
+            Event::Finished { task, .. } => {
+                finished[task.0] = true;
+                created[task.0] = true;
+                holding[task.0] = false;
+            }
+            Event::Failed { task, .. } => {
+                holding[task.0] = false;
+                failed_once = true;
+            }
+            // A skipped task never starts: count it as started so that it is no candidate.
+            Event::Skipped { task, .. } => started[task.0] = true,
+            Event::Status { .. } => {}
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn random_graphs_start_in_the_order_of_the_rule() {
+    let services = ["ec2", "nat", "rds", "efs"];
+    for seed in 1..=60u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut c = Case::new();
+        let n = 20 + rng.below(40) as usize;
+        for i in 0..n {
+            let mut deps = Vec::new();
+            if i > 0 {
+                for _ in 0..rng.below(4) {
+                    let need = if rng.below(2) == 0 { Need::Created } else { Need::Ready };
+                    deps.push((rng.below(i as u64) as usize, need));
+                }
+            }
+            let created = Duration::from_secs(1 + rng.below(30));
+            let ready = created + Duration::from_secs(rng.below(300));
+            let t = c.add(services[rng.below(4) as usize], created, ready, &deps);
+            if rng.below(25) == 0 {
+                c.fail(t);
+            }
+        }
+        let mut limits = HashMap::new();
+        limits.insert("nat", 1 + rng.below(2) as usize);
+        limits.insert("rds", 1 + rng.below(3) as usize);
+        limits.insert("efs", 1);
+        let options =
+            Options { parallelism: 2 + rng.below(6) as usize, service_limits: limits, keep_going: rng.below(2) == 0 };
+        let (report, _, events) = c.run(options.clone(), Cancel::default()).await;
+        check_schedule(&c.tasks, &options, &events);
+        if report.failures().count() == 0 {
+            assert!(report.success(), "seed {seed}: every task runs when nothing fails");
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slot_offered_to_a_task_that_is_then_skipped_goes_to_the_next_one() {
+    let mut c = Case::new();
+    // Three slots; one EFS slot, held by `hog` for its first minute.
+    let hog = c.add("efs", MIN, 2 * MIN, &[]);
+    let long = c.add("ec2", 10 * MIN, 10 * MIN, &[]);
+    let doomed = c.add("ec2", Duration::from_secs(30), 5 * MIN, &[]);
+    // Both held back by `hog` from 30 s on; `first` (the lower index) is offered the EFS slot
+    // when `hog` is created, but `heavy` takes the last global slot at that moment, and
+    // `doomed` fails before `first` can start.
+    let first = c.add("efs", MIN, MIN, &[(doomed, Need::Created)]);
+    let second = c.add("efs", MIN, MIN, &[]);
+    let filler = c.add("ec2", 10 * MIN, 10 * MIN, &[]);
+    c.tasks[filler].estimate = Duration::from_secs(10);
+    let heavy = c.add("ec2", 20 * MIN, 20 * MIN, &[(hog, Need::Created)]);
+    c.fail(doomed);
+    let mut limits = HashMap::new();
+    limits.insert("efs", 1);
+    let options = Options { parallelism: 3, service_limits: limits, keep_going: true };
+    let (report, log, events) = c.run(options.clone(), Cancel::default()).await;
+    check_schedule(&c.tasks, &options, &events);
+    assert_eq!([log.start[&hog], log.start[&long], log.start[&doomed]], [Duration::ZERO; 3]);
+    assert_eq!(log.start[&filler], Duration::from_secs(30));
+    assert_eq!(log.start[&heavy], MIN);
+    assert_eq!(report.outcomes[first], Outcome::Skipped { because: TaskId(doomed) });
+    // The EFS slot is free from one minute on; the first global slot frees at ten.
+    assert_eq!(log.start.get(&second), Some(&(10 * MIN)));
+    assert_eq!(report.outcomes[second], Outcome::Done);
+}

@@ -356,6 +356,29 @@ impl Store {
         self.save()
     }
 
+    /// Changes the state in memory only: the change is durable once a later write (such
+    /// as [`Store::flush`]) returns. For writers that share one write among several changes
+    /// made at about the same time (group commit), each still waiting for a write that
+    /// holds its own change.
+    pub fn stage(&mut self, change: impl FnOnce(&mut State)) {
+        change(&mut self.state);
+    }
+
+    /// Writes the state as it is now, with every staged change.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.save()
+    }
+
+    /// [`Store::intend`], staged: the intent is durable only after the next write.
+    pub fn stage_intent(&mut self, address: &str, call: &str) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let intent =
+            Intent { seq, address: address.to_string(), call: call.to_string(), at: now(), by: this_process() };
+        self.state.journal.push(intent);
+        seq
+    }
+
     /// Records or replaces one object, and writes.
     pub fn put(&mut self, address: &str, object: Object) -> Result<(), Error> {
         self.update(|s| {
@@ -373,11 +396,8 @@ impl Store {
     /// Records that `call` is about to be made for `address`, and writes: the call may be
     /// made once this returns. The number closes the intent ([`Store::close`]).
     pub fn intend(&mut self, address: &str, call: &str) -> Result<u64, Error> {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let intent =
-            Intent { seq, address: address.to_string(), call: call.to_string(), at: now(), by: this_process() };
-        self.update(|s| s.journal.push(intent))?;
+        let seq = self.stage_intent(address, call);
+        self.save()?;
         Ok(seq)
     }
 

@@ -298,17 +298,54 @@ fn addresses(i: &aws_sdk_ec2::types::Instance) -> Attributes {
     a
 }
 
+/// A run's instance describes: instances that wait at about the same time (a dozen
+/// launched together, waiting to be `running`; terminated together, waiting to be gone)
+/// are asked about in one `DescribeInstances`, not one call each ([`crate::batch`]).
+#[derive(Debug)]
+pub struct Describes(crate::batch::Coalescer<aws_sdk_ec2::types::Instance>);
+
+impl Default for Describes {
+    fn default() -> Describes {
+        Describes(crate::batch::Coalescer::new("DescribeInstances"))
+    }
+}
+
+/// The instance, or `None` when EC2 does not list it (yet, or any more). By the
+/// `instance-id` filter, not `InstanceIds`: with ids, one id EC2 does not know yet (a launch
+/// is eventually consistent) fails the whole call with `InvalidInstanceID.NotFound`, while a
+/// filter only leaves it out ("DescribeInstances", Amazon EC2 API Reference).
 async fn describe(cx: &Cx<'_>, instance_id: &str) -> Result<Option<aws_sdk_ec2::types::Instance>, AwsError> {
-    Ok(super::found(
-        cx.clients
-            .ec2
-            .describe_instances()
-            .instance_ids(instance_id)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeInstances", e)),
-    )?
-    .and_then(|o| o.reservations().iter().flat_map(|r| r.instances()).next().cloned()))
+    let ec2 = cx.clients.ec2.clone();
+    cx.run
+        .instances
+        .0
+        .get(instance_id, move |ids| {
+            let ec2 = ec2.clone();
+            async move {
+                let mut found = Vec::new();
+                let mut next: Option<String> = None;
+                loop {
+                    let filter = Filter::builder().name("instance-id").set_values(Some(ids.clone())).build();
+                    let out = ec2
+                        .describe_instances()
+                        .filters(filter)
+                        .set_next_token(next.take())
+                        .send()
+                        .await
+                        .map_err(|e| from_sdk("DescribeInstances", e))?;
+                    for i in out.reservations().iter().flat_map(|r| r.instances()) {
+                        if let Some(id) = i.instance_id() {
+                            found.push((id.to_string(), i.clone()));
+                        }
+                    }
+                    match out.next_token() {
+                        Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                        _ => return Ok(found),
+                    }
+                }
+            }
+        })
+        .await
 }
 
 /// The AMI id of an image: fixed, or read from its public SSM parameter once per run.
@@ -317,6 +354,7 @@ async fn image(cx: &Cx<'_>, image: &Image) -> Result<String, AwsError> {
         Image::Ami(id) => return Ok(id.clone()),
         Image::SsmParameter(name) => name,
     };
+    let _one_lookup = cx.run.image_lookup.lock().await;
     if let Some(id) = cx.run.images.lock().ok().and_then(|m| m.get(name).cloned()) {
         return Ok(id);
     }

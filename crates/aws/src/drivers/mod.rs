@@ -72,8 +72,13 @@ pub struct RunContext {
     pub destroy: DestroyOptions,
     /// Image ids already resolved from SSM parameters in this run.
     pub images: std::sync::Mutex<BTreeMap<String, String>>,
+    /// Held while an image is resolved, so that a dozen instances launched at once make
+    /// one `GetParameter`, not one each.
+    pub image_lookup: tokio::sync::Mutex<()>,
     /// What the operator should hear about after the run, by address.
     pub notices: std::sync::Mutex<Vec<(String, String)>>,
+    /// Instance describes of this run, coalesced ([`crate::batch`]).
+    pub instances: instance::Describes,
 }
 
 /// The AWS account and partition the credentials belong to (`GetCallerIdentity`).
