@@ -406,10 +406,11 @@ pub fn provision(
         let cancel = Cancel::default();
         on_interrupt(cancel.clone(), quiet);
         let clients = strato_aws::connect(&target.connection).await;
-        let account = match preflight(&clients, &target, &graph, (had_state, legacy), check_services, output, quiet).await {
-            Ok(a) => a,
-            Err(code) => return code,
-        };
+        let account =
+            match preflight(&clients, &target, &graph, (had_state, legacy), check_services, output, quiet).await {
+                Ok(a) => a,
+                Err(code) => return code,
+            };
         // The plan: what changes against the state and the live objects.
         let state_now = target.store.state().clone();
         let live = if plan_args.refresh && !state_now.objects.is_empty() {

@@ -270,8 +270,9 @@ fn provision_and_destroy_need_exactly_the_generated_policy() {
     // and must be recorded for destroy to remove it.
     let removed = ["Ec2CreateWithDeploymentTag", "Ec2ChangeDeploymentResources"];
     let partials: Vec<Value> = removed.iter().map(|r| without(&full, r)).collect();
-    let names: Vec<String> =
-        std::iter::once(format!("strato-full-{pid}")).chain(removed.iter().map(|r| format!("strato-{r}-{pid}"))).collect();
+    let names: Vec<String> = std::iter::once(format!("strato-full-{pid}"))
+        .chain(removed.iter().map(|r| format!("strato-{r}-{pid}")))
+        .collect();
     let users: Vec<(&str, &Value)> =
         names.iter().map(String::as_str).zip(std::iter::once(&full).chain(partials.iter())).collect();
     let keys = setup(&endpoint, &bucket, &exact, &users);
