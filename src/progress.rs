@@ -533,16 +533,7 @@ pub fn rfc3339(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Days to civil date (Howard Hinnant's algorithm, proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = strato_spec::validate::civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
         rem / 3600,
@@ -612,7 +603,9 @@ mod tests {
         let block = r.block(80);
         assert!(block[0].contains("1/3"), "{block:?}");
         assert!(block[0].contains("left"), "an ETA from the critical path: {block:?}");
-        assert!(strip_ansi(&block[1]).contains("backing-up → modifying → available"), "{block:?}");
+        // The last three statuses, cut at 80 columns, whole at 120.
+        assert!(strip_ansi(&block[1]).contains("backing-up → modifying → a"), "{block:?}");
+        assert!(strip_ansi(&r.block(120)[1]).contains("backing-up → modifying → available"), "{:?}", r.block(120));
     }
 
     #[test]

@@ -22,6 +22,9 @@ use std::process::{Command, Output};
 use aws_sdk_ec2::types::Filter;
 use serde_json::Value;
 
+#[path = "common/events.rs"]
+mod events;
+
 const NETWORK: &str = "deploy-specs/wso2-network.toml";
 const REFERENCE: &str = "deploy-specs/wso2-apim-ei.toml";
 
@@ -61,9 +64,10 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// A command's JSON document, or the summary of its event stream.
 fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", String::from_utf8_lossy(&out.stdout), stderr(out)))
+    assert!(!out.stdout.is_empty(), "no JSON on stdout:\n{}", stderr(out));
+    events::document(&out.stdout)
 }
 
 /// No panic, whatever the exit code (a panic exits 101 and prints "panicked").

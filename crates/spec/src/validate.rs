@@ -1543,7 +1543,7 @@ const KNOWN_SSL_POLICIES: &[&str] = &[
 ];
 
 /// A calendar date, `(year, month, day)`; tuples order like dates.
-type Date = (i32, u32, u32);
+pub type Date = (i32, u32, u32);
 
 /// When RDS standard support of each MySQL major version ends. After that RDS does not stop
 /// the database: it enrols it in RDS Extended Support, which is charged per vCPU-hour
@@ -1570,8 +1570,8 @@ fn today() -> Date {
 }
 
 /// The date `days` after 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> Date {
+/// `civil_from_days`): (year, month, day).
+pub fn civil_from_days(days: i64) -> Date {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

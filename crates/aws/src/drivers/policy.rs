@@ -232,6 +232,9 @@ pub const CALLS: &[Call] = &[
     call!("ec2" "delete_tags" "DeleteTags", Kinds(NETWORK), [("ec2:DeleteTags", S::Ec2Tagged)]),
     // Instance roles.
     call!("iam" "get_role" "GetRole", Kinds(&[K::InstanceRole]), [("iam:GetRole", S::IamNamed)]),
+    // `provision --check-services`: one read to learn whether the endpoint serves IAM
+    // (ListRoles has no resource type in the Service Authorization Reference: `*`).
+    call!("iam" "list_roles" "ListRoles", Kinds(&[K::InstanceRole]), [("iam:ListRoles", S::Read)]),
     call!("iam" "create_role" "CreateRole", Kinds(&[K::InstanceRole]), [("iam:CreateRole", S::IamNamed), ("iam:TagRole", S::IamNamed)]),
     call!("iam" "put_role_policy" "PutRolePolicy", Kinds(&[K::InstanceRole]), [("iam:PutRolePolicy", S::IamNamed)]),
     call!("iam" "list_role_policies" "ListRolePolicies", Kinds(&[K::InstanceRole]), [("iam:ListRolePolicies", S::IamNamed)]),
