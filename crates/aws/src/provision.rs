@@ -466,8 +466,11 @@ impl Provisioner {
                 // tags) before the intent goes, and recorded if found, so that destroy removes
                 // it and the next provision completes it. A look that fails keeps the intent
                 // for the next run to resolve.
-                // (A name taken by someone else made nothing of ours: no look.)
-                let found = if e.is(crate::error::Class::Foreign) { Ok(None) } else { driver.find(&cx, &record).await };
+                // (A name taken by someone else, or an API the endpoint does not implement,
+                // made nothing of ours: no look.)
+                use crate::error::Class;
+                let made_nothing = e.is(Class::Foreign) || e.is(Class::Unsupported);
+                let found = if made_nothing { Ok(None) } else { driver.find(&cx, &record).await };
                 match found {
                     Ok(None) => {
                         self.shared.forget(address)?;
