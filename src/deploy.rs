@@ -841,11 +841,13 @@ pub fn destroy(
         }
         let count = doomed.objects.len();
         let (tasks, addresses) = strato_aws::destroy_tasks(&doomed);
+        let implied = strato_aws::implied_deletes(&doomed);
         // What could not be checked is not deleted by this run, nor what it sits in.
         let blocked = checked.unchecked.into_iter().map(|(a, e)| (a, format!("not checked before the destroy: {e}")));
         let destroyer =
             strato_aws::Destroyer::new(clients.clone(), store, d.clone(), cancel.clone(), addresses.clone(), options)
-                .blocking(blocked.collect());
+                .blocking(blocked.collect())
+                .implying(implied);
         // A destroy goes on with everything that does not depend on a failure (a service
         // that does not answer stops only what is under it), so that one run removes all
         // it can and names the rest.

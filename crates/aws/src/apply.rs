@@ -41,6 +41,9 @@ pub struct Apply {
     pub extras: Vec<String>,
     /// Addresses replaced by rolling.
     rolling: BTreeSet<String>,
+    /// Deleted objects AWS deletes with another deleted object, by state address, with that
+    /// object's ([`crate::implied_deletes`]).
+    pub implied: BTreeMap<String, String>,
     /// The plan covers only some of the graph's nodes (`--target`): the others are left
     /// alone.
     restricted: bool,
@@ -53,7 +56,15 @@ impl Apply {
         let rolling: BTreeSet<String> =
             plan.items.iter().filter(|p| p.action == Action::Replace && p.rolling).map(|p| p.address.clone()).collect();
         let restricted = plan.items.iter().filter(|p| p.node.is_some()).count() < graph.nodes().len();
-        let mut apply = Apply { plan, by_node, extras: Vec::new(), rolling, restricted, tasks: Vec::new() };
+        let mut apply = Apply {
+            plan,
+            by_node,
+            extras: Vec::new(),
+            rolling,
+            implied: BTreeMap::new(),
+            restricted,
+            tasks: Vec::new(),
+        };
         apply.tasks = apply.build(graph, state);
         apply
     }
@@ -97,6 +108,7 @@ impl Apply {
             }
         }
         let (extra_tasks, addresses) = destroy_tasks(&doomed);
+        self.implied = crate::implied_deletes(&doomed);
         let offset = |t: TaskId| TaskId(t.0 + n);
         let extra_index: BTreeMap<String, usize> =
             addresses.iter().enumerate().map(|(i, a)| (a.clone(), n + i)).collect();

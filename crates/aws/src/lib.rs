@@ -30,6 +30,6 @@ pub mod state_s3;
 pub use client::{connect, CallCounter, Clients, Connection};
 pub use drivers::{Account, DestroyOptions};
 pub use provision::{
-    delete_csr_challenge, destroy_tasks, ensure_csr_challenge, new_deployment_id, provision_tasks, resolve_intents,
-    service_limits, sweep_intents, unsupported_kinds, Counts, Deployment, Destroyer, Provisioner,
+    delete_csr_challenge, destroy_tasks, ensure_csr_challenge, implied_deletes, new_deployment_id, provision_tasks,
+    resolve_intents, service_limits, sweep_intents, unsupported_kinds, Counts, Deployment, Destroyer, Provisioner,
 };

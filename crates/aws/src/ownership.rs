@@ -469,6 +469,30 @@ async fn roles(
     Ok(())
 }
 
+/// The databases RDS lists among `ids` (the `db-instance-id` filter: an identifier that is
+/// not there is simply not listed).
+async fn database_list(clients: &Clients, ids: Vec<String>) -> Result<Vec<aws_sdk_rds::types::DbInstance>, AwsError> {
+    let filter = aws_sdk_rds::types::Filter::builder().name("db-instance-id").set_values(Some(ids)).build();
+    let mut listed = Vec::new();
+    let mut pages = clients.rds.describe_db_instances().filters(filter).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        listed.extend(page.map_err(|e| from_sdk("DescribeDBInstances", e))?.db_instances().iter().cloned());
+    }
+    Ok(listed)
+}
+
+/// The tags of the load balancers and target groups `arns` (at most 20), by ARN.
+async fn elb_tags_of(clients: &Clients, arns: &[&str]) -> Result<BTreeMap<String, Vec<(String, String)>>, AwsError> {
+    let arns = arns.iter().map(|a| a.to_string()).collect();
+    let out = clients.elb.describe_tags().set_resource_arns(Some(arns)).send().await;
+    let out = out.map_err(|e| from_sdk("DescribeTags", e))?;
+    Ok(out
+        .tag_descriptions()
+        .iter()
+        .filter_map(|d| Some((d.resource_arn()?.to_string(), crate::drivers::elb_pairs(d.tags()))))
+        .collect())
+}
+
 /// What the check before a destroy found.
 #[derive(Debug, Default)]
 pub struct Recorded {
@@ -491,72 +515,81 @@ pub async fn check_recorded(clients: &Clients, state: &State, id: &str, lift_del
     };
     let protected =
         "has deletion protection (run destroy with --lift-deletion-protection to turn it off and delete it)";
-    // A service that did not answer (after the SDK's retries) is not asked again: what it
-    // holds is left unchecked, and undeleted, for this run.
-    let mut down: BTreeMap<&str, String> = BTreeMap::new();
+    let mut databases: Vec<(&str, &str)> = Vec::new();
+    let mut balancing: Vec<(&str, &str, Kind)> = Vec::new();
     for (address, obj) in &state.objects {
         let Some(object_id) = obj.id.as_deref() else { continue };
-        let service = match obj.kind.parse::<Kind>() {
-            Ok(Kind::DbInstance) => "rds",
-            Ok(Kind::LoadBalancer | Kind::TargetGroup) => "elb",
-            _ => continue,
-        };
-        if let Some(e) = down.get(service) {
-            found.unchecked.push((address.clone(), e.clone()));
-            continue;
+        match obj.kind.parse::<Kind>() {
+            Ok(Kind::DbInstance) => databases.push((address, object_id)),
+            Ok(kind @ (Kind::LoadBalancer | Kind::TargetGroup)) => balancing.push((address, object_id, kind)),
+            _ => {}
         }
-        let checked: Result<Option<String>, AwsError> = async {
-            match obj.kind.parse::<Kind>() {
-                Ok(Kind::DbInstance) => {
-                    let r = clients.rds.describe_db_instances().db_instance_identifier(object_id).send().await;
-                    let out = crate::drivers::found(r.map_err(|e| from_sdk("DescribeDBInstances", e)))?;
-                    let Some(db) = out.as_ref().and_then(|o| o.db_instances().first()) else { return Ok(None) };
+    }
+    // Databases: one `DescribeDBInstances` per 100 recorded identifiers (the `db-instance-id`
+    // filter takes up to 100 values, RDS API reference); one that is not listed is gone.
+    for chunk in databases.chunks(100) {
+        let ids: Vec<String> = chunk.iter().map(|(_, i)| i.to_string()).collect();
+        match database_list(clients, ids).await {
+            Ok(listed) => {
+                for (address, object_id) in chunk {
+                    let Some(db) = listed.iter().find(|d| d.db_instance_identifier() == Some(*object_id)) else {
+                        continue;
+                    };
                     let tags = crate::drivers::rds_pairs(db.tag_list());
-                    Ok(if !mine(&tags, address) {
+                    let problem = if !mine(&tags, address) {
                         Some(format!("{address}: database {object_id} belongs to {}", owner_of(&tags)))
                     } else if db.deletion_protection() == Some(true) && !lift_deletion_protection {
                         Some(format!("{address}: database {object_id} {protected}"))
                     } else {
                         None
-                    })
-                }
-                Ok(kind @ (Kind::LoadBalancer | Kind::TargetGroup)) => {
-                    let r = clients.elb.describe_tags().resource_arns(object_id).send().await;
-                    let Some(out) = crate::drivers::found(r.map_err(|e| from_sdk("DescribeTags", e)))? else {
-                        return Ok(None);
                     };
-                    if out.tag_descriptions().is_empty() {
-                        return Ok(None);
-                    }
-                    let tags = crate::drivers::elb_pairs(out.tag_descriptions().iter().flat_map(|d| d.tags()));
-                    if !mine(&tags, address) {
-                        return Ok(Some(format!("{address}: {object_id} belongs to {}", owner_of(&tags))));
-                    }
-                    if kind != Kind::LoadBalancer || lift_deletion_protection {
-                        return Ok(None);
-                    }
-                    let r = clients.elb.describe_load_balancer_attributes().load_balancer_arn(object_id).send().await;
-                    let attrs = crate::drivers::found(r.map_err(|e| from_sdk("DescribeLoadBalancerAttributes", e)))?;
-                    let on = attrs.is_some_and(|a| {
-                        a.attributes()
-                            .iter()
-                            .any(|a| a.key() == Some("deletion_protection.enabled") && a.value() == Some("true"))
-                    });
-                    Ok(on.then(|| format!("{address}: load balancer {protected}")))
+                    found.problems.extend(problem);
                 }
-                _ => Ok(None),
             }
+            Err(e) => found.unchecked.extend(chunk.iter().map(|(a, _)| (a.to_string(), e.to_string()))),
+        }
+    }
+    // Load balancers and target groups: their tags in one `DescribeTags` per 20 ARNs (its
+    // limit, ELBv2 API reference). An ARN that is gone fails the whole call
+    // (`LoadBalancerNotFound`, `TargetGroupNotFound`): that chunk is then asked one by one.
+    let mut elb_tags: BTreeMap<&str, Result<Option<Vec<(String, String)>>, AwsError>> = BTreeMap::new();
+    for chunk in balancing.chunks(20) {
+        let arns: Vec<&str> = chunk.iter().map(|(_, arn, _)| *arn).collect();
+        match elb_tags_of(clients, &arns).await {
+            Ok(tags) => elb_tags.extend(arns.iter().map(|a| (*a, Ok(tags.get(*a).cloned())))),
+            Err(e) if e.is(crate::error::Class::NotFound) && arns.len() > 1 => {
+                for arn in arns {
+                    let one = elb_tags_of(clients, &[arn]).await;
+                    elb_tags.insert(arn, crate::drivers::found(one).map(|t| t.and_then(|mut t| t.remove(arn))));
+                }
+            }
+            Err(e) => elb_tags.extend(arns.iter().map(|a| (*a, Err(e.clone())))),
+        }
+    }
+    for (address, arn, kind) in balancing {
+        let checked: Result<Option<String>, AwsError> = async {
+            // Not listed: gone already; nothing to refuse.
+            let Some(tags) = elb_tags.remove(arn).unwrap_or(Ok(None))? else { return Ok(None) };
+            if !mine(&tags, address) {
+                return Ok(Some(format!("{address}: {arn} belongs to {}", owner_of(&tags))));
+            }
+            if kind != Kind::LoadBalancer || lift_deletion_protection {
+                return Ok(None);
+            }
+            let r = clients.elb.describe_load_balancer_attributes().load_balancer_arn(arn).send().await;
+            let attrs = crate::drivers::found(r.map_err(|e| from_sdk("DescribeLoadBalancerAttributes", e)))?;
+            let on = attrs.is_some_and(|a| {
+                a.attributes()
+                    .iter()
+                    .any(|a| a.key() == Some("deletion_protection.enabled") && a.value() == Some("true"))
+            });
+            Ok(on.then(|| format!("{address}: load balancer {protected}")))
         }
         .await;
         match checked {
             Ok(Some(problem)) => found.problems.push(problem),
             Ok(None) => {}
-            Err(e) => {
-                if e.is_transient() {
-                    down.insert(service, e.to_string());
-                }
-                found.unchecked.push((address.clone(), e.to_string()));
-            }
+            Err(e) => found.unchecked.push((address.to_string(), e.to_string())),
         }
     }
     // EC2 objects, in one call per 200 recorded ids.

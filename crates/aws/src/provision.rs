@@ -42,7 +42,7 @@ pub struct Deployment {
 /// "Eventual consistency in the Amazon EC2 API"; TF's `ec2PropagationTimeout`).
 const FRESH: Duration = crate::drivers::PROPAGATION;
 
-pub use strato_cloud::tasks::{destroy_tasks, provision_tasks, service, service_limits};
+pub use strato_cloud::tasks::{destroy_tasks, implied_deletes, provision_tasks, service, service_limits};
 
 /// Kinds in the graph that strato has no driver for yet.
 pub fn unsupported_kinds(graph: &Graph) -> Vec<Kind> {
@@ -581,6 +581,15 @@ impl Provisioner {
         let address = self.apply.extras[extra].as_str();
         let fail = |e: AwsError| TaskError(format!("{address}: {e}"));
         let Some((mut obj, kind, driver)) = self.shared.recorded(address)? else { return Ok(()) };
+        if let Some(parent) = self.apply.implied.get(address) {
+            // Its task follows its parent's, which deleted it.
+            progress.status(&format!("deleted with {parent}"));
+            self.shared.forget(address)?;
+            if !crate::apply::is_retired(address) {
+                self.shared.deleted.fetch_add(1, Ordering::SeqCst);
+            }
+            return Ok(());
+        }
         if obj.id.is_none() {
             // Never created: nothing to delete, but an unanswered create may have made it.
             let objects = self.shared.with_store(|s| s.state().objects.clone());
@@ -633,6 +642,9 @@ pub struct Destroyer {
     addresses: Arc<Vec<String>>,
     /// Objects this run must not delete, with why (they could not be checked first).
     blocked: Arc<BTreeMap<String, String>>,
+    /// Objects AWS deletes with another object of this run, by address, with that object's
+    /// ([`implied_deletes`]): their tasks follow it and make no call.
+    implied: Arc<BTreeMap<String, String>>,
 }
 
 impl Destroyer {
@@ -646,7 +658,18 @@ impl Destroyer {
     ) -> Destroyer {
         let run = RunContext { destroy: options, ..RunContext::default() };
         let shared = Shared::new(clients, store, deployment, cancel, run);
-        Destroyer { shared: Arc::new(shared), addresses: Arc::new(addresses), blocked: Arc::default() }
+        Destroyer {
+            shared: Arc::new(shared),
+            addresses: Arc::new(addresses),
+            blocked: Arc::default(),
+            implied: Arc::default(),
+        }
+    }
+
+    /// The objects that go with another object of the run ([`implied_deletes`] of the
+    /// state the tasks were built from), forgotten once it is gone.
+    pub fn implying(self, implied: BTreeMap<String, String>) -> Destroyer {
+        Destroyer { implied: Arc::new(implied), ..self }
     }
 
     /// Objects not to delete in this run, each with why: they fail, and what depends on
@@ -686,6 +709,11 @@ impl Destroyer {
         let Some((obj, _, driver)) = self.shared.recorded(address)? else { return Ok(()) };
         if let Some(why) = self.blocked.get(address) {
             return Err(TaskError(format!("{address}: {why}")));
+        }
+        if let Some(parent) = self.implied.get(address) {
+            // Its task follows its parent's, which deleted it.
+            progress.status(&format!("deleted with {parent}"));
+            return self.shared.forget(address);
         }
         if obj.id.is_none() {
             // `resolve_intents` could not look for it: deleting its parents could orphan it.

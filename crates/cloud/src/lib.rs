@@ -12,4 +12,6 @@ pub mod limits;
 pub mod tasks;
 pub mod waits;
 
-pub use tasks::{destroy_tasks, provision_tasks, service, service_limits};
+pub use tasks::{
+    destroy_tasks, explicit_destroy_tasks, goes_with, implied_deletes, provision_tasks, service, service_limits,
+};

@@ -1,11 +1,11 @@
 //! The engine tasks strato runs: one per graph node to provision, one per recorded object
 //! to destroy, and the per-service concurrency limits they run under.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use strato_engine::{Need, Task, TaskId};
-use strato_graph::{Durations, Graph, Kind, NodeId};
+use strato_graph::{Address, Durations, Graph, Kind, NodeId};
 use strato_state::{Object, State};
 
 /// The concurrency class of a kind: AWS throttles some calls much harder than others
@@ -47,14 +47,15 @@ pub fn provision_tasks(graph: &Graph) -> Vec<Task> {
         .collect()
 }
 
-/// Destroy tasks from the state alone: task `i` deletes `addresses[i]`.
+/// Destroy tasks from the state alone, one delete call (or more) per object: task `i`
+/// deletes `addresses[i]`.
 ///
 /// Beyond "after everything that depends on it", AWS refuses to detach an internet gateway
 /// while public addresses are mapped in its VPC ("Detach an internet gateway", Amazon VPC
 /// User Guide), so internet gateways go after every NAT gateway, Elastic IP, public instance
 /// and internet-facing load balancer. Databases are estimated longest, so their deletes
 /// start first.
-pub fn destroy_tasks(state: &State) -> (Vec<Task>, Vec<String>) {
+pub fn explicit_destroy_tasks(state: &State) -> (Vec<Task>, Vec<String>) {
     let addresses: Vec<String> = state.objects.keys().cloned().collect();
     let index: HashMap<&str, usize> = addresses.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
     let kinds: Vec<Option<Kind>> = state.objects.values().map(|o| o.kind.parse().ok()).collect();
@@ -93,6 +94,123 @@ pub fn destroy_tasks(state: &State) -> (Vec<Task>, Vec<String>) {
     (tasks, addresses)
 }
 
+/// Destroy tasks from the state alone: task `i` deletes `addresses[i]`, in the order of
+/// [`explicit_destroy_tasks`], except that an object AWS deletes together with another one
+/// the run deletes ([`implied_deletes`]) costs no call: its task follows that object's.
+pub fn destroy_tasks(state: &State) -> (Vec<Task>, Vec<String>) {
+    let (mut tasks, addresses) = explicit_destroy_tasks(state);
+    let index: HashMap<&str, usize> = addresses.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+    for (child, parent) in implied_deletes(state) {
+        let (c, p) = (index[child.as_str()], index[parent.as_str()]);
+        rewire(&mut tasks, c, p, &free_of(state, &index, &child));
+    }
+    (tasks, addresses)
+}
+
+/// The tasks of the dependencies of `child` that need not wait for it once its delete goes
+/// with its parent's: a registration's instance may be terminated while registered
+/// ("Deleting a target group does not affect the targets registered with the target
+/// group. If you no longer need a registered EC2 instance, you can stop or terminate it",
+/// "Delete an Application Load Balancer target group", ALB User Guide).
+fn free_of(state: &State, index: &HashMap<&str, usize>, child: &str) -> Vec<usize> {
+    let Some(obj) = state.objects.get(child) else { return Vec::new() };
+    if obj.kind.parse::<Kind>().ok() != Some(Kind::TargetRegistration) {
+        return Vec::new();
+    }
+    obj.depends_on
+        .iter()
+        .filter(|d| state.objects.get(d.as_str()).is_some_and(|o| o.kind.parse::<Kind>().ok() == Some(Kind::Instance)))
+        .filter_map(|d| index.get(d.as_str()).copied())
+        .collect()
+}
+
+/// The object whose delete, by AWS's API reference, deletes an object of `kind` with it:
+/// - a target group's registrations: "Deleting a target group does not affect its
+///   registered targets" (`DeleteTargetGroup`, ELBv2 API Reference): the targets stay, the
+///   registrations go with the group;
+/// - a load balancer's listeners: "your listener is deleted when you delete the load
+///   balancer it is attached to" (`DeleteListener`, ELBv2 API Reference);
+/// - a listener's rules: "When you delete a listener, all its rules are deleted" ("Delete a
+///   listener rule", ALB User Guide);
+/// - a security group's ingress rules: they are part of the group (`DeleteSecurityGroup`).
+///   A rule that names another group keeps that group from being deleted
+///   (`DependencyViolation`, "Delete a security group", Amazon VPC User Guide), so the
+///   other group's delete waits for this group's, as it waited for the revoke.
+///
+/// terraform-provider-aws deletes each of these on its own (`DeregisterTargets`,
+/// `DeleteListener`, `DeleteRule`, `RevokeSecurityGroupIngress`): a call per object (and a
+/// read before a revoke) that a whole destroy does not need.
+pub fn goes_with(kind: Kind) -> Option<Kind> {
+    match kind {
+        Kind::TargetRegistration => Some(Kind::TargetGroup),
+        Kind::Listener => Some(Kind::LoadBalancer),
+        Kind::ListenerRule => Some(Kind::Listener),
+        Kind::SecurityGroupRules => Some(Kind::SecurityGroup),
+        _ => None,
+    }
+}
+
+/// The objects of `state` that AWS deletes with another object of `state` ([`goes_with`]),
+/// each with that object's address: when both go in one run, the child's delete is that
+/// of its parent. Only when the parent's delete can come first: a child whose other
+/// dependencies must outlive it would wait for itself, and is deleted on its own.
+pub fn implied_deletes(state: &State) -> BTreeMap<String, String> {
+    let (mut tasks, addresses) = explicit_destroy_tasks(state);
+    let index: HashMap<&str, usize> = addresses.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+    let mut implied = BTreeMap::new();
+    for (address, obj) in &state.objects {
+        let Some(parent) = parent_going(address, obj) else { continue };
+        if !state.objects.contains_key(&parent) {
+            continue;
+        }
+        let (c, p) = (index[address.as_str()], index[parent.as_str()]);
+        let mut rewired = tasks.clone();
+        rewire(&mut rewired, c, p, &free_of(state, &index, address));
+        if !waits_for(&rewired, p, c) {
+            tasks = rewired;
+            implied.insert(address.clone(), parent);
+        }
+    }
+    implied
+}
+
+/// The address of the object whose delete deletes the object at `address` ([`goes_with`]):
+/// the object it is part of ([`Address::parent`]), when it depends on it.
+pub fn parent_going(address: &str, obj: &Object) -> Option<String> {
+    let kind = obj.kind.parse::<Kind>().ok()?;
+    let parent = address.parse::<Address>().ok()?.parent()?;
+    let ok = goes_with(kind) == Some(parent.kind()) && obj.depends_on.iter().any(|d| d == parent.as_str());
+    ok.then(|| parent.as_str().to_string())
+}
+
+/// Task `child` follows task `parent` instead of preceding it, and the tasks `free` no
+/// longer wait for it.
+fn rewire(tasks: &mut [Task], child: usize, parent: usize, free: &[usize]) {
+    for &t in free.iter().chain([&parent]) {
+        tasks[t].deps.retain(|(d, _)| d.0 != child);
+    }
+    if !tasks[child].deps.iter().any(|(t, _)| t.0 == parent) {
+        tasks[child].deps.push((TaskId(parent), Need::Ready));
+    }
+}
+
+/// Whether task `from` waits, directly or not, for task `to`.
+fn waits_for(tasks: &[Task], from: usize, to: usize) -> bool {
+    let mut seen = vec![false; tasks.len()];
+    let mut stack = vec![from];
+    while let Some(t) = stack.pop() {
+        for (d, _) in &tasks[t].deps {
+            if d.0 == to {
+                return true;
+            }
+            if !std::mem::replace(&mut seen[d.0], true) {
+                stack.push(d.0);
+            }
+        }
+    }
+    false
+}
+
 /// Whether the recorded object maps a public address in its VPC: NAT gateways and their
 /// Elastic IPs, instances with a public IP, internet-facing load balancers.
 pub fn maps_public_address(kind: Kind, obj: &Object) -> bool {
@@ -116,6 +234,73 @@ mod tests {
         o.depends_on = deps.iter().map(|d| d.to_string()).collect();
         o.attributes = attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         o
+    }
+
+    /// What AWS deletes with its parent costs no call and follows the parent; what must
+    /// outlive it still waits for it; a pair of groups whose rules name each other keeps
+    /// one revoke, or each group would wait for the other.
+    #[test]
+    fn what_goes_with_its_parent_follows_it() {
+        let mut state = State::new("d", "us-east-1");
+        let objects = [
+            ("load_balancer.web", object("load_balancer", &[], &[])),
+            ("target_group.app", object("target_group", &[], &[])),
+            ("certificate.web", object("certificate", &[], &[])),
+            ("instance.app-1", object("instance", &[], &[])),
+            (
+                "load_balancer.web.listener[443]",
+                object("listener", &["load_balancer.web", "target_group.app", "certificate.web"], &[]),
+            ),
+            (
+                "load_balancer.web.listener[443].rule[10]",
+                object("listener_rule", &["load_balancer.web.listener[443]", "target_group.app"], &[]),
+            ),
+            (
+                "target_group.app.target[app-1]",
+                object("target_registration", &["target_group.app", "instance.app-1"], &[]),
+            ),
+            ("security_group.a", object("security_group", &[], &[])),
+            ("security_group.b", object("security_group", &[], &[])),
+            ("security_group.a.rules", object("security_group_rules", &["security_group.a", "security_group.b"], &[])),
+            ("security_group.b.rules", object("security_group_rules", &["security_group.b", "security_group.a"], &[])),
+        ];
+        for (a, o) in objects {
+            state.objects.insert(a.to_string(), o);
+        }
+        let implied = implied_deletes(&state);
+        assert_eq!(implied.get("load_balancer.web.listener[443]").map(String::as_str), Some("load_balancer.web"));
+        assert_eq!(
+            implied.get("load_balancer.web.listener[443].rule[10]").map(String::as_str),
+            Some("load_balancer.web.listener[443]")
+        );
+        assert_eq!(implied.get("target_group.app.target[app-1]").map(String::as_str), Some("target_group.app"));
+        let rules: Vec<&str> = ["security_group.a.rules", "security_group.b.rules"]
+            .into_iter()
+            .filter(|r| implied.contains_key(*r))
+            .collect();
+        assert_eq!(rules.len(), 1, "one of the two revokes is kept: {implied:?}");
+
+        let (tasks, addresses) = destroy_tasks(&state);
+        let at = |a: &str| addresses.iter().position(|x| x == a).unwrap();
+        let waits = |a: &str, b: &str| waits_for(&tasks, at(a), at(b));
+        // The child follows its parent.
+        assert!(waits("load_balancer.web.listener[443]", "load_balancer.web"));
+        assert!(!waits("load_balancer.web", "load_balancer.web.listener[443]"));
+        assert!(waits("target_group.app.target[app-1]", "target_group.app"));
+        // A target group in use by a listener or rule, a certificate by a listener: they
+        // still go after them, so after the load balancer.
+        assert!(waits("target_group.app", "load_balancer.web.listener[443].rule[10]"));
+        assert!(waits("target_group.app", "load_balancer.web"));
+        assert!(waits("certificate.web", "load_balancer.web"));
+        // An instance may go while registered.
+        assert!(!waits("instance.app-1", "target_group.app.target[app-1]"));
+        // No task waits for itself.
+        for i in 0..tasks.len() {
+            assert!(!waits_for(&tasks, i, i), "{} waits for itself", addresses[i]);
+        }
+        // Without the parent in the run, the child is deleted on its own.
+        state.objects.remove("load_balancer.web");
+        assert!(!implied_deletes(&state).contains_key("load_balancer.web.listener[443]"));
     }
 
     /// The destroy order follows the deletion rules of AWS's API references, not only

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use strato_cloud::limits::AWS_LIMITS;
 use strato_cloud::waits::RETRY;
-use strato_cloud::{destroy_tasks, provision_tasks, service_limits};
+use strato_cloud::{destroy_tasks, explicit_destroy_tasks, implied_deletes, provision_tasks, service_limits};
 use strato_engine::pace::{Meter, RetryPolicy};
 use strato_engine::{Cancel, Need, Options, Task};
 use strato_graph::{Desired, Graph, Kind, NodeId};
@@ -83,13 +83,24 @@ pub fn recorded_state(graph: &Graph) -> State {
     state
 }
 
-/// The destroy tasks strato builds from that state, and the node of each.
-pub fn destroy_plan(graph: &Graph) -> (Vec<Task>, Vec<usize>) {
-    let (tasks, addresses) = destroy_tasks(&recorded_state(graph));
+/// The destroy tasks strato builds from that state, the node of each, and which nodes go
+/// with another's delete (strato makes no call for them).
+pub fn destroy_plan(graph: &Graph) -> (Vec<Task>, Vec<usize>, Vec<bool>) {
+    let state = recorded_state(graph);
+    let (tasks, addresses) = destroy_tasks(&state);
     let index: HashMap<String, usize> =
         graph.nodes().iter().enumerate().map(|(i, n)| (n.address.to_string(), i)).collect();
     let objects = addresses.iter().map(|a| index[a]).collect();
-    (tasks, objects)
+    let mut implied = vec![false; graph.nodes().len()];
+    for child in implied_deletes(&state).keys() {
+        implied[index[child]] = true;
+    }
+    (tasks, objects, implied)
+}
+
+/// Terraform's destroy: every object deleted by its own call, in the same order otherwise.
+fn terraform_destroy(graph: &Graph) -> Vec<Task> {
+    terraform_tasks(&explicit_destroy_tasks(&recorded_state(graph)).0)
 }
 
 /// Terraform's view of the same tasks: a resource starts once everything it depends on is
@@ -141,7 +152,7 @@ pub fn critical_provision(tasks: &[Task], cloud: &Cloud) -> Duration {
 /// The longest path through the destroy tasks with the cloud's sampled times, AWS's waits
 /// included: a subnet or security group is deleted only once the network interfaces in it
 /// are released, an internet gateway detached only once nothing maps a public address.
-pub fn critical_destroy(tasks: &[Task], objects: &[usize], cloud: &Cloud) -> Duration {
+pub fn critical_destroy(tasks: &[Task], objects: &[usize], implied: &[bool], cloud: &Cloud) -> Duration {
     let n = tasks.len();
     let mut finish = vec![Duration::ZERO; n];
     let task_of: HashMap<usize, usize> = objects.iter().enumerate().map(|(t, &o)| (o, t)).collect();
@@ -161,7 +172,8 @@ pub fn critical_destroy(tasks: &[Task], objects: &[usize], cloud: &Cloud) -> Dur
                     s = s.max(finish[tj] + cloud.samples[j].linger);
                 }
             }
-            let f = s + cloud.samples[obj].gone;
+            // What goes with another's delete takes no time of its own.
+            let f = if implied[obj] { s } else { s + cloud.samples[obj].gone };
             if f > finish[t] {
                 finish[t] = f;
                 changed = true;
@@ -181,9 +193,10 @@ async fn run_phase(
     phase: Phase,
     options: &Options,
     waiting: Waiting,
+    implied: &[bool],
 ) -> Run {
     cloud.reset_stats();
-    let work = Shared(Arc::new(SimWork { cloud: cloud.clone(), phase, objects, waiting }));
+    let work = Shared(Arc::new(SimWork { cloud: cloud.clone(), phase, objects, waiting, implied: implied.to_vec() }));
     let report = strato_engine::run(tasks, Arc::new(work), options, &Cancel::default(), &mut |_| {}).await;
     let mut failures: Vec<String> = report.failures().map(|(_, e)| e.0.clone()).collect();
     let not_done = report.count(|o| *o != strato_engine::Outcome::Done);
@@ -205,11 +218,12 @@ async fn lifecycle(graph: &Graph, seed: u64, setup: &Setup, terraform: bool) -> 
     };
     let cloud = Arc::new(Cloud::new(graph, seed, setup.background, policy));
     let mut provision = provision_tasks(graph);
-    let (mut destroy, objects) = destroy_plan(graph);
-    let critical = (critical_provision(&provision, &cloud), critical_destroy(&destroy, &objects, &cloud));
+    let (mut destroy, objects, mut implied) = destroy_plan(graph);
+    let critical = (critical_provision(&provision, &cloud), critical_destroy(&destroy, &objects, &implied, &cloud));
     let (options, waiting) = if terraform {
         provision = terraform_tasks(&provision);
-        destroy = terraform_tasks(&destroy);
+        destroy = terraform_destroy(graph);
+        implied = vec![false; implied.len()];
         let options = Options { parallelism: TERRAFORM_PARALLELISM, service_limits: HashMap::new(), keep_going: false };
         (options, Waiting::Terraform { every: TERRAFORM_POLL })
     } else {
@@ -217,7 +231,8 @@ async fn lifecycle(graph: &Graph, seed: u64, setup: &Setup, terraform: bool) -> 
         (options, Waiting::Strato)
     };
     let n = graph.nodes().len();
-    let mut p = run_phase(&cloud, &provision, (0..n).collect(), Phase::Provision, &options, waiting.clone()).await;
+    let mut p =
+        run_phase(&cloud, &provision, (0..n).collect(), Phase::Provision, &options, waiting.clone(), &implied).await;
     if p.failures.is_empty() && !cloud.all_ready() {
         p.failures.push("the provision ended with objects not ready".into());
     }
@@ -225,7 +240,7 @@ async fn lifecycle(graph: &Graph, seed: u64, setup: &Setup, terraform: bool) -> 
         // Destroy what the provision left: as the state would record it, every object.
         cloud.assume_provisioned();
     }
-    let mut d = run_phase(&cloud, &destroy, objects, Phase::Destroy, &options, waiting).await;
+    let mut d = run_phase(&cloud, &destroy, objects, Phase::Destroy, &options, waiting, &implied).await;
     if d.failures.is_empty() && !cloud.all_gone() {
         d.failures.push("the destroy left objects or network interfaces behind".into());
     }

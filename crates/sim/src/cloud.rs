@@ -43,6 +43,9 @@ pub struct Relations {
     /// It maps a public address in the VPC (an internet gateway cannot be detached
     /// meanwhile).
     pub public: bool,
+    /// The object whose delete deletes it too ([`strato_cloud::goes_with`]): a listener's
+    /// load balancer, a rule's listener, a registration's target group.
+    pub goes_with: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -318,8 +321,13 @@ impl Cloud {
         let held: Vec<usize> = self.holders(obj);
         let sample = self.samples[obj];
         self.with_life(|l| {
+            // What goes with it does not keep it.
+            let with = self.going_with(obj);
             if let Some(user) = (0..l.len()).find(|&j| {
-                self.relations[j].uses.contains(&obj) && l[j].created && l[j].gone_at.is_none_or(|t| sent < t)
+                self.relations[j].uses.contains(&obj)
+                    && !with.contains(&j)
+                    && l[j].created
+                    && l[j].gone_at.is_none_or(|t| sent < t)
             }) {
                 return Err(format!("DependencyViolation: {} still uses it", self.names[user]));
             }
@@ -330,8 +338,29 @@ impl Cloud {
             let gone = sent + sample.gone;
             l[obj].gone_at = Some(gone);
             l[obj].released_at = Some(gone + sample.linger);
+            for j in with {
+                if l[j].gone_at.is_none_or(|t| t > gone) {
+                    l[j].gone_at = Some(gone);
+                    l[j].released_at = Some(gone);
+                }
+            }
             Ok(())
         })
+    }
+
+    /// The objects AWS deletes with `obj`: those that go with it, and with them.
+    pub fn going_with(&self, obj: usize) -> Vec<usize> {
+        let mut with = Vec::new();
+        let mut frontier = vec![obj];
+        while let Some(o) = frontier.pop() {
+            for (j, r) in self.relations.iter().enumerate() {
+                if r.goes_with == Some(o) && !with.contains(&j) {
+                    with.push(j);
+                    frontier.push(j);
+                }
+            }
+        }
+        with
     }
 
     /// Marks every object created and ready now (a state recorded by an earlier run).
@@ -378,7 +407,16 @@ pub fn relations(graph: &Graph) -> Vec<Relations> {
                 Some(Desired::LoadBalancer { internet_facing, .. }) => *internet_facing,
                 _ => false,
             };
-            Relations { uses: uses[i].clone(), interfaces_in, public }
+            let parent = nodes[i].address.parent().filter(|p| strato_cloud::goes_with(kind) == Some(p.kind()));
+            let goes_with = parent.and_then(|p| uses[i].iter().copied().find(|&d| nodes[d].address == p));
+            // An instance may be terminated while registered ("Delete an Application Load
+            // Balancer target group", ALB User Guide): a registration keeps its target group
+            // only.
+            let mut uses = uses[i].clone();
+            if kind == Kind::TargetRegistration {
+                uses.retain(|&d| nodes[d].kind != Kind::Instance);
+            }
+            Relations { uses, interfaces_in, public, goes_with }
         })
         .collect()
 }

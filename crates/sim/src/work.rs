@@ -141,6 +141,9 @@ pub struct SimWork {
     pub phase: Phase,
     pub objects: Vec<usize>,
     pub waiting: Waiting,
+    /// The objects whose deletes go with another's ([`strato_cloud::implied_deletes`]):
+    /// their tasks make no call.
+    pub implied: Vec<bool>,
 }
 
 /// terraform-provider-aws's waiter delays before their first check: a database's 1 min
@@ -235,6 +238,10 @@ impl SimWork {
 
     async fn destroy(&self, obj: usize, progress: Progress) -> Result<(), TaskError> {
         let kind = self.cloud.kinds[obj];
+        if self.implied[obj] {
+            // Deleted with its parent, whose task ran first.
+            return Ok(());
+        }
         let waits = strato_cloud::waits::of(kind);
         progress.status("deleting");
         let ops = delete_ops(kind);

@@ -79,6 +79,35 @@ pub struct RunContext {
     pub notices: std::sync::Mutex<Vec<(String, String)>>,
     /// Instance describes of this run, coalesced ([`crate::batch`]).
     pub instances: instance::Describes,
+    /// The network interface describes of this run's waits before subnet and group
+    /// deletes, coalesced ([`interfaces_in`]).
+    pub interfaces: InterfaceDescribes,
+    /// Target registrations of this run, coalesced by target group.
+    pub registrations: target_registration::Registrations,
+}
+
+/// Coalesced `DescribeNetworkInterfaces` calls: one for all the subnets (by `subnet-id`),
+/// one for all the groups (by `group-id`) whose deletes wait at about the same time.
+#[derive(Debug)]
+pub struct InterfaceDescribes {
+    by_subnet: crate::batch::Coalescer<Vec<aws_sdk_ec2::types::NetworkInterface>>,
+    by_group: crate::batch::Coalescer<Vec<aws_sdk_ec2::types::NetworkInterface>>,
+}
+
+impl Default for InterfaceDescribes {
+    fn default() -> InterfaceDescribes {
+        InterfaceDescribes {
+            by_subnet: crate::batch::Coalescer::new("DescribeNetworkInterfaces"),
+            by_group: crate::batch::Coalescer::new("DescribeNetworkInterfaces"),
+        }
+    }
+}
+
+/// Where the network interfaces a wait is about sit.
+#[derive(Clone, Copy, Debug)]
+pub enum Within<'a> {
+    Subnet(&'a str),
+    Group(&'a str),
 }
 
 /// The AWS account and partition the credentials belong to (`GetCallerIdentity`).
@@ -623,6 +652,54 @@ pub async fn interfaces(
         held.extend(page.network_interfaces().iter().filter(|n| holds(n)).map(describe_interface));
     }
     Ok(held)
+}
+
+/// The network interfaces in the subnet or group `within` that `holds` picks, described:
+/// [`interfaces`], with the describes of waits about other subnets (or groups) at about the
+/// same time made in one call ([`crate::batch`]; the `subnet-id` and `group-id` filters take
+/// many values).
+pub async fn interfaces_in(
+    cx: &Cx<'_>,
+    within: Within<'_>,
+    holds: impl Fn(&aws_sdk_ec2::types::NetworkInterface) -> bool,
+) -> Result<Vec<String>, AwsError> {
+    let (coalescer, filter, id) = match within {
+        Within::Subnet(id) => (&cx.run.interfaces.by_subnet, "subnet-id", id),
+        Within::Group(id) => (&cx.run.interfaces.by_group, "group-id", id),
+    };
+    let ec2 = cx.clients.ec2.clone();
+    let listed = coalescer
+        .get(id, move |ids| {
+            let ec2 = ec2.clone();
+            async move {
+                let mut by: BTreeMap<String, Vec<aws_sdk_ec2::types::NetworkInterface>> = BTreeMap::new();
+                let mut next: Option<String> = None;
+                loop {
+                    let out = ec2
+                        .describe_network_interfaces()
+                        .filters(Filter::builder().name(filter).set_values(Some(ids.clone())).build())
+                        .set_next_token(next.take())
+                        .send()
+                        .await
+                        .map_err(|e| crate::error::from_sdk("DescribeNetworkInterfaces", e))?;
+                    for n in out.network_interfaces() {
+                        let sits: Vec<&str> = match filter {
+                            "subnet-id" => n.subnet_id().into_iter().collect(),
+                            _ => n.groups().iter().filter_map(|g| g.group_id()).collect(),
+                        };
+                        for key in sits.into_iter().filter(|k| ids.iter().any(|i| i == k)) {
+                            by.entry(key.to_string()).or_default().push(n.clone());
+                        }
+                    }
+                    match out.next_token() {
+                        Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                        _ => return Ok(by.into_iter().collect()),
+                    }
+                }
+            }
+        })
+        .await?;
+    Ok(listed.unwrap_or_default().iter().filter(|n| holds(n)).map(describe_interface).collect())
 }
 
 /// Waits until no network interface matching `filter` (and picked by `holds`) is left:

@@ -97,8 +97,9 @@ impl Driver for SecurityGroup {
         let filter = Filter::builder().name("group-id").values(group_id).build();
         let vpc_id = obj.attribute("vpc_id");
         // Interfaces AWS is releasing are waited for; another group's rule (this
-        // deployment's rules go first, by the destroy order) is named if AWS refuses.
-        let releasing = || super::interfaces(cx, &filter, super::in_use);
+        // deployment's rules go first, or with their group, by the destroy order) is named
+        // if AWS refuses.
+        let releasing = || super::interfaces_in(cx, super::Within::Group(group_id), super::in_use);
         let blockers = || async {
             let mut held = super::interfaces(cx, &filter, |_| true).await?;
             held.extend(referencing_groups(cx, group_id, vpc_id).await?);

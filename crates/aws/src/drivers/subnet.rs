@@ -84,7 +84,7 @@ impl Driver for Subnet {
     async fn delete(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let subnet_id = id(obj)?;
         let filter = Filter::builder().name("subnet-id").values(subnet_id).build();
-        let releasing = || super::interfaces(cx, &filter, super::in_use);
+        let releasing = || super::interfaces_in(cx, super::Within::Subnet(subnet_id), super::in_use);
         let blockers = || super::interfaces(cx, &filter, |_| true);
         super::delete_when_unused(cx, &format!("subnet {subnet_id}"), releasing, blockers, || async {
             cx.clients.ec2.delete_subnet().subnet_id(subnet_id).send().await.map_err(|e| from_sdk("DeleteSubnet", e))

@@ -26,17 +26,8 @@ impl Driver for TargetRegistration {
         // `InvalidTarget` ("not in a running state") for a while. Retried for 10 minutes on
         // this call only, as TF does (internal/service/elbv2/target_group_attachment.go).
         let lag = |e: &AwsError| e.code_is(&["InvalidTarget"]) || e.is(crate::error::Class::NotFound) && cx.fresh;
-        cx.retry_refused(REGISTER_WINDOW, lag, || async {
-            cx.clients
-                .elb
-                .register_targets()
-                .target_group_arn(tg_arn)
-                .targets(TargetDescription::builder().id(instance_id).build())
-                .send()
-                .await
-                .map_err(|e| from_sdk("RegisterTargets", e))
-        })
-        .await?;
+        let key = format!("{tg_arn}|{instance_id}");
+        cx.retry_refused(REGISTER_WINDOW, lag, || register(cx, &key)).await?;
         let mut c = Created::new(format!("{tg_arn}|{instance_id}"))
             .with("target_group_arn", tg_arn)
             .with("instance_id", instance_id);
@@ -190,4 +181,50 @@ pub(crate) async fn wait_drained(cx: &Cx<'_>, obj: &Object) -> Result<(), AwsErr
         })
     })
     .await
+}
+
+/// Registrations of this run, coalesced: the registrations that start at about the same
+/// time (the instances of a pair, seen `running` by one describe) go in one `RegisterTargets`
+/// per target group, which takes many targets ("RegisterTargets", ELBv2 API Reference).
+/// Each registration's intent is journaled before it joins a batch; each gets its own
+/// group's answer.
+#[derive(Debug)]
+pub struct Registrations(crate::batch::Coalescer<Result<(), AwsError>>);
+
+impl Default for Registrations {
+    fn default() -> Registrations {
+        Registrations(crate::batch::Coalescer::new("RegisterTargets"))
+    }
+}
+
+/// Registers `key` (`<target group arn>|<instance id>`) in a batch of this run.
+async fn register(cx: &Cx<'_>, key: &str) -> Result<(), AwsError> {
+    let elb = cx.clients.elb.clone();
+    let answer = cx
+        .run
+        .registrations
+        .0
+        .get(key, move |keys| {
+            let elb = elb.clone();
+            async move {
+                let mut by_group: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+                for k in &keys {
+                    if let Some((tg, instance)) = k.split_once('|') {
+                        by_group.entry(tg.to_string()).or_default().push(instance.to_string());
+                    }
+                }
+                let mut answers = Vec::new();
+                for (tg, instances) in by_group {
+                    let targets = instances.iter().map(|i| TargetDescription::builder().id(i).build()).collect();
+                    let r = elb.register_targets().target_group_arn(&tg).set_targets(Some(targets)).send().await;
+                    let r = r.map(|_| ()).map_err(|e| from_sdk("RegisterTargets", e));
+                    answers.extend(instances.into_iter().map(|i| (format!("{tg}|{i}"), r.clone())));
+                }
+                Ok(answers)
+            }
+        })
+        .await?;
+    answer.unwrap_or_else(|| {
+        Err(AwsError::new("RegisterTargets", crate::error::Class::Fatal, "no answer for the target"))
+    })
 }
