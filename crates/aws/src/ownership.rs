@@ -552,7 +552,9 @@ pub async fn check_recorded(clients: &Clients, state: &State, id: &str, lift_del
     // Load balancers and target groups: their tags in one `DescribeTags` per 20 ARNs (its
     // limit, ELBv2 API reference). An ARN that is gone fails the whole call
     // (`LoadBalancerNotFound`, `TargetGroupNotFound`): that chunk is then asked one by one.
-    let mut elb_tags: BTreeMap<&str, Result<Option<Vec<(String, String)>>, AwsError>> = BTreeMap::new();
+    // By ARN: its tags, `None` when it is gone, or why it could not be asked.
+    type Tags = Result<Option<Vec<(String, String)>>, AwsError>;
+    let mut elb_tags: BTreeMap<&str, Tags> = BTreeMap::new();
     for chunk in balancing.chunks(20) {
         let arns: Vec<&str> = chunk.iter().map(|(_, arn, _)| *arn).collect();
         match elb_tags_of(clients, &arns).await {

@@ -583,7 +583,7 @@ impl Provisioner {
         let Some((mut obj, kind, driver)) = self.shared.recorded(address)? else { return Ok(()) };
         if let Some(parent) = self.apply.implied.get(address) {
             // Its task follows its parent's, which deleted it.
-            progress.status(&format!("deleted with {parent}"));
+            progress.status(format!("deleted with {parent}"));
             self.shared.forget(address)?;
             if !crate::apply::is_retired(address) {
                 self.shared.deleted.fetch_add(1, Ordering::SeqCst);
@@ -712,7 +712,7 @@ impl Destroyer {
         }
         if let Some(parent) = self.implied.get(address) {
             // Its task follows its parent's, which deleted it.
-            progress.status(&format!("deleted with {parent}"));
+            progress.status(format!("deleted with {parent}"));
             return self.shared.forget(address);
         }
         if obj.id.is_none() {

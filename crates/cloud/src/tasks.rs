@@ -295,8 +295,8 @@ mod tests {
         // An instance may go while registered.
         assert!(!waits("instance.app-1", "target_group.app.target[app-1]"));
         // No task waits for itself.
-        for i in 0..tasks.len() {
-            assert!(!waits_for(&tasks, i, i), "{} waits for itself", addresses[i]);
+        for (i, address) in addresses.iter().enumerate() {
+            assert!(!waits_for(&tasks, i, i), "{address} waits for itself");
         }
         // Without the parent in the run, the child is deleted on its own.
         state.objects.remove("load_balancer.web");

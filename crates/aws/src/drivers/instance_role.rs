@@ -151,18 +151,23 @@ async fn converge(cx: &Cx<'_>, desired: &Desired) -> Result<Created, AwsError> {
         .send()
         .await
         .map_err(|e| from_sdk("CreateInstanceProfile", e));
-    let mut arn = match created {
-        Ok(out) => out.instance_profile().map(|p| p.arn().to_string()).unwrap_or_default(),
-        Err(e) if e.is(Class::AlreadyExists) => String::new(),
+    // A profile this call made is this object's and holds no role yet; one that was there
+    // already is read: adopted only when it is this one, and its role added if missing.
+    let made = match created {
+        Ok(out) => out.instance_profile().map(|p| p.arn().to_string()),
+        Err(e) if e.is(Class::AlreadyExists) => None,
         Err(e) => return Err(e),
     };
-    let (tags, roles, existing_arn) = profile(cx, name).await?.unwrap_or_default();
-    if !cx.is_this(&tags) {
-        return Err(cx.foreign("CreateInstanceProfile", "instance profile", &tags));
-    }
-    if arn.is_empty() {
-        arn = existing_arn;
-    }
+    let (arn, roles) = match made {
+        Some(arn) => (arn, Vec::new()),
+        None => {
+            let (tags, roles, arn) = profile(cx, name).await?.unwrap_or_default();
+            if !cx.is_this(&tags) {
+                return Err(cx.foreign("CreateInstanceProfile", "instance profile", &tags));
+            }
+            (arn, roles)
+        }
+    };
     if !roles.iter().any(|r| r == name) {
         cx.clients
             .iam

@@ -135,7 +135,7 @@ impl Driver for LoadBalancer {
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
         let arn = id(obj)?;
         cx.wait("the load balancer to be active", &LOAD_BALANCER, || async {
-            let Some(lb) = describe(cx, arn).await? else { return Ok(Check::Pending("not visible yet".into())) };
+            let Some(lb) = described(cx, arn).await? else { return Ok(Check::Pending("not visible yet".into())) };
             match lb.state().and_then(|s| s.code()) {
                 Some(LoadBalancerStateEnum::Active) => Ok(Check::Done(Attributes::new())),
                 Some(LoadBalancerStateEnum::Failed) => {
@@ -288,6 +288,60 @@ async fn describe_named(cx: &Cx<'_>) -> Result<Option<aws_sdk_elasticloadbalanci
 
 fn attribute(key: &str, value: &str) -> LoadBalancerAttribute {
     LoadBalancerAttribute::builder().key(key).value(value).build()
+}
+
+/// Load balancer describes of this run's waits for `active`, coalesced ([`crate::batch`]).
+#[derive(Debug)]
+pub struct Describes(crate::batch::Coalescer<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>);
+
+impl Default for Describes {
+    fn default() -> Describes {
+        Describes(crate::batch::Coalescer::new("DescribeLoadBalancers"))
+    }
+}
+
+/// [`describe`], with the waits of other load balancers at about the same time answered by
+/// the same call: `DescribeLoadBalancers` takes up to 20 ARNs (ELBv2 API Reference). One
+/// ARN it does not know yet (a create is eventually consistent) fails the whole call with
+/// `LoadBalancerNotFound`: then that chunk is asked one by one.
+async fn described(
+    cx: &Cx<'_>,
+    arn: &str,
+) -> Result<Option<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>, AwsError> {
+    let elb = cx.clients.elb.clone();
+    cx.run
+        .load_balancers
+        .0
+        .get(arn, move |arns| {
+            let elb = elb.clone();
+            async move {
+                let mut found = Vec::new();
+                let list = |out: aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::DescribeLoadBalancersOutput| {
+                    out.load_balancers()
+                        .iter()
+                        .filter_map(|lb| Some((lb.load_balancer_arn()?.to_string(), lb.clone())))
+                        .collect::<Vec<_>>()
+                };
+                for chunk in arns.chunks(20) {
+                    let r = elb.describe_load_balancers().set_load_balancer_arns(Some(chunk.to_vec())).send().await;
+                    match r.map_err(|e| from_sdk("DescribeLoadBalancers", e)) {
+                        Ok(out) => found.extend(list(out)),
+                        Err(e) if e.is(Class::NotFound) && chunk.len() > 1 => {
+                            for one in chunk {
+                                let r = elb.describe_load_balancers().load_balancer_arns(one).send().await;
+                                if let Some(out) = super::found(r.map_err(|e| from_sdk("DescribeLoadBalancers", e)))? {
+                                    found.extend(list(out));
+                                }
+                            }
+                        }
+                        Err(e) if e.is(Class::NotFound) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(found)
+            }
+        })
+        .await
 }
 
 async fn describe(

@@ -84,6 +84,8 @@ pub struct RunContext {
     pub interfaces: InterfaceDescribes,
     /// Target registrations of this run, coalesced by target group.
     pub registrations: target_registration::Registrations,
+    /// Load balancer describes of this run's waits for `active`, coalesced.
+    pub load_balancers: load_balancer::Describes,
 }
 
 /// Coalesced `DescribeNetworkInterfaces` calls: one for all the subnets (by `subnet-id`),
