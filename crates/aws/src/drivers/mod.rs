@@ -86,6 +86,8 @@ pub struct RunContext {
     pub registrations: target_registration::Registrations,
     /// Load balancer describes of this run's waits for `active`, coalesced.
     pub load_balancers: load_balancer::Describes,
+    /// NAT gateway describes of this run's waits, coalesced.
+    pub nat_gateways: nat_gateway::Describes,
 }
 
 /// Coalesced `DescribeNetworkInterfaces` calls: one for all the subnets (by `subnet-id`),

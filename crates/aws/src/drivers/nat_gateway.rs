@@ -128,8 +128,51 @@ impl Driver for NatGateway {
     }
 }
 
+/// NAT gateway describes of this run's waits, coalesced ([`crate::batch`]): the three
+/// gateways of a zone-redundant VPC come up and go down together.
+#[derive(Debug)]
+pub struct Describes(crate::batch::Coalescer<aws_sdk_ec2::types::NatGateway>);
+
+impl Default for Describes {
+    fn default() -> Describes {
+        Describes(crate::batch::Coalescer::new("DescribeNatGateways"))
+    }
+}
+
+/// The gateway, or `None` when EC2 does not list it. By the `nat-gateway-id` filter, which
+/// leaves out an id EC2 does not know (yet, or any more) where `NatGatewayIds` would fail
+/// the whole call ("DescribeNatGateways", Amazon EC2 API Reference); a deleted gateway is
+/// listed as `deleted` for about an hour.
 async fn describe(cx: &Cx<'_>, nat_id: &str) -> Result<Option<aws_sdk_ec2::types::NatGateway>, AwsError> {
-    let out = cx.clients.ec2.describe_nat_gateways().nat_gateway_ids(nat_id).send().await;
-    Ok(super::found(out.map_err(|e| from_sdk("DescribeNatGateways", e)))?
-        .and_then(|o| o.nat_gateways().first().cloned()))
+    let ec2 = cx.clients.ec2.clone();
+    cx.run
+        .nat_gateways
+        .0
+        .get(nat_id, move |ids| {
+            let ec2 = ec2.clone();
+            async move {
+                let mut found = Vec::new();
+                let mut next: Option<String> = None;
+                loop {
+                    let filter = Filter::builder().name("nat-gateway-id").set_values(Some(ids.clone())).build();
+                    let out = ec2
+                        .describe_nat_gateways()
+                        .filter(filter)
+                        .set_next_token(next.take())
+                        .send()
+                        .await
+                        .map_err(|e| from_sdk("DescribeNatGateways", e))?;
+                    for n in out.nat_gateways() {
+                        if let Some(id) = n.nat_gateway_id() {
+                            found.push((id.to_string(), n.clone()));
+                        }
+                    }
+                    match out.next_token() {
+                        Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                        _ => return Ok(found),
+                    }
+                }
+            }
+        })
+        .await
 }
