@@ -57,6 +57,9 @@ pub struct RunArgs {
     /// its critical path: FILE.svg, or FILE.html (the chart in a page, with tooltips).
     #[arg(long, value_name = "FILE", value_parser = crate::timeline::parse)]
     pub timeline: Option<crate::timeline::TimelineFile>,
+    /// The deployment the run is of, for the timeline's title.
+    #[arg(skip)]
+    pub deployment: String,
 }
 
 struct Target {
@@ -255,7 +258,8 @@ async fn run_engine(
     renderer.finish();
     if let Some(file) = &run.timeline {
         let what = if verb == "deleted" { "destroy" } else { "provision" };
-        crate::timeline::draw(file, &recorder, what, tasks, &report, output == Output::Json || run.quiet);
+        let title = format!("{what} {}", run.deployment).trim_end().to_string();
+        crate::timeline::draw(file, &recorder, &title, tasks, &report, output == Output::Json || run.quiet);
     }
     (report, renderer.summary_table())
 }
@@ -512,8 +516,9 @@ pub fn provision(
         }
         let provisioner =
             strato_aws::Provisioner::new(clients, graph.clone(), store, d.clone(), cancel.clone(), account, apply);
+        let run = RunArgs { deployment: d.name.clone(), ..run.clone() };
         let (report, table) =
-            run_engine(&tasks, Arc::new(provisioner.clone()), run, &cancel, "ready", planned, output).await;
+            run_engine(&tasks, Arc::new(provisioner.clone()), &run, &cancel, "ready", planned, output).await;
         let counts = provisioner.counts();
         let (created, unchanged) = (counts.created, counts.unchanged);
         let calls = provisioner.clients().calls.clone();
@@ -851,7 +856,7 @@ pub fn destroy(
         // A destroy goes on with everything that does not depend on a failure (a service
         // that does not answer stops only what is under it), so that one run removes all
         // it can and names the rest.
-        let run = RunArgs { keep_going: true, ..run.clone() };
+        let run = RunArgs { keep_going: true, deployment: d.name.clone(), ..run.clone() };
         let (report, table) =
             run_engine(&tasks, Arc::new(destroyer.clone()), &run, &cancel, "deleted", Vec::new(), output).await;
         // The challenge is made at the start of a provision that has instances, before any of

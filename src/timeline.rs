@@ -130,11 +130,12 @@ fn kind_of(name: &str) -> Option<strato_graph::Kind> {
     address.parse::<Address>().ok().map(|a| a.kind())
 }
 
-/// Draws the run of `command` into `file`, and says where (or why not) on stderr, unless
-/// the run's output is JSON, where only a failure is told.
-pub fn draw(file: &TimelineFile, recorder: &Recorder, command: &str, tasks: &[Task], report: &Report, quiet: bool) {
-    let mut timeline = recorder.timeline(command.to_string(), tasks, report);
-    if command == "destroy" {
+/// Draws the run titled `title` (`provision wso2`, `destroy wso2`) into `file`, and says
+/// where (or why not) on stderr, unless the run's output is JSON, where only a failure is
+/// told.
+pub fn draw(file: &TimelineFile, recorder: &Recorder, title: &str, tasks: &[Task], report: &Report, quiet: bool) {
+    let mut timeline = recorder.timeline(title.to_string(), tasks, report);
+    if title.starts_with("destroy") {
         // A destroy's task reports "created" once AWS accepted the delete.
         timeline.mark = "delete accepted".into();
     }
