@@ -152,12 +152,14 @@ pub fn goes_with(kind: Kind) -> Option<Kind> {
 
 /// The objects of `state` that AWS deletes with another object of `state` ([`goes_with`]),
 /// each with that object's address: when both go in one run, the child's delete is that
-/// of its parent. Only when the parent's delete can come first: a child whose other
-/// dependencies must outlive it would wait for itself, and is deleted on its own.
+/// of its parent. Only when the parent's delete can come first (a child whose other
+/// dependencies must outlive it would wait for itself) and the destroy's estimated
+/// critical path is no longer for it: otherwise the child is deleted on its own.
 pub fn implied_deletes(state: &State) -> BTreeMap<String, String> {
     let (mut tasks, addresses) = explicit_destroy_tasks(state);
     let index: HashMap<&str, usize> = addresses.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
     let mut implied = BTreeMap::new();
+    let mut span = estimated_span(&tasks);
     for (address, obj) in &state.objects {
         let Some(parent) = parent_going(address, obj) else { continue };
         if !state.objects.contains_key(&parent) {
@@ -166,12 +168,46 @@ pub fn implied_deletes(state: &State) -> BTreeMap<String, String> {
         let (c, p) = (index[address.as_str()], index[parent.as_str()]);
         let mut rewired = tasks.clone();
         rewire(&mut rewired, c, p, &free_of(state, &index, address));
-        if !waits_for(&rewired, p, c) {
+        if waits_for(&rewired, p, c) {
+            continue;
+        }
+        // What waited for the child now waits for its parent: worth a call only when that
+        // does not lengthen the whole destroy (a group named by the rules of the database
+        // group would wait for the databases' delete).
+        let longest = estimated_span(&rewired);
+        if longest <= span {
             tasks = rewired;
+            span = longest;
             implied.insert(address.clone(), parent);
         }
     }
     implied
+}
+
+/// The longest chain of estimates through `tasks`, which wait for no task of their own.
+fn estimated_span(tasks: &[Task]) -> Duration {
+    let mut waiting: Vec<usize> = tasks.iter().map(|t| t.deps.len()).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); tasks.len()];
+    for (i, t) in tasks.iter().enumerate() {
+        for (d, _) in &t.deps {
+            dependents[d.0].push(i);
+        }
+    }
+    let mut start = vec![Duration::ZERO; tasks.len()];
+    let mut ready: Vec<usize> = (0..tasks.len()).filter(|&i| waiting[i] == 0).collect();
+    let mut longest = Duration::ZERO;
+    while let Some(t) = ready.pop() {
+        let finish = start[t] + tasks[t].estimate;
+        longest = longest.max(finish);
+        for &u in &dependents[t] {
+            start[u] = start[u].max(finish);
+            waiting[u] -= 1;
+            if waiting[u] == 0 {
+                ready.push(u);
+            }
+        }
+    }
+    longest
 }
 
 /// The address of the object whose delete deletes the object at `address` ([`goes_with`]):
@@ -183,9 +219,10 @@ pub fn parent_going(address: &str, obj: &Object) -> Option<String> {
     ok.then(|| parent.as_str().to_string())
 }
 
-/// Task `child` follows task `parent` instead of preceding it, and the tasks `free` no
-/// longer wait for it.
+/// Task `child` follows task `parent` instead of preceding it, takes no time of its own,
+/// and the tasks `free` no longer wait for it.
 fn rewire(tasks: &mut [Task], child: usize, parent: usize, free: &[usize]) {
+    tasks[child].estimate = Duration::ZERO;
     for &t in free.iter().chain([&parent]) {
         tasks[t].deps.retain(|(d, _)| d.0 != child);
     }
