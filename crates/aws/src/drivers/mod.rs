@@ -88,6 +88,8 @@ pub struct RunContext {
     pub load_balancers: load_balancer::Describes,
     /// NAT gateway describes of this run's waits, coalesced.
     pub nat_gateways: nat_gateway::Describes,
+    /// Mount target describes of this run's waits, coalesced by file system.
+    pub mount_targets: mount_target::Describes,
 }
 
 /// Coalesced `DescribeNetworkInterfaces` calls: one for all the subnets (by `subnet-id`),

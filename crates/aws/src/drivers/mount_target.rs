@@ -58,7 +58,8 @@ impl Driver for MountTarget {
 
     async fn wait_ready(&self, cx: &Cx<'_>, obj: &Object) -> Result<Attributes, AwsError> {
         let mt_id = id(obj)?;
-        wait_for(cx, "the mount target", "CreateMountTarget", Until::Available, || state(cx, mt_id)).await?;
+        let fs_id = obj.attribute("file_system_id");
+        wait_for(cx, "the mount target", "CreateMountTarget", Until::Available, || waited(cx, fs_id, mt_id)).await?;
         Ok(Attributes::new())
     }
 
@@ -110,7 +111,8 @@ impl Driver for MountTarget {
 
     async fn wait_gone(&self, cx: &Cx<'_>, obj: &Object) -> Result<(), AwsError> {
         let mt_id = id(obj)?;
-        wait_for(cx, "the mount target", "DeleteMountTarget", Until::Gone, || state(cx, mt_id)).await
+        let fs_id = obj.attribute("file_system_id");
+        wait_for(cx, "the mount target", "DeleteMountTarget", Until::Gone, || waited(cx, fs_id, mt_id)).await
     }
 }
 
@@ -125,4 +127,52 @@ async fn state(cx: &Cx<'_>, mt_id: &str) -> Result<Option<LifeCycleState>, AwsEr
             .map_err(|e| from_sdk("DescribeMountTargets", e)),
     )?
     .and_then(|o| o.mount_targets().first().map(|m| m.life_cycle_state().clone())))
+}
+
+/// Mount target describes of this run's waits, coalesced ([`crate::batch`]) by file system:
+/// the mount targets of one file system (one per zone) come up and go down together, and one
+/// `DescribeMountTargets` by `FileSystemId` lists them all.
+#[derive(Debug)]
+pub struct Describes(crate::batch::Coalescer<LifeCycleState>);
+
+impl Default for Describes {
+    fn default() -> Describes {
+        Describes(crate::batch::Coalescer::new("DescribeMountTargets"))
+    }
+}
+
+/// [`state`], from one call for all the mount targets of `fs_id` waited for at about the
+/// same time; a file system that is gone has none.
+async fn waited(cx: &Cx<'_>, fs_id: Option<&str>, mt_id: &str) -> Result<Option<LifeCycleState>, AwsError> {
+    let Some(fs_id) = fs_id else { return state(cx, mt_id).await };
+    let efs = cx.clients.efs.clone();
+    cx.run
+        .mount_targets
+        .0
+        .get(&format!("{fs_id}|{mt_id}"), move |keys| {
+            let efs = efs.clone();
+            async move {
+                let mut systems: Vec<&str> = keys.iter().filter_map(|k| k.split_once('|').map(|(f, _)| f)).collect();
+                systems.dedup();
+                let mut found = Vec::new();
+                for fs in systems {
+                    let mut marker: Option<String> = None;
+                    loop {
+                        let r = efs.describe_mount_targets().file_system_id(fs).set_marker(marker.take()).send().await;
+                        let Some(out) = super::found(r.map_err(|e| from_sdk("DescribeMountTargets", e)))? else {
+                            break;
+                        };
+                        for m in out.mount_targets() {
+                            found.push((format!("{fs}|{}", m.mount_target_id()), m.life_cycle_state().clone()));
+                        }
+                        match out.next_marker() {
+                            Some(t) if !t.is_empty() => marker = Some(t.to_string()),
+                            _ => break,
+                        }
+                    }
+                }
+                Ok(found)
+            }
+        })
+        .await
 }
