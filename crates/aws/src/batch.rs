@@ -28,30 +28,28 @@ pub const CHUNK: usize = 200;
 
 type Waiter<T> = (String, oneshot::Sender<Result<Option<T>, AwsError>>);
 
-/// One kind of coalesced describe call.
+/// One kind of coalesced call.
 pub struct Coalescer<T> {
     pending: Arc<Mutex<Vec<Waiter<T>>>>,
-    /// The call's name, for the error a waiter gets if the batch is lost.
-    call: &'static str,
 }
 
-impl<T> Coalescer<T> {
-    pub fn new(call: &'static str) -> Coalescer<T> {
-        Coalescer { pending: Arc::default(), call }
+impl<T> Default for Coalescer<T> {
+    fn default() -> Coalescer<T> {
+        Coalescer { pending: Arc::default() }
     }
 }
 
 impl<T> std::fmt::Debug for Coalescer<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Coalescer").field("call", &self.call).finish()
+        f.debug_struct("Coalescer").finish_non_exhaustive()
     }
 }
 
 impl<T: Clone + Send + 'static> Coalescer<T> {
     /// The object `id`, as one call for every waiter of this batch answers it. `fetch` asks
     /// about a chunk of ids and returns the objects found, by id; the batch's first waiter's
-    /// `fetch` makes the call.
-    pub async fn get<F, Fut>(&self, id: &str, fetch: F) -> Result<Option<T>, AwsError>
+    /// `fetch` makes the call, named `call` in the error a waiter gets if the batch is lost.
+    pub async fn get<F, Fut>(&self, id: &str, call: &'static str, fetch: F) -> Result<Option<T>, AwsError>
     where
         F: Fn(Vec<String>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Vec<(String, T)>, AwsError>> + Send + 'static,
@@ -90,7 +88,7 @@ impl<T: Clone + Send + 'static> Coalescer<T> {
                 }
             });
         }
-        rx.await.unwrap_or_else(|_| Err(AwsError::new(self.call, Class::Fatal, "the batched call was lost")))
+        rx.await.unwrap_or_else(|_| Err(AwsError::new(call, Class::Fatal, "the batched call was lost")))
     }
 }
 
@@ -101,14 +99,14 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn waiters_at_once_share_one_call_and_each_gets_its_own_answer() {
-        let c: Arc<Coalescer<String>> = Arc::new(Coalescer::new("DescribeThings"));
+        let c: Arc<Coalescer<String>> = Arc::new(Coalescer::default());
         let calls = Arc::new(AtomicUsize::new(0));
         let mut handles = Vec::new();
         for i in 0..450 {
             let (c, calls) = (c.clone(), calls.clone());
             handles.push(tokio::spawn(async move {
                 let id = format!("i-{i}");
-                c.get(&id, move |ids| {
+                c.get(&id, "DescribeThings", move |ids| {
                     calls.fetch_add(1, Ordering::SeqCst);
                     async move {
                         assert!(ids.len() <= CHUNK);
@@ -129,18 +127,19 @@ mod tests {
         }
         assert_eq!(calls.load(Ordering::SeqCst), 3, "450 ids in chunks of 200: three calls");
         // A later waiter opens a batch of its own.
-        let again = c.get("i-2", |ids| async move { Ok(vec![(ids[0].clone(), "later".to_string())]) }).await;
+        let again =
+            c.get("i-2", "DescribeThings", |ids| async move { Ok(vec![(ids[0].clone(), "later".to_string())]) }).await;
         assert_eq!(again.unwrap().as_deref(), Some("later"));
     }
 
     #[tokio::test(start_paused = true)]
     async fn the_calls_error_reaches_every_waiter_with_its_code() {
-        let c: Arc<Coalescer<String>> = Arc::new(Coalescer::new("DescribeThings"));
+        let c: Arc<Coalescer<String>> = Arc::new(Coalescer::default());
         let mut handles = Vec::new();
         for i in 0..3 {
             let c = c.clone();
             handles.push(tokio::spawn(async move {
-                c.get(&format!("i-{i}"), |_| async {
+                c.get(&format!("i-{i}"), "DescribeThings", |_| async {
                     Err(AwsError::new("DescribeThings", Class::Throttled, "RequestLimitExceeded: slow down"))
                 })
                 .await

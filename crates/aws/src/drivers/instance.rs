@@ -298,18 +298,6 @@ fn addresses(i: &aws_sdk_ec2::types::Instance) -> Attributes {
     a
 }
 
-/// A run's instance describes: instances that wait at about the same time (a dozen
-/// launched together, waiting to be `running`; terminated together, waiting to be gone)
-/// are asked about in one `DescribeInstances`, not one call each ([`crate::batch`]).
-#[derive(Debug)]
-pub struct Describes(crate::batch::Coalescer<aws_sdk_ec2::types::Instance>);
-
-impl Default for Describes {
-    fn default() -> Describes {
-        Describes(crate::batch::Coalescer::new("DescribeInstances"))
-    }
-}
-
 /// The instance, or `None` when EC2 does not list it (yet, or any more). By the
 /// `instance-id` filter, not `InstanceIds`: with ids, one id EC2 does not know yet (a launch
 /// is eventually consistent) fails the whole call with `InvalidInstanceID.NotFound`, while a
@@ -318,8 +306,7 @@ async fn describe(cx: &Cx<'_>, instance_id: &str) -> Result<Option<aws_sdk_ec2::
     let ec2 = cx.clients.ec2.clone();
     cx.run
         .instances
-        .0
-        .get(instance_id, move |ids| {
+        .get(instance_id, "DescribeInstances", move |ids| {
             let ec2 = ec2.clone();
             async move {
                 let mut found = Vec::new();

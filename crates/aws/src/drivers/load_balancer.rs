@@ -290,16 +290,6 @@ fn attribute(key: &str, value: &str) -> LoadBalancerAttribute {
     LoadBalancerAttribute::builder().key(key).value(value).build()
 }
 
-/// Load balancer describes of this run's waits for `active`, coalesced ([`crate::batch`]).
-#[derive(Debug)]
-pub struct Describes(crate::batch::Coalescer<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>);
-
-impl Default for Describes {
-    fn default() -> Describes {
-        Describes(crate::batch::Coalescer::new("DescribeLoadBalancers"))
-    }
-}
-
 /// [`describe`], with the waits of other load balancers at about the same time answered by
 /// the same call: `DescribeLoadBalancers` takes up to 20 ARNs (ELBv2 API Reference). One
 /// ARN it does not know yet (a create is eventually consistent) fails the whole call with
@@ -311,8 +301,7 @@ async fn described(
     let elb = cx.clients.elb.clone();
     cx.run
         .load_balancers
-        .0
-        .get(arn, move |arns| {
+        .get(arn, "DescribeLoadBalancers", move |arns| {
             let elb = elb.clone();
             async move {
                 let mut found = Vec::new();

@@ -20,6 +20,7 @@ use strato_graph::plan::{Change, Live};
 use strato_graph::{Address, Desired, Graph, Kind, NodeId, Part};
 use strato_state::Object;
 
+use crate::batch::Coalescer;
 use crate::client::Clients;
 use crate::error::{AwsError, Class};
 use crate::poll::Backoff;
@@ -77,36 +78,23 @@ pub struct RunContext {
     pub image_lookup: tokio::sync::Mutex<()>,
     /// What the operator should hear about after the run, by address.
     pub notices: std::sync::Mutex<Vec<(String, String)>>,
-    /// Instance describes of this run, coalesced ([`crate::batch`]).
-    pub instances: instance::Describes,
-    /// The network interface describes of this run's waits before subnet and group
-    /// deletes, coalesced ([`interfaces_in`]).
-    pub interfaces: InterfaceDescribes,
-    /// Target registrations of this run, coalesced by target group.
-    pub registrations: target_registration::Registrations,
-    /// Load balancer describes of this run's waits for `active`, coalesced.
-    pub load_balancers: load_balancer::Describes,
-    /// NAT gateway describes of this run's waits, coalesced.
-    pub nat_gateways: nat_gateway::Describes,
-    /// Mount target describes of this run's waits, coalesced by file system.
-    pub mount_targets: mount_target::Describes,
-}
-
-/// Coalesced `DescribeNetworkInterfaces` calls: one for all the subnets (by `subnet-id`),
-/// one for all the groups (by `group-id`) whose deletes wait at about the same time.
-#[derive(Debug)]
-pub struct InterfaceDescribes {
-    by_subnet: crate::batch::Coalescer<Vec<aws_sdk_ec2::types::NetworkInterface>>,
-    by_group: crate::batch::Coalescer<Vec<aws_sdk_ec2::types::NetworkInterface>>,
-}
-
-impl Default for InterfaceDescribes {
-    fn default() -> InterfaceDescribes {
-        InterfaceDescribes {
-            by_subnet: crate::batch::Coalescer::new("DescribeNetworkInterfaces"),
-            by_group: crate::batch::Coalescer::new("DescribeNetworkInterfaces"),
-        }
-    }
+    /// The describes of this run's waits, coalesced ([`crate::batch`]): of instances (by
+    /// `instance-id`), of the network interfaces in subnets (by `subnet-id`) and groups (by
+    /// `group-id`) before their deletes ([`interfaces_in`]), of load balancers waited for to
+    /// be active (by ARN), of NAT gateways (by `nat-gateway-id`), of mount targets (by file
+    /// system): the objects of a spec's zones come up and go down together.
+    pub instances: Coalescer<aws_sdk_ec2::types::Instance>,
+    pub subnet_interfaces: Coalescer<Vec<aws_sdk_ec2::types::NetworkInterface>>,
+    pub group_interfaces: Coalescer<Vec<aws_sdk_ec2::types::NetworkInterface>>,
+    pub load_balancers: Coalescer<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>,
+    pub nat_gateways: Coalescer<aws_sdk_ec2::types::NatGateway>,
+    pub mount_targets: Coalescer<aws_sdk_efs::types::LifeCycleState>,
+    /// This run's target registrations that start at about the same time (the instances of
+    /// a pair, seen `running` by one describe), in one `RegisterTargets` per target group,
+    /// which takes many targets ("RegisterTargets", ELBv2 API Reference). Each
+    /// registration's intent is journaled before it joins a batch; each gets its own
+    /// group's answer.
+    pub registrations: Coalescer<Result<(), AwsError>>,
 }
 
 /// Where the network interfaces a wait is about sit.
@@ -670,12 +658,12 @@ pub async fn interfaces_in(
     holds: impl Fn(&aws_sdk_ec2::types::NetworkInterface) -> bool,
 ) -> Result<Vec<String>, AwsError> {
     let (coalescer, filter, id) = match within {
-        Within::Subnet(id) => (&cx.run.interfaces.by_subnet, "subnet-id", id),
-        Within::Group(id) => (&cx.run.interfaces.by_group, "group-id", id),
+        Within::Subnet(id) => (&cx.run.subnet_interfaces, "subnet-id", id),
+        Within::Group(id) => (&cx.run.group_interfaces, "group-id", id),
     };
     let ec2 = cx.clients.ec2.clone();
     let listed = coalescer
-        .get(id, move |ids| {
+        .get(id, "DescribeNetworkInterfaces", move |ids| {
             let ec2 = ec2.clone();
             async move {
                 let mut by: BTreeMap<String, Vec<aws_sdk_ec2::types::NetworkInterface>> = BTreeMap::new();

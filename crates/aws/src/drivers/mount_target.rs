@@ -129,18 +129,6 @@ async fn state(cx: &Cx<'_>, mt_id: &str) -> Result<Option<LifeCycleState>, AwsEr
     .and_then(|o| o.mount_targets().first().map(|m| m.life_cycle_state().clone())))
 }
 
-/// Mount target describes of this run's waits, coalesced ([`crate::batch`]) by file system:
-/// the mount targets of one file system (one per zone) come up and go down together, and one
-/// `DescribeMountTargets` by `FileSystemId` lists them all.
-#[derive(Debug)]
-pub struct Describes(crate::batch::Coalescer<LifeCycleState>);
-
-impl Default for Describes {
-    fn default() -> Describes {
-        Describes(crate::batch::Coalescer::new("DescribeMountTargets"))
-    }
-}
-
 /// [`state`], from one call for all the mount targets of `fs_id` waited for at about the
 /// same time; a file system that is gone has none.
 async fn waited(cx: &Cx<'_>, fs_id: Option<&str>, mt_id: &str) -> Result<Option<LifeCycleState>, AwsError> {
@@ -148,8 +136,7 @@ async fn waited(cx: &Cx<'_>, fs_id: Option<&str>, mt_id: &str) -> Result<Option<
     let efs = cx.clients.efs.clone();
     cx.run
         .mount_targets
-        .0
-        .get(&format!("{fs_id}|{mt_id}"), move |keys| {
+        .get(&format!("{fs_id}|{mt_id}"), "DescribeMountTargets", move |keys| {
             let efs = efs.clone();
             async move {
                 let mut systems: Vec<&str> = keys.iter().filter_map(|k| k.split_once('|').map(|(f, _)| f)).collect();

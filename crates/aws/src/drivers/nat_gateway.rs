@@ -128,17 +128,6 @@ impl Driver for NatGateway {
     }
 }
 
-/// NAT gateway describes of this run's waits, coalesced ([`crate::batch`]): the three
-/// gateways of a zone-redundant VPC come up and go down together.
-#[derive(Debug)]
-pub struct Describes(crate::batch::Coalescer<aws_sdk_ec2::types::NatGateway>);
-
-impl Default for Describes {
-    fn default() -> Describes {
-        Describes(crate::batch::Coalescer::new("DescribeNatGateways"))
-    }
-}
-
 /// The gateway, or `None` when EC2 does not list it. By the `nat-gateway-id` filter, which
 /// leaves out an id EC2 does not know (yet, or any more) where `NatGatewayIds` would fail
 /// the whole call ("DescribeNatGateways", Amazon EC2 API Reference); a deleted gateway is
@@ -147,8 +136,7 @@ async fn describe(cx: &Cx<'_>, nat_id: &str) -> Result<Option<aws_sdk_ec2::types
     let ec2 = cx.clients.ec2.clone();
     cx.run
         .nat_gateways
-        .0
-        .get(nat_id, move |ids| {
+        .get(nat_id, "DescribeNatGateways", move |ids| {
             let ec2 = ec2.clone();
             async move {
                 let mut found = Vec::new();

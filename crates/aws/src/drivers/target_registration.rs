@@ -183,28 +183,13 @@ pub(crate) async fn wait_drained(cx: &Cx<'_>, obj: &Object) -> Result<(), AwsErr
     .await
 }
 
-/// Registrations of this run, coalesced: the registrations that start at about the same
-/// time (the instances of a pair, seen `running` by one describe) go in one `RegisterTargets`
-/// per target group, which takes many targets ("RegisterTargets", ELBv2 API Reference).
-/// Each registration's intent is journaled before it joins a batch; each gets its own
-/// group's answer.
-#[derive(Debug)]
-pub struct Registrations(crate::batch::Coalescer<Result<(), AwsError>>);
-
-impl Default for Registrations {
-    fn default() -> Registrations {
-        Registrations(crate::batch::Coalescer::new("RegisterTargets"))
-    }
-}
-
 /// Registers `key` (`<target group arn>|<instance id>`) in a batch of this run.
 async fn register(cx: &Cx<'_>, key: &str) -> Result<(), AwsError> {
     let elb = cx.clients.elb.clone();
     let answer = cx
         .run
         .registrations
-        .0
-        .get(key, move |keys| {
+        .get(key, "RegisterTargets", move |keys| {
             let elb = elb.clone();
             async move {
                 let mut by_group: std::collections::BTreeMap<String, Vec<String>> = Default::default();
