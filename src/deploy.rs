@@ -845,8 +845,7 @@ pub fn destroy(
             return ExitCode::from(exit::FAILURE);
         }
         let count = doomed.objects.len();
-        let (tasks, addresses) = strato_aws::destroy_tasks(&doomed);
-        let implied = strato_aws::implied_deletes(&doomed);
+        let (tasks, addresses, implied) = strato_aws::destroy_tasks(&doomed);
         // What could not be checked is not deleted by this run, nor what it sits in.
         let blocked = checked.unchecked.into_iter().map(|(a, e)| (a, format!("not checked before the destroy: {e}")));
         let destroyer =

@@ -3,7 +3,9 @@
 //! shows for a bigger instance type against a state that records the spec as provisioned.
 //! No AWS: the state is written here and the plan is not refreshed.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -11,19 +13,12 @@ use serde_json::Value;
 const SPEC: &str = "deploy-specs/wso2-apim-ei.toml";
 const PRICES: &str = "crates/graph/src/prices-us-east-1.toml";
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("strato-cost-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn strato(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_strato")).args(args).current_dir(repo()).output().expect("strato runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_strato"))
+        .args(args)
+        .current_dir(common::repo())
+        .output()
+        .expect("strato runs");
     assert!(out.status.success(), "strato {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
     out
 }
@@ -35,7 +30,7 @@ fn plan_json(state: &Path, extra: &[&str]) -> Value {
 }
 
 fn toml_file(path: &str) -> toml::Table {
-    std::fs::read_to_string(repo().join(path)).unwrap().parse().unwrap()
+    std::fs::read_to_string(common::repo().join(path)).unwrap().parse().unwrap()
 }
 
 fn num(v: &toml::Value) -> f64 {
@@ -98,7 +93,7 @@ fn dollars(v: &Value) -> f64 {
 
 #[test]
 fn the_reference_spec_costs_the_sum_of_its_parts() {
-    let state = temp_dir("first");
+    let state = common::scratch_dir("cost", "first");
     let plan = plan_json(&state, &[]);
     let cost = &plan["cost"];
     assert_eq!(cost["currency"], "USD");
@@ -137,7 +132,7 @@ fn the_reference_spec_costs_the_sum_of_its_parts() {
 /// Writes a state that records every object of the spec as provisioned, with the inputs
 /// the spec gives it.
 fn provisioned_state(dir: &Path) {
-    let doc = strato_spec::load(&repo().join(SPEC)).unwrap();
+    let doc = strato_spec::load(&common::repo().join(SPEC)).unwrap();
     let graph = strato_graph::Graph::from_document(&doc);
     let d = &doc.spec.deployment;
     let mut state = strato_state::State::new(&d.name.value, &d.region.value);
@@ -158,7 +153,7 @@ fn provisioned_state(dir: &Path) {
 
 #[test]
 fn a_bigger_instance_type_shows_its_change_in_cost() {
-    let state = temp_dir("day-two");
+    let state = common::scratch_dir("cost", "day-two");
     provisioned_state(&state);
     let same = plan_json(&state, &[]);
     assert_eq!(dollars(&same["cost"]["delta"]), 0.0, "nothing changed: {}", same["cost"]["delta"]);
@@ -206,7 +201,7 @@ fn a_bigger_instance_type_shows_its_change_in_cost() {
 
 #[test]
 fn an_instance_type_missing_from_the_table_is_named_and_left_out() {
-    let state = temp_dir("unknown");
+    let state = common::scratch_dir("cost", "unknown");
     let known = plan_json(&state, &[]);
     let plan = plan_json(&state, &["--set", "instance.bastion.type=m5zn.large"]);
     let cost = &plan["cost"];
@@ -221,7 +216,7 @@ fn an_instance_type_missing_from_the_table_is_named_and_left_out() {
 
 #[test]
 fn figures_for_another_region_say_they_are_us_east_1s() {
-    let state = temp_dir("region");
+    let state = common::scratch_dir("cost", "region");
     let spec = "tests/specs/valid/minimal.toml";
     let text = String::from_utf8(strato(&["plan", spec, "--state", state.to_str().unwrap()]).stdout).unwrap();
     assert!(text.contains("the deployment is in eu-west-1; these are us-east-1's prices"), "{text}");
@@ -233,10 +228,10 @@ fn every_type_the_repository_specs_use_is_priced() {
     let prices = toml_file(PRICES);
     let mut specs: Vec<String> = Vec::new();
     for dir in ["deploy-specs", "tests/specs/valid"] {
-        for e in std::fs::read_dir(repo().join(dir)).unwrap() {
+        for e in std::fs::read_dir(common::repo().join(dir)).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "toml") {
-                specs.push(p.strip_prefix(repo()).unwrap().to_str().unwrap().to_string());
+                specs.push(p.strip_prefix(common::repo()).unwrap().to_str().unwrap().to_string());
             }
         }
     }

@@ -27,18 +27,15 @@ use std::process::{Command, Output};
 use aws_sdk_ec2::types::Filter;
 use serde_json::Value;
 
-#[path = "common/events.rs"]
-mod events;
+mod common;
+
+use common::events;
 
 fn endpoint() -> String {
     std::env::var("STRATO_TEST_AWS_IAM_ENDPOINT").expect(
         "STRATO_TEST_AWS_IAM_ENDPOINT is not set: run the suite with scripts/test, which starts an emulator that \
          enforces IAM",
     )
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -54,7 +51,7 @@ fn strato(args: &[&str], keys: &Keys) -> Output {
     // STRATO_BIN: another build of strato to test (cargo's by default).
     Command::new(std::env::var("STRATO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_strato").to_string()))
         .args(args)
-        .current_dir(repo())
+        .current_dir(common::repo())
         .env("AWS_ACCESS_KEY_ID", &keys.id)
         .env("AWS_SECRET_ACCESS_KEY", &keys.secret)
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -232,8 +229,8 @@ fn network_spec_without_spaces() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("strato-it-iam-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("keys")).unwrap();
-    std::fs::copy(repo().join("deploy-specs/keys/operators.pub"), dir.join("keys/operators.pub")).unwrap();
-    let text = std::fs::read_to_string(repo().join("deploy-specs/wso2-network.toml")).unwrap();
+    std::fs::copy(common::repo().join("deploy-specs/keys/operators.pub"), dir.join("keys/operators.pub")).unwrap();
+    let text = std::fs::read_to_string(common::repo().join("deploy-specs/wso2-network.toml")).unwrap();
     let text: Vec<String> = text
         .lines()
         .map(|l| match l.strip_prefix("description = ") {

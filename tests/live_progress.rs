@@ -8,7 +8,8 @@
 //!
 //! `scripts/test` starts the emulator and sets `STRATO_TEST_AWS_ENDPOINT`.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::{Command, Output};
 
 const WIDTH: usize = 80;
@@ -130,16 +131,9 @@ impl Screen {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("strato-pty-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn live_progress_at_80_columns() {
-    let state = temp_dir("live");
+    let state = common::scratch_dir("pty", "live");
     let spec = "deploy-specs/wso2-network.toml";
     let name = format!("pty-live-{}", std::process::id());
     let out = on_terminal(&["provision", spec, "--deployment", &name], &state, &[]);
@@ -177,7 +171,7 @@ fn live_progress_at_80_columns() {
 
 #[test]
 fn quiet_prints_nothing_but_errors() {
-    let state = temp_dir("quiet");
+    let state = common::scratch_dir("pty", "quiet");
     let spec = "deploy-specs/wso2-network.toml";
     let name = format!("pty-quiet-{}", std::process::id());
     let out = on_terminal(&["provision", spec, "--deployment", &name, "--quiet"], &state, &[]);

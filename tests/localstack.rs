@@ -16,14 +16,15 @@
 //! `STRATO_TEST_AWS_ENDPOINT`).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use aws_sdk_ec2::types::Filter;
 use serde_json::Value;
 
-#[path = "common/events.rs"]
-mod events;
+mod common;
+
+use common::events;
 
 const NETWORK: &str = "deploy-specs/wso2-network.toml";
 const REFERENCE: &str = "deploy-specs/wso2-apim-ei.toml";
@@ -35,23 +36,12 @@ fn endpoint() -> String {
     )
 }
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("strato-localstack-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Runs strato against LocalStack with dummy credentials.
 fn strato(args: &[&str], state_dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_strato"))
         .args(args)
         .args(["--endpoint-url", &endpoint(), "--state-dir", state_dir.to_str().unwrap()])
-        .current_dir(repo())
+        .current_dir(common::repo())
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -150,7 +140,7 @@ async fn assert_no_ec2_left(c: &aws_sdk_ec2::Client, deployment: &str) {
 
 #[tokio::test]
 async fn network_tier_provisions_again_without_changes_and_is_destroyed() {
-    let state = temp_dir("network");
+    let state = common::scratch_dir("localstack", "network");
     let conf = config().await;
     let ec2 = aws_sdk_ec2::Client::new(&conf);
 
@@ -217,7 +207,7 @@ fn unserved(kind: &str) -> bool {
 
 #[tokio::test]
 async fn the_reference_architecture_fails_cleanly_at_the_first_missing_service_and_is_destroyed_completely() {
-    let state = temp_dir("reference");
+    let state = common::scratch_dir("localstack", "reference");
     let conf = config().await;
     let ec2 = aws_sdk_ec2::Client::new(&conf);
     let deployment = "ls-wso2";
@@ -305,7 +295,7 @@ async fn the_reference_architecture_fails_cleanly_at_the_first_missing_service_a
 /// needs EC2 alone, is not.
 #[tokio::test]
 async fn check_services_refuses_before_anything_is_created() {
-    let state = temp_dir("check");
+    let state = common::scratch_dir("localstack", "check");
     let ec2 = aws_sdk_ec2::Client::new(&config().await);
     let deployment = "ls-check";
 
@@ -348,12 +338,12 @@ fn check_services_finds_nothing_missing_where_every_service_answers() {
     let moto = std::env::var("STRATO_TEST_AWS_ENDPOINT").expect(
         "STRATO_TEST_AWS_ENDPOINT is not set: run the suite with scripts/test, which starts the local emulator",
     );
-    let state = temp_dir("moto-check");
+    let state = common::scratch_dir("localstack", "moto-check");
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_strato"))
             .args(args)
             .args(["--deployment", "ls-moto-check", "--endpoint-url", &moto, "--state-dir", state.to_str().unwrap()])
-            .current_dir(repo())
+            .current_dir(common::repo())
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_EC2_METADATA_DISABLED", "true")

@@ -14,8 +14,9 @@ use std::process::{Command, Output};
 
 use aws_sdk_ec2::types::Filter;
 
-#[path = "common/events.rs"]
-mod events;
+mod common;
+
+use common::events;
 
 const DEPLOYMENT: &str = "wso2-network";
 
@@ -24,24 +25,13 @@ fn endpoint() -> String {
         .expect("STRATO_TEST_AWS_ENDPOINT is not set: run the suite with scripts/test, which starts the local emulator")
 }
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("strato-it-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Runs strato against `endpoint` with dummy credentials.
 fn strato(args: &[&str], endpoint: &str, state_dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_strato"))
         .args(args)
         .args(if endpoint.is_empty() { vec![] } else { vec!["--endpoint-url", endpoint] })
         .args(["--state-dir", state_dir.to_str().unwrap()])
-        .current_dir(repo())
+        .current_dir(common::repo())
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -295,7 +285,7 @@ async fn assert_nothing_left(c: &aws_sdk_ec2::Client, deployment: &str) {
 #[tokio::test]
 async fn network_tier_round_trip() {
     let endpoint = endpoint();
-    let state = temp_dir("round-trip");
+    let state = common::scratch_dir("it", "round-trip");
     let spec = "deploy-specs/wso2-network.toml";
 
     let out = strato(&["provision", spec, "--output", "json"], &endpoint, &state);
@@ -376,10 +366,10 @@ fn lifecycles(stdout: &[u8], result: &str, n: usize) {
 
 /// A copy of the network spec under another deployment name, with one line changed.
 fn variant(name: &str, from: &str, to: &str) -> PathBuf {
-    let dir = temp_dir(name);
+    let dir = common::scratch_dir("it", name);
     std::fs::create_dir_all(dir.join("keys")).unwrap();
-    std::fs::copy(repo().join("deploy-specs/keys/operators.pub"), dir.join("keys/operators.pub")).unwrap();
-    let text = std::fs::read_to_string(repo().join("deploy-specs/wso2-network.toml")).unwrap();
+    std::fs::copy(common::repo().join("deploy-specs/keys/operators.pub"), dir.join("keys/operators.pub")).unwrap();
+    let text = std::fs::read_to_string(common::repo().join("deploy-specs/wso2-network.toml")).unwrap();
     assert!(text.contains(from), "{from}");
     let text = text.replacen("name = \"wso2-network\"", &format!("name = \"{name}\""), 1).replacen(from, to, 1);
     let path = dir.join("spec.toml");

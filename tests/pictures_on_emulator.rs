@@ -30,21 +30,10 @@ fn endpoint() -> String {
         .expect("STRATO_TEST_AWS_ENDPOINT is not set: run the suite with scripts/test, which starts the local emulator")
 }
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("strato-pictures-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn strato(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_strato"))
         .args(args)
-        .current_dir(repo())
+        .current_dir(common::repo())
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -120,7 +109,7 @@ fn ink(p: [u8; 3]) -> bool {
 /// screenshot. Chromium runs with a fresh profile, no network features, and a deadline: a
 /// browser that hangs is killed by its PID.
 fn screenshot(file: &Path, width: u32, height: u32) -> Shot {
-    let dir = temp_dir(&format!("chromium-{}", file.file_name().unwrap().to_string_lossy()));
+    let dir = common::scratch_dir("pictures", &format!("chromium-{}", file.file_name().unwrap().to_string_lossy()));
     let png = dir.join("shot.png");
     let log = std::fs::File::create(dir.join("chromium.log")).unwrap();
     let url = format!("file://{}", file.canonicalize().unwrap().display());
@@ -223,7 +212,7 @@ fn assert_drawn(shot: &Shot) {
 
 #[test]
 fn the_graph_of_the_reference_spec_reads_in_a_browser() {
-    let dir = temp_dir("graph");
+    let dir = common::scratch_dir("pictures", "graph");
     let out = strato(&["graph", "deploy-specs/wso2-apim-ei.toml", "--format", "svg"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let svg = String::from_utf8(out.stdout).unwrap();
@@ -266,7 +255,7 @@ fn the_graph_of_the_reference_spec_reads_in_a_browser() {
 
 #[test]
 fn the_timeline_of_a_provision_and_a_destroy_reads_in_a_browser() {
-    let dir = temp_dir("timeline");
+    let dir = common::scratch_dir("pictures", "timeline");
     let state = dir.join("state");
     let endpoint = endpoint();
     // A deployment name of its own: other tests provision the same spec on the same emulator.
@@ -349,7 +338,7 @@ fn the_timeline_of_a_provision_and_a_destroy_reads_in_a_browser() {
 #[test]
 fn a_timeline_that_is_neither_svg_nor_html_is_refused_before_any_call() {
     // Nothing listens on port 9: a call would fail differently and later.
-    let dir = temp_dir("refused");
+    let dir = common::scratch_dir("pictures", "refused");
     for (path, says) in
         [(dir.join("run.png"), "must end in .svg or .html"), (dir.join("missing/run.svg"), "does not exist")]
     {
@@ -378,7 +367,7 @@ fn a_run_that_fails_midway_is_drawn_with_its_failures_and_skips() {
         "rules": common::all_rules(),
         "deny": [{ "operation": "CreateNatGateway", "code": "AccessDenied" }],
     }));
-    let dir = temp_dir("failed");
+    let dir = common::scratch_dir("pictures", "failed");
     let state = dir.join("state");
     let file = dir.join("failed.svg");
     let spec = "deploy-specs/wso2-network.toml";

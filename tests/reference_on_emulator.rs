@@ -12,8 +12,9 @@ use std::process::{Command, Output};
 
 use aws_sdk_ec2::types::Filter;
 
-#[path = "common/events.rs"]
-mod events;
+mod common;
+
+use common::events;
 
 const SPEC: &str = "deploy-specs/wso2-apim-ei.toml";
 const DEPLOYMENT: &str = "wso2";

@@ -30,7 +30,13 @@ pub fn repo() -> PathBuf {
 
 /// A fresh directory for a test's state files.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("strato-faithful-{name}-{}", std::process::id()));
+    scratch_dir("faithful", name)
+}
+
+/// A fresh, empty directory `strato-<suite>-<name>-<pid>` under the system's temporary
+/// directory.
+pub fn scratch_dir(suite: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("strato-{suite}-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

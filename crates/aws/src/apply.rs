@@ -107,8 +107,8 @@ impl Apply {
                 _ => {}
             }
         }
-        let (extra_tasks, addresses) = destroy_tasks(&doomed);
-        self.implied = crate::implied_deletes(&doomed);
+        let (extra_tasks, addresses, implied) = destroy_tasks(&doomed);
+        self.implied = implied;
         let offset = |t: TaskId| TaskId(t.0 + n);
         let extra_index: BTreeMap<String, usize> =
             addresses.iter().enumerate().map(|(i, a)| (a.clone(), n + i)).collect();

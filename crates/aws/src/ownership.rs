@@ -380,18 +380,10 @@ async fn elb_named(
         }
     }
     for chunk in taken.chunks(20) {
-        let arns: Vec<String> = chunk.iter().map(|(_, a)| a.clone()).collect();
-        let out = clients
-            .elb
-            .describe_tags()
-            .set_resource_arns(Some(arns))
-            .send()
-            .await
-            .map_err(|e| from_sdk("DescribeTags", e))?;
+        let arns: Vec<&str> = chunk.iter().map(|(_, a)| a.as_str()).collect();
+        let mut tags_of = elb_tags_of(clients, &arns).await?;
         for (what, arn) in chunk {
-            let tags = crate::drivers::elb_pairs(
-                out.tag_descriptions().iter().filter(|d| d.resource_arn() == Some(arn.as_str())).flat_map(|d| d.tags()),
-            );
+            let tags = tags_of.remove(arn).unwrap_or_default();
             if !owner.owns(&tags) {
                 found.push(Stranger { what: what.clone(), owner: owner_of(&tags) });
             }

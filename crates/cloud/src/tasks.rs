@@ -96,15 +96,17 @@ pub fn explicit_destroy_tasks(state: &State) -> (Vec<Task>, Vec<String>) {
 
 /// Destroy tasks from the state alone: task `i` deletes `addresses[i]`, in the order of
 /// [`explicit_destroy_tasks`], except that an object AWS deletes together with another one
-/// the run deletes ([`implied_deletes`]) costs no call: its task follows that object's.
-pub fn destroy_tasks(state: &State) -> (Vec<Task>, Vec<String>) {
+/// the run deletes ([`implied_deletes`], the third value: child address to parent address)
+/// costs no call: its task follows that object's.
+pub fn destroy_tasks(state: &State) -> (Vec<Task>, Vec<String>, BTreeMap<String, String>) {
     let (mut tasks, addresses) = explicit_destroy_tasks(state);
     let index: HashMap<&str, usize> = addresses.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
-    for (child, parent) in implied_deletes(state) {
+    let implied = implied_deletes(state);
+    for (child, parent) in &implied {
         let (c, p) = (index[child.as_str()], index[parent.as_str()]);
-        rewire(&mut tasks, c, p, &free_of(state, &index, &child));
+        rewire(&mut tasks, c, p, &free_of(state, &index, child));
     }
-    (tasks, addresses)
+    (tasks, addresses, implied)
 }
 
 /// The tasks of the dependencies of `child` that need not wait for it once its delete goes
@@ -317,7 +319,7 @@ mod tests {
             .collect();
         assert_eq!(rules.len(), 1, "one of the two revokes is kept: {implied:?}");
 
-        let (tasks, addresses) = destroy_tasks(&state);
+        let (tasks, addresses, _) = destroy_tasks(&state);
         let at = |a: &str| addresses.iter().position(|x| x == a).unwrap();
         let waits = |a: &str, b: &str| waits_for(&tasks, at(a), at(b));
         // The child follows its parent.
@@ -360,7 +362,7 @@ mod tests {
         for (a, o) in objects {
             state.objects.insert(a.to_string(), o);
         }
-        let (tasks, addresses) = destroy_tasks(&state);
+        let (tasks, addresses, _) = destroy_tasks(&state);
         let task = |a: &str| &tasks[addresses.iter().position(|x| x == a).unwrap()];
         let waits_for = |a: &str, b: &str| {
             let j = addresses.iter().position(|x| x == b).unwrap();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use strato_cloud::limits::AWS_LIMITS;
 use strato_cloud::waits::RETRY;
-use strato_cloud::{destroy_tasks, explicit_destroy_tasks, implied_deletes, provision_tasks, service_limits};
+use strato_cloud::{destroy_tasks, explicit_destroy_tasks, provision_tasks, service_limits};
 use strato_engine::pace::{Meter, RetryPolicy};
 use strato_engine::{Cancel, Need, Options, Task};
 use strato_graph::{Desired, Graph, Kind, NodeId};
@@ -87,12 +87,12 @@ pub fn recorded_state(graph: &Graph) -> State {
 /// with another's delete (strato makes no call for them).
 pub fn destroy_plan(graph: &Graph) -> (Vec<Task>, Vec<usize>, Vec<bool>) {
     let state = recorded_state(graph);
-    let (tasks, addresses) = destroy_tasks(&state);
+    let (tasks, addresses, implied_by) = destroy_tasks(&state);
     let index: HashMap<String, usize> =
         graph.nodes().iter().enumerate().map(|(i, n)| (n.address.to_string(), i)).collect();
     let objects = addresses.iter().map(|a| index[a]).collect();
     let mut implied = vec![false; graph.nodes().len()];
-    for child in implied_deletes(&state).keys() {
+    for child in implied_by.keys() {
         implied[index[child]] = true;
     }
     (tasks, objects, implied)
