@@ -32,7 +32,8 @@ const PAD: i64 = 14;
 /// Rows a cell aims at before it grows another column.
 const ROWS_PER_CELL: usize = 6;
 const MAX_SUB_COLUMNS: usize = 5;
-const FONT: &str = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif";
+/// The font stack of strato's drawings (the graph and the timeline).
+pub(crate) const FONT: &str = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif";
 const INK: &str = "#0f172a";
 const MUTED: &str = "#475569";
 const EDGE: &str = "#64748b";

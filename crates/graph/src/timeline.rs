@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 use strato_spec::Stage;
 
-use crate::svg::{esc, fit};
+use crate::svg::{esc, fit, FONT};
 use crate::Kind;
 
 /// What a run did, row by row.
@@ -125,7 +125,6 @@ pub fn critical_path(rows: &[Row]) -> Vec<usize> {
     path
 }
 
-const FONT: &str = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif";
 const INK: &str = "#0f172a";
 const MUTED: &str = "#64748b";
 /// The critical path's colour: nothing else in the chart uses it.

@@ -477,27 +477,24 @@ pub fn json(s: &Summary, results: &[SeedResult]) -> serde_json::Value {
             "terraform_failures": p.terraform_failures,
         })
     };
+    // One phase of one seed: strato's run, its critical path, the Terraform-style run.
+    let seed_phase = |strato: &Run, critical: Duration, terraform: &Run| {
+        json!({
+            "strato_secs": strato.makespan.as_secs_f64(),
+            "critical_path_secs": critical.as_secs_f64(),
+            "terraform_secs": terraform.makespan.as_secs_f64(),
+            "strato_calls": strato.stats.calls,
+            "terraform_calls": terraform.stats.calls,
+            "strato_throttled": strato.stats.throttled,
+        })
+    };
     let seeds: Vec<serde_json::Value> = results
         .iter()
         .map(|r| {
             json!({
                 "seed": r.seed,
-                "provision": {
-                    "strato_secs": r.strato.0.makespan.as_secs_f64(),
-                    "critical_path_secs": r.critical.0.as_secs_f64(),
-                    "terraform_secs": r.terraform.0.makespan.as_secs_f64(),
-                    "strato_calls": r.strato.0.stats.calls,
-                    "terraform_calls": r.terraform.0.stats.calls,
-                    "strato_throttled": r.strato.0.stats.throttled,
-                },
-                "destroy": {
-                    "strato_secs": r.strato.1.makespan.as_secs_f64(),
-                    "critical_path_secs": r.critical.1.as_secs_f64(),
-                    "terraform_secs": r.terraform.1.makespan.as_secs_f64(),
-                    "strato_calls": r.strato.1.stats.calls,
-                    "terraform_calls": r.terraform.1.stats.calls,
-                    "strato_throttled": r.strato.1.stats.throttled,
-                },
+                "provision": seed_phase(&r.strato.0, r.critical.0, &r.terraform.0),
+                "destroy": seed_phase(&r.strato.1, r.critical.1, &r.terraform.1),
             })
         })
         .collect();
